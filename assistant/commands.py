@@ -1,0 +1,148 @@
+"""The one command vocabulary shared by speech, keyboard, scripted tests and the event log."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Command(str, Enum):
+    """Everything a person can ask for. The value is the name used in the event log."""
+
+    PAUSE = "pause"
+    RESUME = "resume"
+    NEXT = "next"
+    BACK = "back"
+    REPEAT = "repeat"
+    SKIP = "skip"
+    SLOWER = "slower"
+    FASTER = "faster"
+    STATUS = "status"
+    HELP = "help"
+    END = "end"
+    LOUDER = "louder"
+    QUIETER = "quieter"
+    PAIN = "pain"
+    YES = "yes"
+    NO = "no"
+    NUMBER = "number"
+
+
+@dataclass(frozen=True)
+class Intent:
+    """A parsed utterance: a command, and for NUMBER the value 0..10."""
+
+    command: Command
+    value: int | None = None
+
+
+NUMBER_WORDS: Mapping[str, int] = {
+    "zero": 0,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+}
+
+#: Built-in phrases. Every phrase is a whole utterance: a command word inside a longer
+#: sentence is not a command.
+PHRASES: Mapping[str, Command] = {
+    "pause": Command.PAUSE,
+    "wait": Command.PAUSE,
+    "stop": Command.PAUSE,
+    "resume": Command.RESUME,
+    "continue": Command.RESUME,
+    "go": Command.RESUME,
+    "next": Command.NEXT,
+    "next exercise": Command.NEXT,
+    "go back": Command.BACK,
+    "previous": Command.BACK,
+    "repeat": Command.REPEAT,
+    "say again": Command.REPEAT,
+    "skip": Command.SKIP,
+    "slower": Command.SLOWER,
+    "slow down": Command.SLOWER,
+    "faster": Command.FASTER,
+    "speed up": Command.FASTER,
+    "how many left": Command.STATUS,
+    "help": Command.HELP,
+    "end workout": Command.END,
+    "louder": Command.LOUDER,
+    "quieter": Command.QUIETER,
+    "it hurts": Command.PAIN,
+    "pain": Command.PAIN,
+    "yes": Command.YES,
+    "no": Command.NO,
+}
+
+#: Keyboard keys, for use with no microphone. Space toggles pause/resume (see `key_intent`).
+KEYS: Mapping[str, Command] = {
+    "p": Command.PAUSE,
+    "c": Command.RESUME,
+    "n": Command.NEXT,
+    "b": Command.BACK,
+    "r": Command.REPEAT,
+    "s": Command.SKIP,
+    "-": Command.SLOWER,
+    "+": Command.FASTER,
+    "=": Command.FASTER,
+    "?": Command.STATUS,
+    "h": Command.HELP,
+    "q": Command.END,
+    "y": Command.YES,
+    "x": Command.NO,
+    "]": Command.LOUDER,
+    "[": Command.QUIETER,
+}
+
+_WORD = re.compile(r"[a-z0-9']+")
+
+
+def normalize(text: str) -> str:
+    """Lower-case words only, single spaces: the form phrases are compared in."""
+    return " ".join(_WORD.findall(text.lower()))
+
+
+class Vocabulary:
+    """The phrases the assistant understands: the built-ins plus a user's synonyms."""
+
+    def __init__(self, synonyms: Mapping[str, Command] | None = None) -> None:
+        table: dict[str, Intent] = {p: Intent(c) for p, c in PHRASES.items()}
+        for word, value in NUMBER_WORDS.items():
+            table[word] = Intent(Command.NUMBER, value)
+        for phrase, command in (synonyms or {}).items():
+            table[normalize(phrase)] = Intent(command)
+        self._table = table
+
+    @property
+    def phrases(self) -> Mapping[str, Intent]:
+        return dict(self._table)
+
+    def parse(self, text: str) -> Intent | None:
+        """The intent of a whole utterance, or None when it is not exactly a known phrase."""
+        words = normalize(text)
+        if words.isdigit() and 0 <= int(words) <= 10:
+            return Intent(Command.NUMBER, int(words))
+        return self._table.get(words)
+
+    def phrases_for(self, command: Command) -> list[str]:
+        return [p for p, i in self._table.items() if i.command is command]
+
+
+DEFAULT_VOCABULARY = Vocabulary()
+
+
+def parse_command_name(name: str) -> Command | None:
+    """A command from its log name ("pause", "next", ...), or None."""
+    try:
+        return Command(name.strip().lower())
+    except ValueError:
+        return None

@@ -1,0 +1,1 @@
+"""Speech output (tts, playback) and input (listener, engines)."""

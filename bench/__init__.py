@@ -1,0 +1,1 @@
+"""Benchmarks: each `bench/bench_*.py` module exposes `run() -> str`, a markdown section."""

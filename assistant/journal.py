@@ -206,14 +206,14 @@ class Journal:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(str(self.path), isolation_level=None, timeout=10.0)
         except (OSError, sqlite3.Error) as exc:
-            raise JournalError(f"{self.path}: cannot open the journal ({exc})") from None
+            raise JournalError(f"{self.path}: cannot open the journal ({_one_line(exc)})") from None
         try:
             self._open()
         except sqlite3.Error as exc:
             self._db.close()
             raise JournalError(
-                f"{self.path}: not a readable journal ({exc}); the file was left as it is -"
-                " move it aside to start a new journal"
+                f"{self.path}: not a readable journal ({_one_line(exc)});"
+                " the file was left as it is - move it aside to start a new journal"
             ) from None
         except JournalError:
             self._db.close()
@@ -240,8 +240,8 @@ class Journal:
         problems = [row[0] for row in db.execute("PRAGMA quick_check")]
         if problems != ["ok"]:
             raise JournalError(
-                f"{self.path}: the journal is damaged ({problems[0]}); the file was left as"
-                " it is - move it aside to start a new journal"
+                f"{self.path}: the journal is damaged ({_one_line(problems[0])});"
+                " the file was left as it is - move it aside to start a new journal"
             )
         db.execute("PRAGMA busy_timeout = 10000")
         db.execute("PRAGMA journal_mode = WAL")
@@ -301,7 +301,9 @@ class Journal:
         try:
             self._record(record)
         except sqlite3.Error as exc:
-            raise JournalError(f"{self.path}: could not save to the journal ({exc})") from None
+            raise JournalError(
+                f"{self.path}: could not save to the journal ({_one_line(exc)})"
+            ) from None
 
     def _record(self, rec: Record) -> None:
         kind, data = rec.type, rec.data
@@ -629,6 +631,10 @@ class Journal:
             "SELECT t, type, data FROM events WHERE session_id = ? ORDER BY id", (session_id,)
         ):
             yield Record(float(t), str(kind), json.loads(data))
+
+
+def _one_line(problem: object) -> str:
+    return " ".join(str(problem).split())
 
 
 def _int_or_none(value: Any) -> int | None:

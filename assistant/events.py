@@ -13,7 +13,10 @@ from assistant.commands import Intent
 
 @dataclass(frozen=True)
 class Start:
-    """The session begins now."""
+    """The session begins now. `started_at` is the wall-clock time (ISO 8601) for the log;
+    the session itself never reads a clock."""
+
+    started_at: str = ""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,278 @@
+"""The library behind the CLI: loading what a person gives (routines, scripts, settings)
+and wiring the session to its devices. Each CLI command is a few lines calling these."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from assistant import library
+from assistant.commands import Command, Intent, Vocabulary, parse_command_name
+from assistant.errors import AssistantError, DeviceError
+from assistant.eventlog import EffectSink, EventLog
+from assistant.events import Effect, Record, Say
+from assistant.plan import Plan, SpeechTimer, build_plan, estimate_speech
+from assistant.routine import Routine
+from assistant.runner import Echo, Scripted, simulate
+from assistant.session import Session, SessionOptions
+from assistant.settings import Settings
+
+MAX_SCRIPT_LINES = 100_000
+
+
+def load_routine(name_or_path: str | None) -> Routine:
+    """A routine by path or name, validated (RoutineErrors lists every problem)."""
+    from assistant.loader import load_routine as load
+
+    return load(library.find(name_or_path))
+
+
+def voice_settings(settings: Settings, routine: Routine) -> tuple[str | None, int, float]:
+    """Voice, rate and volume: settings (and the command line) over the routine's own."""
+    defaults = Settings()
+    voice = settings.voice or routine.voice.name
+    rate = settings.rate if settings.rate != defaults.rate else (routine.voice.rate or settings.rate)
+    volume = settings.volume
+    if volume == defaults.volume and routine.voice.volume is not None:
+        volume = routine.voice.volume
+    return voice, rate, volume
+
+
+class Voice:
+    """Text-to-speech if this machine has it; otherwise None and the reason, said once."""
+
+    def __init__(self, settings: Settings, routine: Routine, *, required: bool = False) -> None:
+        self.voice, self.rate, self.volume = voice_settings(settings, routine)
+        self.synth: Any = None
+        self.problem = ""
+        try:
+            from assistant.speech.tts import Synthesizer
+
+            synth = Synthesizer(voice=self.voice, rate=self.rate, volume=self.volume)
+            synth.check()
+            synth.render("Ready.")
+            self.synth = synth
+        except (DeviceError, ImportError, OSError) as exc:
+            self.problem = f"no speech output ({exc}); the session goes on as printed text"
+            if required:
+                raise DeviceError(f"cannot speak here: {exc}") from None
+
+    def timer(self) -> SpeechTimer:
+        if self.synth is None:
+            rate = self.rate
+            return lambda text: estimate_speech(text, rate)
+        synth = self.synth
+        return lambda text: float(synth.duration(text))
+
+
+def plan_for(routine: Routine, timer: SpeechTimer) -> Plan:
+    return build_plan(routine, timer)
+
+
+# --- scripted commands (--commands FILE) ---------------------------------------------------
+
+
+def read_script(path: Path, vocabulary: Vocabulary) -> list[Scripted]:
+    """JSON lines {"t": 12.5, "command": "pause"} or {"t": 40, "say": "end workout"}."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise AssistantError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise AssistantError(f"{path}: cannot read the commands file: {exc}") from None
+    if len(lines) > MAX_SCRIPT_LINES:
+        raise AssistantError(f"{path}: more than {MAX_SCRIPT_LINES} lines of commands")
+    out: list[Scripted] = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        where = f"{path}:{number}"
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise AssistantError(f"{where}: not a JSON object: {exc.msg}") from None
+        if not isinstance(item, dict):
+            raise AssistantError(f"{where}: each line must be a JSON object with t and command")
+        unknown = set(item) - {"t", "command", "say", "value"}
+        if unknown:
+            raise AssistantError(f"{where}: unknown field {sorted(unknown)[0]!r}; "
+                                 "use t with command or say")
+        t = item.get("t")
+        if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t) or t < 0:
+            raise AssistantError(f"{where}: t must be a number of seconds, 0 or more")
+        if ("command" in item) == ("say" in item):
+            raise AssistantError(f"{where}: give either \"command\" or \"say\"")
+        if "say" in item:
+            text = item["say"]
+            if not isinstance(text, str):
+                raise AssistantError(f"{where}: say must be text")
+            intent = vocabulary.parse(text)
+            if intent is not None:
+                out.append(Scripted(float(t), intent, text, spoken=True))
+            continue
+        name = item["command"]
+        command = parse_command_name(name) if isinstance(name, str) else None
+        if command is None:
+            names = ", ".join(c.value for c in Command)
+            raise AssistantError(f"{where}: unknown command {name!r}; use one of {names}")
+        value = item.get("value")
+        if command is Command.NUMBER and (isinstance(value, bool) or value not in range(11)):
+            raise AssistantError(f"{where}: a number command needs value 0 to 10")
+        out.append(Scripted(float(t), Intent(command, value), name))
+    return out
+
+
+def parse_echo(text: str) -> Echo:
+    """GAIN:DELAY_MS, for example 0.5:30."""
+    try:
+        gain_text, delay_text = text.split(":")
+        gain, delay = float(gain_text), float(delay_text)
+    except ValueError:
+        raise AssistantError(f"--echo {text!r}: expected GAIN:DELAY_MS, such as 0.5:30") from None
+    if not (0 <= gain <= 10 and 0 <= delay <= 2000):
+        raise AssistantError(f"--echo {text!r}: gain must be 0..10 and delay 0..2000 ms")
+    return Echo(gain, delay / 1000)
+
+
+# --- running ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SimulationRequest:
+    routine: Routine
+    settings: Settings
+    events: Path | None = None
+    speaker_file: Path | None = None
+    mic_file: Path | None = None
+    echo: Echo | None = None
+    commands: Sequence[Scripted] = ()
+    listen: bool = True
+    journal: bool = True
+    resume_from: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    length: float
+    completed: bool
+    heard: int
+
+
+def now_iso() -> str:
+    return datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+@contextmanager
+def _journal_sink(enabled: bool) -> Iterator[EffectSink | None]:
+    if not enabled:
+        yield None
+        return
+    from assistant import paths
+    from assistant.journal import Journal
+
+    journal = Journal(paths.journal_path())
+    try:
+        def sink(effect: Effect) -> None:
+            if isinstance(effect, Record):
+                journal.record(effect)
+
+        yield sink
+    finally:
+        journal.close()
+
+
+def run_simulation(request: SimulationRequest, echo_line: Callable[[Effect], None] | None = None
+                   ) -> SimulationResult:
+    """The whole session on a virtual clock (DESIGN §6 `start --simulate`)."""
+    routine, settings = request.routine, request.settings
+    need_voice = request.speaker_file is not None or request.echo is not None
+    voice = Voice(settings, routine, required=need_voice)
+    plan = plan_for(routine, voice.timer())
+    options = SessionOptions(pause_limit=settings.pause_limit)
+    if request.resume_from:
+        options = SessionOptions(settings.pause_limit, *request.resume_from)
+    session = Session(plan, voice.timer(), options)
+    with ExitStack() as stack:
+        sinks: list[EffectSink] = []
+        speaker = None
+        if voice.synth is not None and need_voice:
+            from assistant.speech.player import TimelineSpeaker
+
+            speaker = TimelineSpeaker(voice.synth)
+            sinks.append(_speaker_sink(speaker))
+        if request.events:
+            log = EventLog(request.events)
+            stack.callback(log.close)
+            sinks.append(log)
+        journal = stack.enter_context(_journal_sink(request.journal))
+        if journal:
+            sinks.append(journal)
+        if echo_line:
+            sinks.append(echo_line)
+        heard = 0
+
+        def count_heard(effect: Effect) -> None:
+            nonlocal heard
+            if isinstance(effect, Record) and effect.type == "heard":
+                heard += 1
+
+        sinks.append(count_heard)
+        mic = None
+        listener = None
+        if request.mic_file is not None:
+            from assistant.audio import read_wav
+
+            mic = read_wav(request.mic_file)
+        if request.listen and (mic is not None or request.echo is not None):
+            listener = make_listener(settings)
+        length = simulate(
+            session, sinks, commands=request.commands, mic=mic, listener=listener,
+            reference=speaker, echo=request.echo, started_at=now_iso(),
+        )
+        if speaker is not None and request.speaker_file is not None:
+            speaker.write_wav(request.speaker_file, length)
+    return SimulationResult(length, bool(session.completed), heard)
+
+
+def _speaker_sink(speaker: Any) -> EffectSink:
+    from assistant.runner import speaker_sink
+
+    return speaker_sink(speaker)
+
+
+def make_listener(settings: Settings) -> Any:
+    from assistant.speech import engines
+    from assistant.speech.listener import Listener
+
+    vocabulary = settings.vocabulary()
+    engine = engines.create(settings.engine or engines.DEFAULT_ENGINE, vocabulary, settings.model)
+    return Listener(engine, vocabulary)
+
+
+def render_routine(routine: Routine, settings: Settings, out: Path,
+                   progress: Callable[[float, float], None] | None = None) -> float:
+    """The whole session as audio, as if nobody said anything; returns its length."""
+    from assistant.speech.player import TimelineSpeaker
+
+    voice = Voice(settings, routine, required=True)
+    plan = plan_for(routine, voice.timer())
+    session = Session(plan, voice.timer())
+    speaker = TimelineSpeaker(voice.synth)
+    total = plan.total
+    sinks: list[EffectSink] = [_speaker_sink(speaker)]
+    if progress:
+        def report(effect: Effect) -> None:
+            if isinstance(effect, Say):
+                progress(effect.t, total)
+        sinks.append(report)
+    length = simulate(session, sinks)
+    speaker.write_wav(out, length)
+    if progress:
+        progress(total, total)
+    return length

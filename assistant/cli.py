@@ -1,0 +1,293 @@
+"""The command line: thin, each command a few lines calling the library.
+
+Every problem a person can cause (a bad file, argument, setting or device) ends as one
+clear line on stderr and a non-zero exit status, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from assistant import __version__, app, library
+from assistant.errors import AssistantError, RoutineErrors
+from assistant.routine import clock_duration
+from assistant.settings import Settings, load_settings
+
+ROUTINE_HELP = "A routine file, or the name of a bundled or saved routine (see `list`)."
+
+
+def settings_from(**overrides: Any) -> Settings:
+    from assistant import paths
+
+    return load_settings(paths.settings_path()).override(**overrides)
+
+
+class Help(click.Group):
+    """Lists commands in the order they are defined, which is the order a person needs."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)
+
+
+@click.group(cls=Help, context_settings={"help_option_names": ["-h", "--help"],
+                                         "max_content_width": 100})
+@click.version_option(__version__, prog_name="exercise-assistant")
+def cli() -> None:
+    """An offline, hands-free, voice-guided exercise assistant.
+
+    It speaks each exercise, counts your reps on tempo and listens for spoken commands
+    (pause, resume, next, repeat, slower, end workout, ...) with no network and no account.
+
+    \b
+    Start here:
+      exercise-assistant start                 # the bundled upper-back routine
+      exercise-assistant list                  # every routine you can start
+      exercise-assistant show desk-break       # the plan as a timeline
+      exercise-assistant new "My routine"      # write your own
+    """
+
+
+@cli.command(epilog="""\b
+Examples:
+  exercise-assistant start
+  exercise-assistant start desk-break --rate 150
+  exercise-assistant start my-routine.yaml --no-listen
+  exercise-assistant start --simulate --events ev.jsonl --commands cmds.jsonl
+  exercise-assistant start --simulate --mic-file me.wav --speaker-file out.wav --echo 0.5:30
+
+Keys (when there is a terminal): space pause/resume, n next, b back, r repeat,
+s skip, - slower, + faster, ? how many left, h help, q end workout, y yes, x no.""")
+@click.argument("routine", required=False)
+@click.option("--simulate", is_flag=True, help="Run on a virtual clock, as fast as possible.")
+@click.option("--events", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the event log here (JSON lines).")
+@click.option("--commands", "commands_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="With --simulate: JSON lines of commands at session times.")
+@click.option("--mic-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="With --simulate: the microphone, from a WAV file.")
+@click.option("--speaker-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="With --simulate: write everything said to this WAV file.")
+@click.option("--echo", metavar="GAIN:DELAY_MS",
+              help="With --simulate: mix the assistant's voice into the microphone.")
+@click.option("--pause-limit", metavar="DURATION",
+              help="End a session left paused this long (default 30m).")
+@click.option("--voice", help="Voice (see `voices`).")
+@click.option("--rate", type=click.IntRange(80, 400), help="Speaking rate, words per minute.")
+@click.option("--volume", type=click.FloatRange(0, 1), help="Volume, 0 to 1.")
+@click.option("--engine", help="Recognition engine: pocketsphinx, neural, vosk, whisper.")
+@click.option("--model", type=click.Path(path_type=Path), help="Model folder for vosk/whisper.")
+@click.option("--input-device", help="Microphone (see `devices`).")
+@click.option("--output-device", help="Loudspeaker (see `devices`).")
+@click.option("--no-listen", is_flag=True, help="Do not use the microphone (keys still work).")
+@click.option("--no-journal", is_flag=True, help="Do not record this session in the journal.")
+def start(routine: str | None, simulate: bool, events: Path | None, commands_file: Path | None,
+          mic_file: Path | None, speaker_file: Path | None, echo: str | None,
+          pause_limit: str | None, voice: str | None, rate: int | None, volume: float | None,
+          engine: str | None, model: Path | None, input_device: str | None,
+          output_device: str | None, no_listen: bool, no_journal: bool) -> None:
+    """Start a guided session (the bundled upper-back routine if none is given)."""
+    limit = None
+    if pause_limit is not None:
+        from assistant.routine import parse_duration
+
+        try:
+            limit = parse_duration(pause_limit)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--pause-limit") from None
+        if limit < 1:
+            raise click.BadParameter("must be at least 1 second", param_hint="--pause-limit")
+    settings = settings_from(voice=voice, rate=rate, volume=volume, engine=engine, model=model,
+                             input_device=input_device, output_device=output_device,
+                             pause_limit=limit)
+    loaded = app.load_routine(routine)
+    if not simulate:
+        for flag, value in (("--commands", commands_file), ("--mic-file", mic_file),
+                            ("--speaker-file", speaker_file), ("--echo", echo)):
+            if value is not None:
+                raise click.UsageError(f"{flag} needs --simulate")
+        from assistant.live import run_live
+
+        run_live(loaded, settings, events=events, listen=not no_listen,
+                 journal=not no_journal)
+        return
+    request = app.SimulationRequest(
+        routine=loaded, settings=settings, events=events, speaker_file=speaker_file,
+        mic_file=mic_file, echo=app.parse_echo(echo) if echo else None,
+        commands=app.read_script(commands_file, settings.vocabulary()) if commands_file else (),
+        listen=not no_listen, journal=not no_journal,
+    )
+    result = app.run_simulation(request, echo_line=_print_say)
+    state = "completed" if result.completed else "not completed"
+    click.echo(f"Session {state}: {clock_duration(result.length)} of session time.")
+
+
+def _print_say(effect: object) -> None:
+    from assistant.events import Say
+
+    if isinstance(effect, Say) and sys.stdout.isatty():
+        click.echo(f"[{clock_duration(effect.t)}] {effect.text}")
+
+
+@cli.command(epilog="""\b
+Examples:
+  exercise-assistant validate exercises/*.yaml
+  exercise-assistant validate my-routine.yaml""")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path,
+                                                                    dir_okay=True))
+def validate(files: tuple[Path, ...]) -> None:
+    """Check routine files; one line per problem, FILE:LINE:COL: message."""
+    from assistant.loader import validate_paths
+
+    problems = validate_paths(list(files))
+    for problem in problems:
+        click.echo(str(problem))
+    if problems:
+        sys.exit(1)
+    click.echo(f"{len(files)} file{'s' if len(files) != 1 else ''} valid.")
+
+
+@cli.command("list", epilog="Example:\n\n  exercise-assistant list")
+def list_() -> None:
+    """Bundled and saved routines, with their total time."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from assistant.loader import load_routine
+    from assistant.plan import estimate_speech
+
+    table = Table("name", "routine", "time", "exercises", "from", box=None)
+    for entry in library.entries():
+        try:
+            routine = load_routine(entry.path)
+        except RoutineErrors as exc:
+            table.add_row(entry.name, f"[red]invalid: {exc.errors[0].message}[/]", "", "",
+                          entry.origin)
+            continue
+        plan = app.plan_for(routine, estimate_speech)
+        table.add_row(entry.name, routine.name, clock_duration(plan.total),
+                      str(len(routine.exercises)), entry.origin)
+    Console().print(table)
+
+
+@cli.command(epilog="""\b
+Examples:
+  exercise-assistant show
+  exercise-assistant show desk-break
+  exercise-assistant show my-routine.yaml""")
+@click.argument("routine", required=False)
+def show(routine: str | None) -> None:
+    """The plan as a timeline, with the total duration."""
+    from rich.console import Console
+    from rich.table import Table
+
+    loaded = app.load_routine(routine)
+    voice = app.Voice(settings_from(), loaded)
+    plan = app.plan_for(loaded, voice.timer())
+    table = Table("start", "step", "length", title=loaded.name, box=None)
+    for start_t, step in zip(plan.starts(), plan.steps, strict=True):
+        table.add_row(clock_duration(start_t), step.title, clock_duration(step.duration))
+    console = Console()
+    console.print(table)
+    console.print(f"Total: {clock_duration(plan.total)} ({plan.total:.1f} s)")
+
+
+@cli.command(epilog="""\b
+Examples:
+  exercise-assistant new "Evening stretch"
+  exercise-assistant start evening-stretch""")
+@click.argument("name")
+def new(name: str) -> None:
+    """Write a commented template routine to your routine folder."""
+    path = library.create(name)
+    click.echo(f"Wrote {path}\nEdit it, then: exercise-assistant validate {path}")
+
+
+@cli.command(epilog="""\b
+Examples:
+  exercise-assistant render upper-back -o walk.wav
+  exercise-assistant render desk-break -o break.wav --rate 150""")
+@click.argument("routine", required=False)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The WAV file to write.")
+@click.option("--voice", help="Voice (see `voices`).")
+@click.option("--rate", type=click.IntRange(80, 400), help="Speaking rate, words per minute.")
+@click.option("--volume", type=click.FloatRange(0, 1), help="Volume, 0 to 1.")
+def render(routine: str | None, output: Path, voice: str | None, rate: int | None,
+           volume: float | None) -> None:
+    """The whole guided session as one audio file, with no listening."""
+    from rich.progress import Progress
+
+    loaded = app.load_routine(routine)
+    settings = settings_from(voice=voice, rate=rate, volume=volume)
+    with Progress(transient=True, disable=not sys.stderr.isatty()) as progress:
+        task = progress.add_task("Rendering", total=1.0)
+
+        def update(done: float, total: float) -> None:
+            progress.update(task, completed=done / total if total else 1.0)
+
+        length = app.render_routine(loaded, settings, output, update)
+    click.echo(f"Wrote {output}: {clock_duration(length)} ({length:.1f} s).")
+
+
+@cli.command(epilog="Example:\n\n  exercise-assistant voices")
+def voices() -> None:
+    """The installed text-to-speech voices."""
+    from assistant.speech.tts import Synthesizer
+
+    for info in Synthesizer().voices():
+        languages = ", ".join(info.languages)
+        click.echo(f"{info.id}\t{info.name}\t{languages}")
+
+
+@cli.command(epilog="Example:\n\n  exercise-assistant devices")
+def devices() -> None:
+    """The audio input and output devices."""
+    from assistant.audio import list_devices
+
+    inputs, outputs = list_devices()
+    click.echo("Inputs (microphones):")
+    for item in inputs:
+        click.echo(f"  {item}")
+    click.echo("Outputs (loudspeakers):")
+    for item in outputs:
+        click.echo(f"  {item}")
+
+
+def fail(message: str, status: int = 1) -> NoReturn:
+    click.echo(f"exercise-assistant: {message}", err=True)
+    sys.exit(status)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: one clear line for every problem, never a traceback."""
+    try:
+        cli.main(args=argv, prog_name="exercise-assistant", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelp:
+        sys.exit(0)
+    except click.UsageError as exc:
+        hint = f" (see: exercise-assistant {exc.ctx.command_path.split(' ', 1)[-1]} --help)" \
+            if exc.ctx and " " in exc.ctx.command_path else " (see: exercise-assistant --help)"
+        fail(f"{exc.format_message()}{hint}", 2)
+    except click.Abort:
+        fail("stopped.", 130)
+    except click.ClickException as exc:
+        fail(exc.format_message(), exc.exit_code)
+    except RoutineErrors as exc:
+        for error in exc.errors:
+            click.echo(str(error), err=True)
+        sys.exit(1)
+    except AssistantError as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        fail("stopped.", 130)
+    except BrokenPipeError:
+        sys.exit(1)
+    except Exception as exc:  # a bug: still one line, with a way to see more
+        if os.environ.get("EXERCISE_ASSISTANT_DEBUG"):
+            raise
+        fail(f"internal error: {type(exc).__name__}: {exc} "
+             "(run with EXERCISE_ASSISTANT_DEBUG=1 for details, and please report it)")

@@ -1,0 +1,584 @@
+"""The workout as a pure state machine: `handle(event, now) -> effects`.
+
+It never sleeps, reads a clock or touches a device. `now` is seconds on the session clock
+(the audio clock live, a virtual clock in simulation); the driver calls `handle(Tick(), t)`
+at `next_due()` and passes every command as it arrives. Every effect carries the exact
+session time it belongs to, so counts land on the beat however late the tick arrives.
+
+Modes: running -> paused -> counting in -> running; confirming (after "end workout");
+ending (the last words) -> done.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from assistant.commands import Command, Intent
+from assistant.events import (
+    CutSpeech,
+    Effect,
+    Event,
+    Heard,
+    Key,
+    Record,
+    Say,
+    SayKind,
+    SetVolume,
+    Start,
+)
+from assistant.plan import (
+    Item,
+    Phase,
+    PhaseItem,
+    Plan,
+    RepItem,
+    SayItem,
+    SpeechTimer,
+    Step,
+    StepKind,
+    describe,
+    merge_says,
+    next_up,
+    reps_timeline,
+    side_sequence,
+    summary_step,
+)
+from assistant.routine import Exercise, Sides, spoken_duration
+
+TEMPO_STEP = 0.1  # slower/faster change the length of a rep by 10 % of the routine's tempo
+TEMPO_LIMITS = (0.5, 2.0)
+VOLUME_STEP = 0.15
+COUNT_IN = 3  # "3, 2, 1" before carrying on after a pause
+
+PAUSED = "Paused. Say resume when you're ready."
+CONFIRM_END = "End the workout? Say yes or no."
+ENDED = "Workout ended. Well done for what you did today."
+TIMED_OUT = "We've been paused a long time, so I've ended the session. Your progress is saved."
+PAIN_ADVICE = (
+    "Let's stop. Don't push through pain. Rest for a moment. If the pain is sharp or "
+    "doesn't ease, end the workout and check with your physician. Say end workout to "
+    "finish, or resume to carry on gently."
+)
+HELP_TEXT = (
+    "You can say: pause, resume, next, go back, repeat, skip, slower, faster, "
+    "how many left, louder, quieter, or end workout."
+)
+
+
+class Mode(str, Enum):
+    IDLE = "idle"
+    RUNNING = "running"
+    PAUSED = "paused"
+    COUNTING_IN = "counting_in"
+    CONFIRMING = "confirming"
+    ENDING = "ending"
+    DONE = "done"
+
+
+@dataclass(frozen=True)
+class SessionOptions:
+    pause_limit: float = 30 * 60.0  # a session left paused this long ends, not completed
+    start_exercise: int = 0  # resume an interrupted session from this exercise ...
+    start_set: int = 1  # ... and this set
+
+
+@dataclass
+class _SetProgress:
+    """Reps counted so far in the current set."""
+
+    side_reps: dict[str, int] = field(default_factory=dict)
+    max_rep: int = 0
+    slot: int = -1  # last movement counted
+    rep_start: float = 0.0  # offset where that movement began
+    work_start: float | None = None  # offset where the countdown ended
+
+
+class Session:
+    """One run through a routine. Mutable inside; only effects leave it."""
+
+    def __init__(self, plan: Plan, timer: SpeechTimer, options: SessionOptions | None = None):
+        self.plan = plan
+        self.routine = plan.routine
+        self.timer = timer
+        self.options = options or SessionOptions()
+        self.steps: list[Step] = list(plan.steps)
+        self.mode = Mode.IDLE
+        self.completed: bool | None = None
+        self._i = 0
+        self._items: tuple[Item, ...] = ()
+        self._duration = 0.0
+        self._next = 0  # index of the next item to fire
+        self._start = 0.0  # session time of the current step's offset 0 (while running)
+        self._session_start = 0.0
+        self._paused_at = 0.0
+        self._paused_offset = 0.0
+        self._count_in: list[tuple[float, str]] = []
+        self._resume_at = 0.0
+        self._end_at = 0.0
+        self._phase: Phase = "ready"
+        self._factor = 1.0
+        self._built_factor = 1.0
+        self._progress = _SetProgress()
+        self._last_instruction = ""
+        self._sets_done = 0
+        self._reps_done = 0
+        self._exercise_sets: dict[int, int] = {}
+        self._open_exercise: int | None = None
+
+    # --- the public surface ----------------------------------------------------------------
+
+    @property
+    def done(self) -> bool:
+        return self.mode is Mode.DONE
+
+    @property
+    def step(self) -> Step:
+        return self.steps[self._i]
+
+    @property
+    def factor(self) -> float:
+        return self._factor
+
+    def next_due(self) -> float | None:
+        """Session time of the next thing the session will do by itself, or None when done."""
+        if self.mode in (Mode.IDLE, Mode.DONE):
+            return None
+        if self.mode in (Mode.PAUSED, Mode.CONFIRMING):
+            return self._paused_at + self.options.pause_limit
+        if self.mode is Mode.ENDING:
+            return self._end_at
+        if self.mode is Mode.COUNTING_IN:
+            return self._count_in[0][0] if self._count_in else self._resume_at
+        if self._next < len(self._items):
+            return min(self._start + self._items[self._next].offset, self._step_end())
+        return self._step_end()
+
+    def handle(self, event: Event, now: float) -> list[Effect]:
+        out: list[Effect] = []
+        if isinstance(event, Start):
+            if self.mode is Mode.IDLE:
+                self._begin(event, now, out)
+            return out
+        if self.mode in (Mode.IDLE, Mode.DONE):
+            return out
+        self._advance(now, out)
+        if isinstance(event, Heard):
+            data: dict[str, Any] = {
+                "command": event.intent.command.value,
+                "text": event.text,
+                "confidence": round(event.confidence, 4),
+                "start": round(event.start, 4),
+                "end": round(event.end, 4),
+            }
+            if event.intent.value is not None:
+                data["value"] = event.intent.value
+            out.append(Record(now, "heard", data))
+        if isinstance(event, Heard | Key) and not self.done:
+            self._command(event.intent, "voice" if isinstance(event, Heard) else "key", now, out)
+        return out
+
+    # --- time passing ------------------------------------------------------------------------
+
+    def _begin(self, event: Start, now: float, out: list[Effect]) -> None:
+        self._session_start = now
+        out.append(Record(now, "session_start", {
+            "routine": self.routine.name,
+            "path": self.routine.source,
+            "started_at": event.started_at,
+        }))
+        self.mode = Mode.RUNNING
+        first = 0
+        if self.options.start_exercise or self.options.start_set > 1:
+            first = self._resume_index(self.options.start_exercise, self.options.start_set)
+            out.append(Say(now, "Carrying on where you left off.", "prompt"))
+        self._enter(first, now, out)
+
+    def _resume_index(self, exercise: int, number: int) -> int:
+        for i, step in enumerate(self.steps):
+            if step.exercise == exercise and step.kind is StepKind.ANNOUNCE and number == 1:
+                return i
+            if step.exercise == exercise and step.set == number and step.kind in (
+                StepKind.SET, StepKind.TIMED
+            ):
+                return i
+        return 0
+
+    def _advance(self, now: float, out: list[Effect]) -> None:
+        while True:
+            due = self.next_due()
+            if due is None or due > now + 1e-9:
+                return
+            self._fire(due, out)
+
+    def _fire(self, due: float, out: list[Effect]) -> None:
+        if self.mode in (Mode.PAUSED, Mode.CONFIRMING):
+            out.append(CutSpeech(due))
+            self._finish(due, TIMED_OUT, out)
+        elif self.mode is Mode.ENDING:
+            self._set_phase("done", due, out)
+            out.append(Record(due, "session_end", {"completed": bool(self.completed)}))
+            self.mode = Mode.DONE
+        elif self.mode is Mode.COUNTING_IN:
+            if self._count_in:
+                t, text = self._count_in.pop(0)
+                out.append(Say(t, text, "cue", 1.0))
+            else:
+                self.mode = Mode.RUNNING
+                self._start = self._resume_at - self._paused_offset
+                self._set_phase(self._phase_at(self._paused_offset), self._resume_at, out)
+        elif self._next < len(self._items) and self._start + self._items[self._next].offset <= due:
+            item = self._items[self._next]
+            self._next += 1
+            self._fire_item(item, out)
+        else:
+            self._leave(due, out, complete=True)
+            if self._i + 1 < len(self.steps):
+                self._enter(self._i + 1, due, out)
+            else:
+                self.completed = True
+                self.mode = Mode.ENDING
+                self._end_at = due
+
+    def _fire_item(self, item: Item, out: list[Effect]) -> None:
+        t = self._start + item.offset
+        if isinstance(item, SayItem):
+            out.append(Say(t, item.text, item.kind, self._slot_after(item)))
+            if item.kind == "instruction":
+                self._last_instruction = item.text
+        elif isinstance(item, RepItem):
+            progress = self._progress
+            if item.side:
+                progress.side_reps[item.side] = item.rep
+            progress.max_rep = max(progress.max_rep, item.rep)
+            progress.slot = item.slot
+            progress.rep_start = item.offset
+            out.append(Record(t, "rep", {
+                "exercise": self._exercise().name,
+                "set": self.step.set,
+                "rep": item.rep,
+                "side": item.side,
+            }))
+        else:
+            if item.phase == "work" and self._progress.work_start is None:
+                self._progress.work_start = item.offset
+            self._set_phase(item.phase, t, out)
+
+    def _slot_after(self, item: SayItem) -> float:
+        """Time from this speech to the next speech of the same step (or its end)."""
+        for later in self._items[self._next:]:
+            if isinstance(later, SayItem) and later.offset > item.offset:
+                return later.offset - item.offset
+        return max(self._duration - item.offset, 0.0)
+
+    def _step_end(self) -> float:
+        return self._start + self._duration
+
+    def _set_phase(self, phase: Phase, t: float, out: list[Effect]) -> None:
+        if phase != self._phase:
+            self._phase = phase
+            out.append(Record(t, "phase", {"phase": phase}))
+
+    def _phase_at(self, offset: float) -> Phase:
+        phase: Phase = "ready"
+        for item in self._items:
+            if isinstance(item, PhaseItem) and item.offset <= offset and item.phase != "paused":
+                phase = item.phase
+        return phase
+
+    # --- steps ---------------------------------------------------------------------------------
+
+    def _exercise(self) -> Exercise:
+        index = self.step.exercise
+        assert index is not None
+        return self.routine.exercises[index]
+
+    def _enter(self, i: int, t: float, out: list[Effect]) -> None:
+        step = self.steps[i]
+        if self._open_exercise is not None and step.exercise != self._open_exercise:
+            self._close_exercise(t, out, skipped=False)
+        if step.kind is StepKind.SUMMARY:
+            step = summary_step(self.routine, self._sets_done, self._reps_done,
+                                t - self._session_start, self.timer)
+            self.steps[i] = step
+        if step.kind is StepKind.ANNOUNCE:
+            self._factor = 1.0
+        if step.exercise is not None:
+            self._open_exercise = step.exercise
+        if step.kind is StepKind.SET and self._factor != 1.0:
+            step = _rebuild(step, self.routine.exercises[step.exercise or 0], self._factor)
+        self._i = i
+        self._items = step.items
+        self._duration = step.duration
+        self._built_factor = self._factor
+        self._next = 0
+        self._start = t
+        self._progress = _SetProgress()
+        self.mode = Mode.RUNNING
+
+    def _leave(self, t: float, out: list[Effect], *, complete: bool) -> None:
+        """Close the current step; a set records what was done in it."""
+        step = self.step
+        if step.kind not in (StepKind.SET, StepKind.TIMED) or step.exercise is None:
+            return
+        exercise = self._exercise()
+        progress = self._progress
+        data: dict[str, Any] = {
+            "exercise": exercise.name,
+            "exercise_index": step.exercise,
+            "set": step.set,
+            "sets": exercise.sets,
+        }
+        if step.kind is StepKind.TIMED:
+            work = progress.work_start if progress.work_start is not None else self._duration
+            offset = min(t - self._start, self._duration)
+            done = max(0.0, offset - work)
+            data.update(duration_done=round(done, 3), duration_target=exercise.duration,
+                        complete=complete and done >= (exercise.duration or 0) - 1e-6)
+            started = progress.work_start is not None
+        else:
+            total = len(side_sequence(exercise))
+            data.update(
+                reps_done=progress.max_rep,
+                reps_target=exercise.reps,
+                side_reps=dict(progress.side_reps) if exercise.sides is not Sides.NONE else None,
+                complete=complete and progress.slot == total - 1,
+            )
+            self._reps_done += progress.slot + 1
+            started = progress.slot >= 0
+        if started:
+            self._sets_done += 1
+            self._exercise_sets[step.exercise] = self._exercise_sets.get(step.exercise, 0) + 1
+        out.append(Record(t, "set_done", data))
+
+    def _close_exercise(self, t: float, out: list[Effect], *, skipped: bool) -> None:
+        index = self._open_exercise
+        if index is None:
+            return
+        out.append(Record(t, "exercise_end", {
+            "exercise": self.routine.exercises[index].name,
+            "exercise_index": index,
+            "sets_done": self._exercise_sets.get(index, 0),
+            "skipped": skipped,
+        }))
+        self._open_exercise = None
+
+    def _move(self, target: int, now: float, out: list[Effect], *, skipped: bool = False) -> None:
+        out.append(CutSpeech(now))
+        self._leave(now, out, complete=False)
+        if skipped:
+            self._close_exercise(now, out, skipped=True)
+        self._enter(target, now, out)
+
+    def _finish(self, t: float, text: str, out: list[Effect]) -> None:
+        """End the session early with a last sentence (not completed)."""
+        self._leave(t, out, complete=False)
+        self._close_exercise(t, out, skipped=False)
+        out.append(Say(t, text, "prompt"))
+        self.completed = False
+        self.mode = Mode.ENDING
+        self._end_at = t + self.timer(text)
+
+    # --- commands ------------------------------------------------------------------------------
+
+    def _command(self, intent: Intent, source: str, now: float, out: list[Effect]) -> None:
+        command = intent.command
+        if self.mode is Mode.ENDING:
+            return
+        if self.mode is Mode.CONFIRMING:
+            if command is Command.YES:
+                out.append(CutSpeech(now))
+                self._finish(now, ENDED, out)
+            elif command in (Command.NO, Command.RESUME):
+                self._resume(now, out)
+            elif command is Command.END:
+                out.append(Say(now, CONFIRM_END, "prompt"))
+            else:
+                return
+            out.append(Record(now, "command", {"command": command.value, "source": source}))
+            return
+        handler = _HANDLERS.get(command)
+        if handler is not None:
+            out.append(Record(now, "command", {"command": command.value, "source": source}))
+            handler(self, now, out)
+
+    def _say(self, now: float, text: str, out: list[Effect], kind: SayKind = "prompt") -> None:
+        out.append(Say(now, text, kind, None))
+
+    def _pause(self, now: float, out: list[Effect]) -> None:
+        if self.mode is Mode.RUNNING:
+            self._paused_offset = now - self._start
+        elif self.mode is not Mode.COUNTING_IN:
+            return
+        self._count_in = []
+        self.mode = Mode.PAUSED
+        self._paused_at = now
+        out.append(CutSpeech(now))
+        self._set_phase("paused", now, out)
+
+    def do_pause(self, now: float, out: list[Effect]) -> None:
+        if self.mode in (Mode.RUNNING, Mode.COUNTING_IN):
+            self._pause(now, out)
+            self._say(now, PAUSED, out)
+
+    def _resume(self, now: float, out: list[Effect]) -> None:
+        step = self.step
+        if step.kind in (StepKind.INTRO, StepKind.ANNOUNCE, StepKind.SUMMARY):
+            self._paused_offset = 0.0  # say the instructions again from the start
+        work = self._progress.work_start
+        if step.kind in (StepKind.SET, StepKind.TIMED) and (work is None or
+                                                            self._paused_offset < work):
+            self._paused_offset = 0.0  # still in the countdown: the countdown is the count-in
+            self._next = 0
+            self._progress = _SetProgress()
+        counted = step.kind in (StepKind.SET, StepKind.TIMED) and self._paused_offset > 0
+        seconds = COUNT_IN if counted else 0
+        self._count_in = [(now + k, str(seconds - k)) for k in range(seconds)]
+        self._resume_at = now + seconds
+        if self._paused_offset == 0.0:
+            self._next = 0
+        self.mode = Mode.COUNTING_IN
+        if not counted:
+            self._advance(now, out)
+
+    def do_resume(self, now: float, out: list[Effect]) -> None:
+        if self.mode is Mode.PAUSED:
+            self._resume(now, out)
+
+    def do_next(self, now: float, out: list[Effect]) -> None:
+        if self.step.kind is not StepKind.SUMMARY:
+            self._move(self._i + 1, now, out)
+
+    def do_back(self, now: float, out: list[Effect]) -> None:
+        target = self._i - 1
+        while target > 0 and self.steps[target].kind is StepKind.REST:
+            target -= 1
+        self._move(max(target, 0), now, out)
+
+    def do_skip(self, now: float, out: list[Effect]) -> None:
+        current = self.step.exercise
+        for target in range(self._i + 1, len(self.steps)):
+            step = self.steps[target]
+            if step.kind in (StepKind.ANNOUNCE, StepKind.SUMMARY) and step.exercise != current:
+                self._move(target, now, out, skipped=current is not None)
+                return
+
+    def do_repeat(self, now: float, out: list[Effect]) -> None:
+        self._say(now, self._last_instruction or HELP_TEXT, out)
+
+    def do_tempo(self, now: float, out: list[Effect], direction: int) -> None:
+        low, high = TEMPO_LIMITS
+        factor = round(min(max(self._factor + direction * TEMPO_STEP, low), high), 2)
+        word = "Slower" if direction > 0 else "Faster"
+        if factor == self._factor:
+            self._say(now, f"That's as {word.lower()} as it goes.", out)
+            return
+        self._factor = factor
+        step = self.step
+        name = self._exercise().name if step.exercise is not None else ""
+        out.append(Record(now, "tempo", {"exercise": name, "factor": factor}))
+        if step.kind is StepKind.SET and step.exercise is not None:
+            exercise = self._exercise()
+            seconds = exercise.rep_seconds * factor
+            self._say(now, f"{word}: {seconds:g} seconds a rep.", out)
+            self._retime(exercise)
+        else:
+            self._say(now, f"{word}.", out)
+
+    def _retime(self, exercise: Exercise) -> None:
+        """Reps not yet begun take the new tempo; the one in progress finishes as it was."""
+        progress = self._progress
+        if progress.work_start is None:
+            first, boundary = 0, self._first_work_offset()
+        else:
+            first = progress.slot + 1
+            boundary = progress.rep_start + exercise.rep_seconds * self._built_factor
+            if progress.slot < 0:
+                boundary = progress.work_start
+        kept = [i for i in self._items[self._next:] if i.offset < boundary - 1e-9]
+        new, end = reps_timeline(exercise, self._factor, first, boundary)
+        self._items = self._items[: self._next] + merge_says([*kept, *new])
+        self._duration = end
+        self._built_factor = self._factor
+
+    def _first_work_offset(self) -> float:
+        for item in self._items:
+            if isinstance(item, PhaseItem) and item.phase == "work":
+                return item.offset
+        return 0.0
+
+    def do_status(self, now: float, out: list[Effect]) -> None:
+        self._say(now, self.status_text(now), out)
+
+    def status_text(self, now: float) -> str:
+        step = self.step
+        offset = self._paused_offset if self.mode is not Mode.RUNNING else now - self._start
+        if step.kind is StepKind.SET:
+            exercise = self._exercise()
+            progress = self._progress
+            if exercise.sides is Sides.NONE:
+                left = (exercise.reps or 0) - progress.max_rep
+                where = "left"
+            else:
+                left = (exercise.reps or 0) - min(progress.side_reps.get(s, 0)
+                                                  for s in ("left", "right"))
+                where = "left on each side"
+            return f"{left} reps {where}. Set {step.set} of {exercise.sets}."
+        if step.kind is StepKind.TIMED:
+            return f"{spoken_duration(max(self._duration - offset, 0))} to go."
+        if step.kind is StepKind.REST and step.exercise is not None:
+            rest = spoken_duration(max(self._duration - offset, 0))
+            return f"{rest} of rest left. {next_up(self.routine, step.exercise, step.set or 1)}"
+        if step.exercise is not None:
+            exercise = self._exercise()
+            return f"Next: {exercise.name}, {describe(exercise)}."
+        return f"{len(self.routine.exercises)} exercises to go."
+
+    def do_help(self, now: float, out: list[Effect]) -> None:
+        self._say(now, HELP_TEXT, out)
+
+    def do_volume(self, now: float, out: list[Effect], direction: int) -> None:
+        out.append(SetVolume(now, direction * VOLUME_STEP))
+        self._say(now, "Louder." if direction > 0 else "Quieter.", out)
+
+    def do_pain(self, now: float, out: list[Effect]) -> None:
+        self._pause(now, out)
+        out.append(Record(now, "pain", {
+            "exercise": self._exercise().name if self.step.exercise is not None else None,
+        }))
+        self._say(now, PAIN_ADVICE, out)
+
+    def do_end(self, now: float, out: list[Effect]) -> None:
+        self._pause(now, out)
+        self.mode = Mode.CONFIRMING
+        self._say(now, CONFIRM_END, out)
+
+
+def _rebuild(step: Step, exercise: Exercise, factor: float) -> Step:
+    """A set step with its reps on another tempo (the countdown stays as it is)."""
+    head = [i for i in step.items if not isinstance(i, RepItem)]
+    work = next(i.offset for i in head if isinstance(i, PhaseItem) and i.phase == "work")
+    countdown = [i for i in head if i.offset < work or (isinstance(i, PhaseItem) and
+                                                        i.offset == work)]
+    reps, end = reps_timeline(exercise, factor, 0, work)
+    return Step(step.kind, end, merge_says([*countdown, *reps]), step.exercise, step.set,
+                step.title)
+
+
+_HANDLERS = {
+    Command.PAUSE: Session.do_pause,
+    Command.RESUME: Session.do_resume,
+    Command.NEXT: Session.do_next,
+    Command.BACK: Session.do_back,
+    Command.SKIP: Session.do_skip,
+    Command.REPEAT: Session.do_repeat,
+    Command.STATUS: Session.do_status,
+    Command.HELP: Session.do_help,
+    Command.END: Session.do_end,
+    Command.PAIN: Session.do_pain,
+    Command.SLOWER: lambda s, now, out: s.do_tempo(now, out, +1),
+    Command.FASTER: lambda s, now, out: s.do_tempo(now, out, -1),
+    Command.LOUDER: lambda s, now, out: s.do_volume(now, out, +1),
+    Command.QUIETER: lambda s, now, out: s.do_volume(now, out, -1),
+}

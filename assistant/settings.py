@@ -1,0 +1,150 @@
+"""User settings: a small YAML file in the user's config directory, parsed once into an
+immutable value. Precedence: command line > settings file > routine's own voice > built-in.
+
+    # ~/.config/exercise-assistant/settings.yaml
+    voice: en-us
+    rate: 160            # words per minute
+    volume: 0.9          # 0.0 .. 1.0
+    engine: pocketsphinx # or neural, vosk, whisper
+    model: ~/models/vosk-small-en
+    input_device: pulse
+    output_device: pulse
+    pause_limit: 30m
+    synonyms:
+      hang on: pause
+      onwards: next
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from assistant.commands import Command, Vocabulary, normalize, parse_command_name
+from assistant.errors import SettingsError
+from assistant.routine import parse_duration
+
+MAX_BYTES = 64_000
+
+
+@dataclass(frozen=True)
+class Settings:
+    voice: str | None = None
+    rate: int = 175
+    volume: float = 1.0
+    engine: str | None = None
+    model: Path | None = None
+    input_device: str | None = None
+    output_device: str | None = None
+    pause_limit: float = 30 * 60.0
+    synonyms: Mapping[str, Command] = field(default_factory=dict)
+
+    def vocabulary(self) -> Vocabulary:
+        return Vocabulary(self.synonyms)
+
+    def override(self, **values: Any) -> Settings:
+        """A copy with the given values, ignoring those that are None (not given)."""
+        return replace(self, **{k: v for k, v in values.items() if v is not None})
+
+
+KEYS = {
+    "voice", "rate", "volume", "engine", "model", "input_device", "output_device",
+    "pause_limit", "synonyms",
+}
+
+
+def _where(path: Path, node: yaml.Node | None = None) -> str:
+    if node is None:
+        return f"{path}"
+    return f"{path}:{node.start_mark.line + 1}:{node.start_mark.column + 1}"
+
+
+def load_settings(path: Path) -> Settings:
+    """Settings from `path`; defaults when the file does not exist. SettingsError otherwise."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return Settings()
+    except OSError as exc:
+        raise SettingsError(f"{path}: cannot read the settings file: {exc.strerror}") from None
+    if len(raw) > MAX_BYTES:
+        raise SettingsError(f"{path}: the settings file is too large to be settings")
+    try:
+        root = yaml.compose(raw.decode("utf-8"), Loader=yaml.SafeLoader)
+    except (UnicodeDecodeError, yaml.YAMLError) as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SettingsError(f"{path}: not valid YAML text: {detail}") from None
+    if root is None:
+        return Settings()
+    if not isinstance(root, yaml.MappingNode):
+        raise SettingsError(f"{_where(path, root)}: settings must be a mapping of key: value")
+    values: dict[str, Any] = {}
+    for key_node, value_node in root.value:
+        key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+        if key not in KEYS:
+            raise SettingsError(
+                f"{_where(path, key_node)}: unknown setting {key!r}; "
+                f"known settings: {', '.join(sorted(KEYS))}"
+            )
+        if key in values:
+            raise SettingsError(f"{_where(path, key_node)}: {key!r} is set twice")
+        values[key] = _value(path, key, value_node)
+    return Settings(**values)
+
+
+def _scalar(path: Path, key: str, node: yaml.Node) -> Any:
+    if not isinstance(node, yaml.ScalarNode):
+        raise SettingsError(f"{_where(path, node)}: {key} must be a single value")
+    return yaml.safe_load(node.value) if node.style is None else node.value
+
+
+def _value(path: Path, key: str, node: yaml.Node) -> Any:
+    where = _where(path, node)
+    if key == "synonyms":
+        if not isinstance(node, yaml.MappingNode):
+            raise SettingsError(f"{where}: synonyms must map a phrase to a command")
+        table: dict[str, Command] = {}
+        for phrase_node, command_node in node.value:
+            phrase = normalize(str(_scalar(path, "a synonym", phrase_node)))
+            name = str(_scalar(path, "a command", command_node))
+            command = parse_command_name(name)
+            if not phrase or len(phrase.split()) > 4:
+                raise SettingsError(
+                    f"{_where(path, phrase_node)}: a synonym is one to four words")
+            if command is None or command is Command.NUMBER:
+                names = ", ".join(c.value for c in Command if c is not Command.NUMBER)
+                raise SettingsError(
+                    f"{_where(path, command_node)}: unknown command {name!r}; use one of {names}")
+            clash = Vocabulary().parse(phrase)
+            if clash is not None and clash.command is not command:
+                raise SettingsError(
+                    f"{_where(path, phrase_node)}: {phrase!r} already means "
+                    f"{clash.command.value}")
+            table[phrase] = command
+        return table
+    value = _scalar(path, key, node)
+    if key == "rate":
+        if isinstance(value, bool) or not isinstance(value, int) or not 80 <= value <= 400:
+            raise SettingsError(f"{where}: rate is words per minute, a whole number 80 to 400")
+        return value
+    if key == "volume":
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+            raise SettingsError(f"{where}: volume is a number from 0 to 1")
+        return float(value)
+    if key == "pause_limit":
+        try:
+            seconds = parse_duration(value)
+        except ValueError as exc:
+            raise SettingsError(f"{where}: pause_limit: {exc}") from None
+        if not 10 <= seconds <= 24 * 3600:
+            raise SettingsError(f"{where}: pause_limit must be from 10s to 24h")
+        return seconds
+    if value is None or isinstance(value, list | dict):
+        raise SettingsError(f"{where}: {key} must be text")
+    if key == "model":
+        return Path(str(value)).expanduser()
+    return str(value)

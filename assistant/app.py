@@ -24,6 +24,7 @@ from assistant.session import Session, SessionOptions
 from assistant.settings import Settings
 
 MAX_SCRIPT_LINES = 100_000
+DEFAULT_RATE = 175  # words per minute
 
 
 def load_routine(name_or_path: str | None) -> Routine:
@@ -35,12 +36,11 @@ def load_routine(name_or_path: str | None) -> Routine:
 
 def voice_settings(settings: Settings, routine: Routine) -> tuple[str | None, int, float]:
     """Voice, rate and volume: settings (and the command line) over the routine's own."""
-    defaults = Settings()
     voice = settings.voice or routine.voice.name
-    rate = settings.rate if settings.rate != defaults.rate else (routine.voice.rate or settings.rate)
+    rate = settings.rate or routine.voice.rate or DEFAULT_RATE
     volume = settings.volume
-    if volume == defaults.volume and routine.voice.volume is not None:
-        volume = routine.voice.volume
+    if volume is None:
+        volume = routine.voice.volume if routine.voice.volume is not None else 1.0
     return voice, rate, volume
 
 

@@ -266,8 +266,6 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: one clear line for every problem, never a traceback."""
     try:
         cli.main(args=argv, prog_name="exercise-assistant", standalone_mode=False)
-    except click.exceptions.NoArgsIsHelp:
-        sys.exit(0)
     except click.UsageError as exc:
         hint = f" (see: exercise-assistant {exc.ctx.command_path.split(' ', 1)[-1]} --help)" \
             if exc.ctx and " " in exc.ctx.command_path else " (see: exercise-assistant --help)"

@@ -62,7 +62,8 @@ TEMPLATE = """\
 # Start it:       exercise-assistant start {slug}
 #
 # Durations: 45s, 2m, 1m30s, 1h, or a plain number of seconds.
-# Spoken text may use {{exercise}} {{set}} {{sets}} {{rep}} {{reps}} {{side}} {{remaining}} {{elapsed}}.
+# Spoken text may use {{exercise}} {{set}} {{sets}} {{rep}} {{reps}} {{side}}
+# {{remaining}} {{elapsed}}.
 
 name: {title_yaml}
 description: A short description, said at the start.

@@ -34,8 +34,8 @@ MAX_BYTES = 64_000
 @dataclass(frozen=True)
 class Settings:
     voice: str | None = None
-    rate: int = 175
-    volume: float = 1.0
+    rate: int | None = None  # words per minute; None: the routine's, else 175
+    volume: float | None = None  # 0..1; None: the routine's, else 1.0
     engine: str | None = None
     model: Path | None = None
     input_device: str | None = None

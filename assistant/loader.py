@@ -87,7 +87,7 @@ CHECKINS: tuple[str, ...] = ("pain",)
 
 MAX_FILE_BYTES = 1_000_000
 MAX_DEPTH = 20  # a routine needs 5: routine > exercises > exercise > cues > cue
-MAX_VALUES = 50_000  # scalars, lists and mappings in one file
+MAX_VALUES = 20_000  # scalars, lists and mappings in one file
 MAX_ERRORS = 100  # reported per file; junk would otherwise give thousands
 MAX_NUMBER_CHARS = 20  # a number written with more characters is refused before parsing
 MAX_EXERCISES = 200
@@ -281,6 +281,7 @@ class _Node:
     text: str = ""  # a scalar as written
     items: list[_Node] = field(default_factory=list)  # a list's items; a mapping's keys and values
     pairs: dict[str, tuple[_Node, _Node]] = field(default_factory=dict)  # a mapping's entries
+    bad: bool = False  # already reported (a refused tag, an alias, a huge number)
 
 
 class _Checker:
@@ -310,7 +311,7 @@ def _short_tag(tag: str) -> str:
 def _scalar(event: Any, checker: _Checker, line: int, col: int) -> _Node:
     value: str = event.value
     tag: str | None = event.tag
-    node = _Node("scalar", line, col, value=value, text=value)
+    node = _Node("scalar", line, col, value=value, text=value, bad=True)
     implicit_tag = _RESOLVER.resolve(ScalarNode, value, event.implicit)
     if tag is None or tag == "!":
         tag = implicit_tag
@@ -335,6 +336,7 @@ def _scalar(event: Any, checker: _Checker, line: int, col: int) -> _Node:
         node.value = _CONSTRUCTOR.construct_yaml_bool(ScalarNode(tag, value))
     elif kind == "null":
         node.value = None
+    node.bad = False
     return node
 
 
@@ -395,18 +397,21 @@ def _compose_events(parser: Any, checker: _Checker) -> _Node | None:
         node: _Node
         if isinstance(event, yaml.AliasEvent):
             checker.error(line, col, "aliases (*name) are not allowed in routine files")
-            node = _Node("scalar", line, col, value=None, text="*alias")
+            node = _Node("scalar", line, col, value=None, text="*alias", bad=True)
         elif isinstance(event, yaml.ScalarEvent):
             node = _scalar(event, checker, line, col)
         else:
             kind = "seq" if isinstance(event, yaml.SequenceStartEvent) else "map"
             tag: str | None = getattr(event, "tag", None)
+            node = _Node(kind, line, col)
+            node.bad = True
             if tag is not None and tag != "!" and tag not in _ALLOWED_TAGS:
                 checker.error(line, col, f"tag {_short_tag(tag)} is not allowed in routine files")
             elif tag in _ALLOWED_TAGS and tag != f"{_YAML_TAG}{kind}":
                 what = "a list" if kind == "seq" else "a mapping"
                 checker.error(line, col, f"{what} cannot be {_short_tag(tag)}")
-            node = _Node(kind, line, col)
+            else:
+                node.bad = False
             if len(stack) >= MAX_DEPTH:
                 checker.error(
                     line, col, f"nesting is deeper than {MAX_DEPTH} levels; a routine needs 5"
@@ -482,8 +487,13 @@ class _Fields:
     def __init__(self, checker: _Checker) -> None:
         self.checker = checker
 
+    def report(self, node: _Node, message: str) -> None:
+        """Record a problem with `node`, unless one was already reported for it."""
+        if not node.bad:
+            self.checker.at(node, message)
+
     def expected(self, node: _Node, label: str, what: str) -> None:
-        self.checker.at(node, f"{label}: expected {what}, got {_describe(node)}")
+        self.report(node, f"{label}: expected {what}, got {_describe(node)}")
 
     def mapping(
         self,
@@ -537,7 +547,7 @@ class _Fields:
         seconds: float | None = None
         if isinstance(value, int | float) and not isinstance(value, bool):
             seconds = float(value)
-        elif isinstance(value, str) and _DURATION_RE.match(value):
+        elif isinstance(value, str) and len(value) <= 40 and _DURATION_RE.match(value):
             try:
                 seconds = parse_duration(value)
             except ValueError:
@@ -558,27 +568,27 @@ class _Fields:
         value = node.value if node.kind == "scalar" else None
         if not isinstance(value, str):
             hint = "; put it in quotes" if value is not None else ""
-            self.checker.at(node, f"{label}: expected text, got {_describe(node)}{hint}")
+            self.report(node, f"{label}: expected text, got {_describe(node)}{hint}")
             return None
         text = value.strip()
         ok = True
         if required and not text:
-            self.checker.at(node, f"{label}: expected text, got an empty text")
+            self.report(node, f"{label}: expected text, got an empty text")
             ok = False
         if len(text) > limit:
-            self.checker.at(
+            self.report(
                 node, f"{label}: expected text of at most {limit} characters, got {len(text)}"
             )
             ok = False
         bad = _BAD_TEXT_CHAR.search(text)
         if bad:
-            self.checker.at(
+            self.report(
                 node, f"{label}: the text holds the control character U+{ord(bad.group()):04X}"
             )
             ok = False
         if spoken and ok:
             for problem in template_problems(text):
-                self.checker.at(node, f"{label}: {problem}")
+                self.report(node, f"{label}: {problem}")
                 ok = False
         return text if ok else None
 
@@ -625,7 +635,7 @@ class _RoutineReader:
     def routine(self, root: _Node) -> Routine | None:
         f = self.fields
         if root.kind != "map":
-            self.checker.at(
+            self.fields.report(
                 root,
                 f"a routine file must be a mapping with name and exercises, got {_describe(root)}",
             )
@@ -758,7 +768,7 @@ class _RoutineReader:
     def exercises(self, node: _Node, defaults: dict[str, _Setting]) -> list[Exercise | None]:
         if node.kind != "seq" or not node.items:
             what = _describe(node) if node.kind != "seq" else "an empty list"
-            self.checker.at(
+            self.fields.report(
                 node, f"exercises: expected a list of at least one exercise, got {what}"
             )
             return []

@@ -1,0 +1,97 @@
+"""Audio files, devices and mixing: the small helpers around soundfile, soxr and sounddevice.
+
+Everything inside the project is float32 mono at one sample rate (16 kHz by default);
+files of any rate and channel count are converted at the edge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from assistant.errors import DeviceError
+
+SAMPLE_RATE = 16_000
+
+
+def read_wav(path: str | Path, rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Any file soundfile reads (WAV, FLAC, ...), any rate and channels, as mono float32 at
+    `rate`. DeviceError with one line when the file is missing or unreadable."""
+    try:
+        samples, file_rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as exc:
+        if not Path(path).exists():
+            raise DeviceError(f"{path}: no such audio file") from exc
+        reason = " ".join(str(exc).split())
+        raise DeviceError(f"{path}: cannot read audio ({reason})") from exc
+    mono = samples.mean(axis=1, dtype=np.float32)
+    if file_rate != rate and len(mono):
+        mono = soxr.resample(mono, file_rate, rate, quality="HQ").astype(np.float32, copy=False)
+    return np.ascontiguousarray(mono, dtype=np.float32)
+
+
+def write_wav(path: str | Path, samples: np.ndarray, rate: int = SAMPLE_RATE) -> None:
+    """Write mono float samples as a 16-bit PCM WAV (clipped to -1..1)."""
+    clipped = np.clip(np.asarray(samples, dtype=np.float32), -1.0, 1.0)
+    try:
+        sf.write(str(path), clipped, rate, subtype="PCM_16")
+    except Exception as exc:
+        reason = " ".join(str(exc).split())
+        raise DeviceError(f"{path}: cannot write audio ({reason})") from exc
+
+
+@dataclass(frozen=True)
+class Device:
+    index: int
+    name: str
+    channels: int
+    default_rate: float
+    is_default: bool
+
+
+def list_devices() -> tuple[list[Device], list[Device]]:
+    """(inputs, outputs) that PortAudio sees. DeviceError when PortAudio is missing."""
+    try:
+        import sounddevice as sd
+
+        found = sd.query_devices()
+        default_in, default_out = sd.default.device
+    except Exception as exc:
+        raise DeviceError(f"cannot list audio devices: {' '.join(str(exc).split())}") from exc
+    inputs: list[Device] = []
+    outputs: list[Device] = []
+    for info in found:
+        i = int(info["index"])
+        rate = float(info["default_samplerate"])
+        if info["max_input_channels"] > 0:
+            inputs.append(
+                Device(i, info["name"], info["max_input_channels"], rate, i == default_in)
+            )
+        if info["max_output_channels"] > 0:
+            outputs.append(
+                Device(i, info["name"], info["max_output_channels"], rate, i == default_out)
+            )
+    return inputs, outputs
+
+
+def mix_echo(
+    mic: np.ndarray,
+    reference: np.ndarray,
+    gain: float,
+    delay_ms: float,
+    rate: int = SAMPLE_RATE,
+) -> np.ndarray:
+    """`mic` plus the loudspeaker signal `reference` (aligned with it, sample for sample)
+    delayed by `delay_ms` and scaled by `gain`, as a loudspeaker in the room would add it.
+    The result has the length of `mic`. Frame by frame, pass the reference from `delay_ms`
+    before the frame's start with delay_ms=0, so no echo is lost at frame edges."""
+    out = np.array(mic, dtype=np.float32, copy=True)
+    delay = max(0, round(delay_ms * rate / 1000))
+    n = min(len(out) - delay, len(reference))
+    if n > 0:
+        out[delay : delay + n] += np.float32(gain) * reference[:n].astype(np.float32, copy=False)
+    return out

@@ -1,0 +1,325 @@
+"""Text to PCM with pyttsx3 (eSpeak NG on Linux), cached; the project plays the PCM itself.
+
+pyttsx3 quirks handled here (see shared AUDIO-NOTES.md, pinned by tests/test_tts.py):
+- its eSpeak driver prints "Audio saved to ..." on stdout: that one message is filtered out;
+- `say()` after `save_to_file()` writes to the old file: `say()` is never used, every text is
+  rendered to a fresh temporary file;
+- `runAndWait()` must not be re-entered and may hang: the engine (a process-wide singleton in
+  pyttsx3) lives on one dedicated worker thread, every call waits with a timeout and fails
+  with a DeviceError instead of hanging.
+"""
+
+from __future__ import annotations
+
+import builtins
+import itertools
+import os
+import queue
+import sys
+import tempfile
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from assistant.errors import DeviceError
+
+SAMPLE_RATE = 16_000
+"""The project's one sample rate (Hz): speech out, microphone in, WAV files."""
+
+DEFAULT_RATE = 175
+"""Speaking rate in words per minute (eSpeak's scale)."""
+
+MAX_SPEEDUP = 1.8
+"""fit() re-renders speech at most this much faster before cutting it."""
+
+SILENCE_THRESHOLD = 1e-3
+"""|sample| at or below this counts as silence when trimming (about -60 dBFS)."""
+
+FADE_SECONDS = 0.010
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class VoiceInfo:
+    id: str
+    name: str
+    languages: tuple[str, ...]
+
+
+def trim_silence(pcm: np.ndarray, threshold: float = SILENCE_THRESHOLD) -> np.ndarray:
+    """`pcm` without its leading and trailing silence (so speech starts on its first sample)."""
+    loud = np.flatnonzero(np.abs(pcm) > threshold)
+    if loud.size == 0:
+        return pcm[:0]
+    return pcm[loud[0] : loud[-1] + 1]
+
+
+def fade_out(pcm: np.ndarray, seconds: float = FADE_SECONDS, rate: int = SAMPLE_RATE) -> None:
+    """Fade the last `seconds` of `pcm` to zero, in place."""
+    n = min(len(pcm), round(seconds * rate))
+    if n:
+        pcm[-n:] *= np.linspace(1.0, 0.0, n, dtype=np.float32)
+
+
+def fit(
+    pcm: np.ndarray,
+    slot_seconds: float | None,
+    render_faster: Callable[[float], np.ndarray],
+    *,
+    rate: int = SAMPLE_RATE,
+    max_speedup: float = MAX_SPEEDUP,
+) -> np.ndarray:
+    """Make speech fit its time slot, so it never pushes the next beat.
+
+    Speech that fits is returned as it is. Longer speech is re-rendered faster
+    (`render_faster(factor)` with 1 < factor <= max_speedup) and, if still too long, cut at
+    the slot's end with a 10 ms fade. The result is never longer than the slot.
+    """
+    if slot_seconds is None:
+        return pcm
+    limit = max(0, int(slot_seconds * rate))
+    if len(pcm) <= limit:
+        return pcm
+    if limit == 0:
+        return pcm[:0]
+    best = pcm
+    factor = min(max_speedup, len(pcm) / limit * 1.04)  # a little margin: rate is not linear
+    for attempt in (factor, max_speedup):
+        if attempt <= 1.0:
+            continue
+        faster = render_faster(attempt)
+        if len(faster) < len(best):
+            best = faster
+        if len(best) <= limit:
+            return best
+        if attempt >= max_speedup:
+            break
+    cut = np.array(best[:limit], dtype=np.float32)
+    fade_out(cut, FADE_SECONDS, rate)
+    return cut
+
+
+def _quiet_print(*args: Any, **kwargs: Any) -> None:
+    """Stands in for print() inside pyttsx3's driver: drops its "Audio saved to" message."""
+    if args and isinstance(args[0], str) and args[0].startswith("Audio saved to"):
+        return
+    builtins.print(*args, **kwargs)
+
+
+class _EngineThread:
+    """The one thread that owns pyttsx3's engine (a process-wide singleton in pyttsx3)."""
+
+    _instance: _EngineThread | None = None
+    _instance_lock = threading.Lock()
+
+    @classmethod
+    def shared(cls) -> _EngineThread:
+        with cls._instance_lock:
+            if cls._instance is None or cls._instance.broken:
+                cls._instance = cls()
+            return cls._instance
+
+    def __init__(self) -> None:
+        self.broken: str | None = None
+        self._jobs: queue.SimpleQueue[tuple[Callable[[Any], Any], Future[Any]]] = (
+            queue.SimpleQueue()
+        )
+        self._engine: Any = None
+        self.default_voice: str | None = None
+        self._driver_module: Any = None
+        self._tmpdir = tempfile.mkdtemp(prefix="exercise-assistant-tts-")
+        self._names = itertools.count()
+        self._thread = threading.Thread(target=self._loop, name="tts-engine", daemon=True)
+        self._thread.start()
+
+    def call(self, job: Callable[[Any], T], timeout: float) -> T:
+        """Run `job(engine)` on the engine thread; DeviceError if it fails or takes too long."""
+        if self.broken:
+            raise DeviceError(self.broken)
+        future: Future[T] = Future()
+        self._jobs.put((job, future))
+        try:
+            return future.result(timeout=timeout)
+        except TimeoutError:
+            self.broken = f"text-to-speech engine stopped answering (no result in {timeout:g} s)"
+            raise DeviceError(self.broken) from None
+
+    def synchronize(self) -> None:
+        """Wait (on the engine thread) until eSpeak has applied queued parameter changes."""
+        espeak = getattr(self._driver_module, "_espeak", None)
+        sync = getattr(espeak, "Synchronize", None)
+        if sync is not None:
+            sync()
+
+    def temp_path(self) -> str:
+        return os.path.join(self._tmpdir, f"{next(self._names)}.wav")
+
+    def _loop(self) -> None:
+        while True:
+            job, future = self._jobs.get()
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                if self._engine is None:
+                    self._engine = self._start_engine()
+                    self._driver_module = sys.modules.get(
+                        type(self._engine.proxy._driver).__module__
+                    )
+                    self.default_voice = self._engine.getProperty("voice")
+                future.set_result(job(self._engine))
+            except DeviceError as exc:
+                future.set_exception(exc)
+            except Exception as exc:
+                reason = " ".join(str(exc).split()) or type(exc).__name__
+                future.set_exception(DeviceError(f"text-to-speech failed: {reason}"))
+
+    @staticmethod
+    def _start_engine() -> Any:
+        try:
+            import pyttsx3
+
+            engine = pyttsx3.init()
+        except Exception as exc:
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+            raise DeviceError(
+                f"no text-to-speech (pyttsx3 with eSpeak NG is needed: {reason})"
+            ) from exc
+        driver_module = sys.modules.get(type(engine.proxy._driver).__module__)
+        if driver_module is not None:
+            # The eSpeak driver announces every saved file on stdout; silence that message.
+            driver_module.print = _quiet_print  # type: ignore[attr-defined]
+        return engine
+
+
+class Synthesizer:
+    """Renders text to float32 mono PCM at SAMPLE_RATE, trimmed of leading and trailing
+    silence, with an LRU cache. Safe to call from any thread."""
+
+    def __init__(
+        self,
+        *,
+        voice: str | None = None,
+        rate: int = DEFAULT_RATE,
+        volume: float = 1.0,
+        cache_size: int = 1024,
+        timeout: float = 15.0,
+    ) -> None:
+        self.voice = voice
+        self.rate = rate
+        self.volume = volume
+        self.cache_size = cache_size
+        self.timeout = timeout
+        self.renders = 0  # how many times the engine actually rendered (cache misses)
+        self._cache: OrderedDict[tuple[str, str | None, int, float], np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+        self._known_voices: set[str] | None = None
+        self._engine = _EngineThread.shared()
+
+    def check(self) -> None:
+        """Raise DeviceError with a one-line reason when speech cannot be rendered here."""
+        self._engine.call(lambda engine: None, self.timeout)
+
+    def render(
+        self,
+        text: str,
+        *,
+        voice: str | None = None,
+        rate: int | None = None,
+        volume: float | None = None,
+    ) -> np.ndarray:
+        """`text` spoken, as read-only float32 mono PCM at SAMPLE_RATE; cached. Arguments
+        left out take the synthesizer's defaults."""
+        key = (
+            text,
+            self.voice if voice is None else voice,
+            int(self.rate if rate is None else rate),
+            float(self.volume if volume is None else volume),
+        )
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+                return hit
+        if key[3] != 1.0:  # the same speech, scaled
+            pcm = _readonly(self.render(text, voice=key[1], rate=key[2], volume=1.0) * key[3])
+        else:
+            pcm = self._render_uncached(*key[:3])
+        with self._lock:
+            self.renders += 1
+            self._cache[key] = pcm
+            self._cache.move_to_end(key)
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        return pcm
+
+    def prerender(self, texts: Iterable[str], **options: Any) -> None:
+        """Render `texts` into the cache now (for example every count of a routine)."""
+        for text in dict.fromkeys(texts):
+            self.render(text, **options)
+
+    def duration(self, text: str, *, rate: int | None = None, voice: str | None = None) -> float:
+        """Seconds that `text` really lasts when spoken (silence trimmed)."""
+        return len(self.render(text, rate=rate, voice=voice)) / SAMPLE_RATE
+
+    def voices(self) -> list[VoiceInfo]:
+        def job(engine: Any) -> list[VoiceInfo]:
+            return [
+                VoiceInfo(
+                    id=str(v.id),
+                    name=str(v.name),
+                    languages=tuple(str(lang) for lang in (v.languages or [])),
+                )
+                for v in engine.getProperty("voices")
+            ]
+
+        return self._engine.call(job, self.timeout)
+
+    def _voice_names(self) -> set[str]:
+        if self._known_voices is None:
+            self._known_voices = {n for v in self.voices() for n in (v.id, v.name)}
+        return self._known_voices
+
+    def _render_uncached(self, text: str, voice: str | None, rate: int) -> np.ndarray:
+        if not text.strip():
+            return _readonly(np.zeros(0, dtype=np.float32))
+        engine_thread = self._engine
+        if voice is not None and voice not in self._voice_names():
+            raise DeviceError(f"unknown voice {voice!r} (not among the installed voices)")
+        path = engine_thread.temp_path()
+
+        def job(engine: Any) -> tuple[np.ndarray, int]:
+            engine.setProperty("voice", voice or engine_thread.default_voice)
+            engine.setProperty("rate", rate)
+            engine.setProperty("volume", 1.0)  # volume is applied as a gain, exactly
+            # eSpeak NG queues parameter changes on its own thread; without this, a render
+            # can still use the previous rate or voice (measured: most renders in a mixed
+            # sequence did).
+            engine_thread.synchronize()
+            try:
+                engine.save_to_file(text, path)
+                engine.runAndWait()
+                if not os.path.exists(path):
+                    raise DeviceError(f"text-to-speech wrote no audio for {text[:40]!r}")
+                samples, file_rate = sf.read(path, dtype="float32", always_2d=True)
+                return samples.mean(axis=1, dtype=np.float32), int(file_rate)
+            finally:
+                if os.path.exists(path):
+                    os.remove(path)
+
+        samples, file_rate = engine_thread.call(job, self.timeout + len(text) / 50)
+        if file_rate != SAMPLE_RATE and len(samples):
+            samples = soxr.resample(samples, file_rate, SAMPLE_RATE, quality="HQ")
+        return _readonly(np.ascontiguousarray(trim_silence(samples), dtype=np.float32))
+
+
+def _readonly(pcm: np.ndarray) -> np.ndarray:
+    pcm.flags.writeable = False
+    return pcm

@@ -169,7 +169,7 @@ def now_iso() -> str:
 
 
 @contextmanager
-def _journal_sink(enabled: bool) -> Iterator[EffectSink | None]:
+def journal_sink(enabled: bool) -> Iterator[EffectSink | None]:
     if not enabled:
         yield None
         return
@@ -210,7 +210,7 @@ def run_simulation(request: SimulationRequest, echo_line: Callable[[Effect], Non
             log = EventLog(request.events)
             stack.callback(log.close)
             sinks.append(log)
-        journal = stack.enter_context(_journal_sink(request.journal))
+        journal = stack.enter_context(journal_sink(request.journal))
         if journal:
             sinks.append(journal)
         if echo_line:
@@ -236,7 +236,7 @@ def run_simulation(request: SimulationRequest, echo_line: Callable[[Effect], Non
             reference=speaker, echo=request.echo, started_at=now_iso(),
         )
         if speaker is not None and request.speaker_file is not None:
-            speaker.write_wav(request.speaker_file, length)
+            speaker.write_wav(str(request.speaker_file), length)
     return SimulationResult(length, bool(session.completed), heard)
 
 
@@ -272,7 +272,7 @@ def render_routine(routine: Routine, settings: Settings, out: Path,
                 progress(effect.t, total)
         sinks.append(report)
     length = simulate(session, sinks)
-    speaker.write_wav(out, length)
+    speaker.write_wav(str(out), length)
     if progress:
         progress(total, total)
     return length

@@ -346,11 +346,13 @@ def intro_texts(routine: Routine) -> list[str]:
     return texts
 
 
-def summary_text(routine: Routine, sets: int, reps: int, seconds: float) -> str:
+def summary_text(routine: Routine, sets: int, reps: int) -> str:
+    """The last words. They do not depend on how long the session took, so pausing
+    lengthens a session by exactly the pause."""
     done = f"You did {sets} set" + ("" if sets == 1 else "s")
     if reps:
         done += f" and {reps} rep" + ("" if reps == 1 else "s")
-    return f"That's the end of {routine.name}. {done} in {spoken_duration(seconds)}. Well done."
+    return f"That's the end of {routine.name}. {done}. Well done."
 
 
 def build_plan(routine: Routine, timer: SpeechTimer) -> Plan:
@@ -366,17 +368,14 @@ def build_plan(routine: Routine, timer: SpeechTimer) -> Plan:
             rest = None if last else rest_step(routine, index, number)
             if rest:
                 steps.append(rest)
-    elapsed = sum(s.duration for s in steps)
     sets = sum(e.sets for e in routine.exercises)
     reps = sum(e.sets * len(side_sequence(e)) for e in routine.exercises if not e.timed)
-    steps.append(summary_step(routine, sets, reps, elapsed, timer))
+    steps.append(summary_step(routine, sets, reps, timer))
     return Plan(routine, tuple(steps))
 
 
-def summary_step(
-    routine: Routine, sets: int, reps: int, elapsed: float, timer: SpeechTimer
-) -> Step:
-    step = speech_step(StepKind.SUMMARY, [summary_text(routine, sets, reps, elapsed)], timer,
+def summary_step(routine: Routine, sets: int, reps: int, timer: SpeechTimer) -> Step:
+    step = speech_step(StepKind.SUMMARY, [summary_text(routine, sets, reps)], timer,
                        title="Summary")
     return Step(step.kind, step.duration, (*step.items, PhaseItem(step.duration, "done")),
                 title=step.title)

@@ -95,6 +95,24 @@ class _SetProgress:
     work_start: float | None = None  # offset where the countdown ended
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """What a screen shows at one moment."""
+
+    title: str
+    phase: str
+    exercise: str | None
+    set: int | None
+    sets: int | None
+    rep: int
+    reps: int | None
+    side: str | None
+    remaining: float  # seconds left in this step
+    fraction: float  # of this step done, 0..1
+    next_up: str
+    mode: str
+
+
 class Session:
     """One run through a routine. Mutable inside; only effects leave it."""
 
@@ -140,6 +158,31 @@ class Session:
     @property
     def factor(self) -> float:
         return self._factor
+
+    def snapshot(self, now: float) -> Snapshot:
+        step = self.step
+        running = self.mode in (Mode.RUNNING, Mode.ENDING, Mode.DONE)
+        offset = now - self._start if running else self._paused_offset
+        offset = min(max(offset, 0.0), self._duration)
+        exercise = self._exercise() if step.exercise is not None else None
+        upcoming = next((s for s in self.steps[self._i + 1:] if s.kind is not StepKind.REST), None)
+        side = None
+        if self._progress.slot >= 0 and exercise is not None and not exercise.timed:
+            side = side_sequence(exercise)[self._progress.slot][1]
+        return Snapshot(
+            title=step.title,
+            phase="paused" if self.mode in (Mode.PAUSED, Mode.CONFIRMING) else self._phase,
+            exercise=exercise.name if exercise else None,
+            set=step.set,
+            sets=exercise.sets if exercise else None,
+            rep=self._progress.max_rep if step.kind is StepKind.SET else 0,
+            reps=exercise.reps if exercise else None,
+            side=side,
+            remaining=self._duration - offset,
+            fraction=offset / self._duration if self._duration else 1.0,
+            next_up=upcoming.title if upcoming else "",
+            mode=self.mode.value,
+        )
 
     def next_due(self) -> float | None:
         """Session time of the next thing the session will do by itself, or None when done."""
@@ -299,8 +342,7 @@ class Session:
         if self._open_exercise is not None and step.exercise != self._open_exercise:
             self._close_exercise(t, out, skipped=False)
         if step.kind is StepKind.SUMMARY:
-            step = summary_step(self.routine, self._sets_done, self._reps_done,
-                                t - self._session_start, self.timer)
+            step = summary_step(self.routine, self._sets_done, self._reps_done, self.timer)
             self.steps[i] = step
         if step.kind is StepKind.ANNOUNCE:
             self._factor = 1.0

@@ -1,0 +1,109 @@
+"""Fakes shipped with the package, for tests of pure logic (here and in users' own code).
+
+    from assistant.testing import run_session, fixed_timer
+    transcript = run_session(routine, commands=[(12.5, "pause"), (42.5, "resume")])
+    reps = transcript.records("rep")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from assistant.commands import DEFAULT_VOCABULARY, Intent, parse_command_name
+from assistant.eventlog import Transcript
+from assistant.events import Heard, Say
+from assistant.plan import Plan, SpeechTimer, build_plan
+from assistant.routine import Routine
+from assistant.runner import Scripted, simulate
+from assistant.session import Session, SessionOptions
+
+
+def fixed_timer(seconds_per_char: float = 0.06) -> SpeechTimer:
+    """Speech that lasts in proportion to its length: deterministic, no TTS needed."""
+    return lambda text: round(len(text) * seconds_per_char, 3)
+
+
+class FakeClock:
+    """A clock that moves only when told to."""
+
+    def __init__(self, start: float = 0.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> float:
+        self.now += seconds
+        return self.now
+
+
+class RecordingSpeaker:
+    """A Speaker that remembers what it was asked to do, and plays silence."""
+
+    def __init__(self) -> None:
+        self.said: list[Say] = []
+        self.cuts: list[float] = []
+        self.volume = 1.0
+
+    def schedule(self, say: Say) -> None:
+        self.said.append(say)
+
+    def cut(self, t: float) -> None:
+        self.cuts.append(t)
+
+    def change_volume(self, step: float) -> None:
+        self.volume = min(max(self.volume + step, 0.0), 1.0)
+
+    def audio(self, start_t: float, end_t: float) -> np.ndarray:
+        return np.zeros(max(0, round((end_t - start_t) * 16000)), dtype=np.float32)
+
+
+class ScriptedListener:
+    """A listener that 'hears' given phrases when the microphone stream reaches their end
+    time: for driving the session through the listening path without audio."""
+
+    def __init__(self, phrases: Iterable[tuple[float, float, str]]) -> None:
+        self._pending = sorted(phrases)
+        self._t = 0.0
+
+    def process(self, mic: np.ndarray, reference: np.ndarray | None = None) -> list[Heard]:
+        self._t += len(mic) / 16000
+        out = []
+        while self._pending and self._pending[0][1] <= self._t + 1e-9:
+            start, end, text = self._pending.pop(0)
+            intent = DEFAULT_VOCABULARY.parse(text)
+            if intent is not None:
+                out.append(Heard(intent, text, 0.9, start, end))
+        return out
+
+
+def script(commands: Iterable[tuple[float, str]]) -> list[Scripted]:
+    """(t, name) pairs as key commands; a name that is not a command is parsed as speech."""
+    out = []
+    for t, name in commands:
+        command = parse_command_name(name)
+        if command is not None:
+            out.append(Scripted(t, Intent(command), name))
+        else:
+            intent = DEFAULT_VOCABULARY.parse(name)
+            if intent is None:
+                raise ValueError(f"{name!r} is neither a command nor a phrase")
+            out.append(Scripted(t, intent, name, spoken=True))
+    return out
+
+
+def run_session(
+    routine: Routine,
+    commands: Iterable[tuple[float, str]] = (),
+    *,
+    timer: SpeechTimer | None = None,
+    options: SessionOptions | None = None,
+) -> Transcript:
+    """Simulate a whole session with scripted commands; returns every effect."""
+    timer = timer or fixed_timer()
+    plan: Plan = build_plan(routine, timer)
+    transcript = Transcript()
+    simulate(Session(plan, timer, options), [transcript], commands=script(commands))
+    return transcript

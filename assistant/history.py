@@ -1,0 +1,560 @@
+"""History from the journal: weekly totals, adherence to weekly targets, streaks, pain
+trend; shown in the terminal, exported as JSON or CSV, plotted as a PNG.
+
+A day counts for an exercise when a session of its routine recorded at least one complete
+set of it that day (the local day of the session's start; see `Journal.active_days`).
+Weeks are ISO weeks (Monday to Sunday). Streaks never count the current week or today as
+broken while they are still in progress: a week streak counts this week only once its
+target is met, and a day streak ending yesterday still stands today.
+
+The CLI's `history` command is a few lines::
+
+    with Journal(journal_path()) as journal:
+        found = routines_from_journal(journal, load_routine)
+        render_terminal(report(journal, found, weeks=8), Console())
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from os import PathLike
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from assistant.errors import AssistantError
+from assistant.journal import Journal, SessionSummary
+from assistant.routine import Routine
+
+
+class HistoryError(AssistantError):
+    """An export file that cannot be read back."""
+
+
+@dataclass(frozen=True)
+class WeekTotals:
+    monday: date
+    sessions: int
+    minutes: float  # active minutes: the session clock without pauses
+    reps: int
+    pain_before: float | None  # mean over the week's sessions with a check-in
+    pain_after: float | None
+    adherence: float | None  # mean over all targets of min(1, days / target); None: no targets
+
+    @property
+    def label(self) -> str:
+        year, week, _ = self.monday.isocalendar()
+        return f"{year}-W{week:02d}"
+
+
+@dataclass(frozen=True)
+class ExerciseAdherence:
+    exercise: str
+    days_per_week: int
+    days: tuple[int, ...]  # days done in each report week, oldest first
+    week_streak: int  # weeks in a row meeting the target
+    day_streak: int  # days in a row with the exercise done
+
+    @property
+    def this_week(self) -> int:
+        return self.days[-1] if self.days else 0
+
+    @property
+    def ratio(self) -> float:
+        """This week's days over the target (1.0 = target met; may exceed 1)."""
+        return self.this_week / self.days_per_week
+
+
+@dataclass(frozen=True)
+class RoutineAdherence:
+    routine: str
+    known: bool  # False when the routine's file was not found: no targets known
+    sessions: tuple[int, ...]  # sessions in each report week
+    days: tuple[int, ...]  # days with any complete set, in each report week
+    exercises: tuple[ExerciseAdherence, ...]  # exercises with a weekly target
+    week_streak: int  # weeks in a row meeting every target (with no targets: active)
+    day_streak: int  # days in a row with any complete set
+
+
+@dataclass(frozen=True)
+class HistoryReport:
+    today: date
+    weeks: tuple[WeekTotals, ...]  # oldest first, the current week last
+    recent: tuple[SessionSummary, ...]  # sessions in those weeks, newest first
+    adherence: tuple[RoutineAdherence, ...]
+
+
+# --- building the report -----------------------------------------------------------------
+
+
+def _monday(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def _mean(values: Iterable[int | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return sum(present) / len(present) if present else None
+
+
+def _week_streak(met: set[date], this_monday: date, first_monday: date) -> int:
+    """Weeks in a row (by Monday) in `met`, ending this week or, while this week is not
+    met yet, the week before."""
+    monday = this_monday if this_monday in met else this_monday - timedelta(weeks=1)
+    streak = 0
+    while monday >= first_monday and monday in met:
+        streak += 1
+        monday -= timedelta(weeks=1)
+    return streak
+
+
+def _day_streak(days: set[date], today: date) -> int:
+    day = today if today in days else today - timedelta(days=1)
+    streak = 0
+    while day in days:
+        streak += 1
+        day -= timedelta(days=1)
+    return streak
+
+
+def _count_per_week(days: Iterable[date], mondays: Sequence[date]) -> tuple[int, ...]:
+    counts = dict.fromkeys(mondays, 0)
+    for day in days:
+        monday = _monday(day)
+        if monday in counts:
+            counts[monday] += 1
+    return tuple(counts[m] for m in mondays)
+
+
+def report(
+    journal: Journal,
+    routines: Mapping[str, Routine | None],
+    weeks: int = 8,
+    today: date | None = None,
+) -> HistoryReport:
+    """The last `weeks` ISO weeks up to `today` (default: the local date). Adherence is
+    reported for every routine in `routines` and every other routine seen in those weeks;
+    a routine mapped to None (file not found) gets sessions and streaks but no targets."""
+    if weeks < 1:
+        raise ValueError("weeks must be at least 1")
+    today = today or date.today()
+    this_monday = _monday(today)
+    mondays = [this_monday - timedelta(weeks=weeks - 1 - i) for i in range(weeks)]
+    everything = [s for s in journal.sessions() if s.day <= today]
+    recent = tuple(s for s in everything if s.day >= mondays[0])
+    first_monday = _monday(min((s.day for s in everything), default=today))
+    span = (this_monday - first_monday).days // 7 + 1
+
+    names = list(routines)
+    names += sorted({s.routine for s in recent} - set(names))
+    adherence: list[RoutineAdherence] = []
+    for name in names:
+        routine = routines.get(name)
+        targets = [(e.name, e.target) for e in routine.exercises] if routine else []
+        exercises = []
+        met_weeks: set[date] | None = None  # weeks meeting every target so far
+        for exercise, target in targets:
+            if target is None:
+                continue
+            done = set(journal.active_days(name, span, today, exercise=exercise))
+            counts = Counter(_monday(d) for d in done)
+            good = {m for m, n in counts.items() if n >= target.days_per_week}
+            met_weeks = good if met_weeks is None else met_weeks & good
+            exercises.append(
+                ExerciseAdherence(
+                    exercise=exercise,
+                    days_per_week=target.days_per_week,
+                    days=_count_per_week(done, mondays),
+                    week_streak=_week_streak(good, this_monday, first_monday),
+                    day_streak=_day_streak(done, today),
+                )
+            )
+        active = set(journal.active_days(name, span, today))
+        if met_weeks is None:
+            met_weeks = {_monday(d) for d in active}
+        adherence.append(
+            RoutineAdherence(
+                routine=name,
+                known=routine is not None,
+                sessions=_count_per_week((s.day for s in recent if s.routine == name), mondays),
+                days=_count_per_week(active, mondays),
+                exercises=tuple(exercises),
+                week_streak=_week_streak(met_weeks, this_monday, first_monday),
+                day_streak=_day_streak(active, today),
+            )
+        )
+
+    week_rows = []
+    all_targets = [e for r in adherence for e in r.exercises]
+    for i, monday in enumerate(mondays):
+        in_week = [s for s in recent if _monday(s.day) == monday]
+        week_rows.append(
+            WeekTotals(
+                monday=monday,
+                sessions=len(in_week),
+                minutes=sum(s.active_minutes for s in in_week),
+                reps=sum(s.reps for s in in_week),
+                pain_before=_mean(s.pain_before for s in in_week),
+                pain_after=_mean(s.pain_after for s in in_week),
+                adherence=(
+                    sum(min(1.0, e.days[i] / e.days_per_week) for e in all_targets)
+                    / len(all_targets)
+                    if all_targets
+                    else None
+                ),
+            )
+        )
+    return HistoryReport(
+        today=today, weeks=tuple(week_rows), recent=recent, adherence=tuple(adherence)
+    )
+
+
+def routines_from_journal(
+    journal: Journal, load: Callable[[str], Routine]
+) -> dict[str, Routine | None]:
+    """Each routine name in the journal, with its definition loaded from the newest path
+    it was run from (None when that file is gone or no longer loads)."""
+    found: dict[str, Routine | None] = {}
+    for session in journal.sessions():
+        if session.routine in found:
+            continue
+        try:
+            found[session.routine] = load(session.routine_path) if session.routine_path else None
+        except (AssistantError, OSError):
+            found[session.routine] = None
+    return found
+
+
+# --- export ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExportedExercise:
+    name: str
+    sets_done: int
+    reps_done: int
+    skipped: bool
+
+
+@dataclass(frozen=True)
+class ExportedSession:
+    """One session as exported: exactly what `to_json` and `to_csv` write."""
+
+    routine: str
+    started_at: str  # ISO 8601 with offset, as recorded
+    completed: bool
+    exercises: tuple[ExportedExercise, ...]
+    pain_before: int | None
+    pain_after: int | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "routine": self.routine,
+            "started_at": self.started_at,
+            "completed": self.completed,
+            "exercises": [
+                {
+                    "name": e.name,
+                    "sets_done": e.sets_done,
+                    "reps_done": e.reps_done,
+                    "skipped": e.skipped,
+                }
+                for e in self.exercises
+            ],
+            "pain_before": self.pain_before,
+            "pain_after": self.pain_after,
+        }
+
+
+Exportable = HistoryReport | Sequence[SessionSummary] | Sequence[ExportedSession]
+
+
+def exported(sessions: Exportable) -> list[ExportedSession]:
+    """The export form of a report's recent sessions, or of a list of sessions."""
+    items = sessions.recent if isinstance(sessions, HistoryReport) else sessions
+    out = []
+    for s in items:
+        if isinstance(s, ExportedSession):
+            out.append(s)
+            continue
+        out.append(
+            ExportedSession(
+                routine=s.routine,
+                started_at=s.started_at.isoformat(),
+                completed=s.completed,
+                exercises=tuple(
+                    ExportedExercise(e.name, e.sets_done, e.reps_done, e.skipped)
+                    for e in s.exercises
+                ),
+                pain_before=s.pain_before,
+                pain_after=s.pain_after,
+            )
+        )
+    return out
+
+
+def to_json(sessions: Exportable) -> str:
+    """A JSON list of sessions (see `ExportedSession.as_json`), newest first as given."""
+    return json.dumps([s.as_json() for s in exported(sessions)], indent=2) + "\n"
+
+
+def from_json(text: str) -> list[ExportedSession]:
+    """Sessions from `to_json` output. Raises HistoryError with one line on bad input."""
+    try:
+        data = json.loads(text)
+        if not isinstance(data, list):
+            raise TypeError("expected a list of sessions")
+        return [
+            ExportedSession(
+                routine=_str(item["routine"]),
+                started_at=_str(item["started_at"]),
+                completed=_bool(item["completed"]),
+                exercises=tuple(
+                    ExportedExercise(
+                        name=_str(e["name"]),
+                        sets_done=_int(e["sets_done"]),
+                        reps_done=_int(e["reps_done"]),
+                        skipped=_bool(e["skipped"]),
+                    )
+                    for e in item["exercises"]
+                ),
+                pain_before=_pain(item["pain_before"]),
+                pain_after=_pain(item["pain_after"]),
+            )
+            for item in data
+        ]
+    except (ValueError, TypeError, KeyError) as exc:
+        raise HistoryError(f"not a history JSON export: {_problem(exc)}") from None
+
+
+CSV_COLUMNS = (
+    "session",
+    "routine",
+    "started_at",
+    "completed",
+    "pain_before",
+    "pain_after",
+    "exercise",
+    "sets_done",
+    "reps_done",
+    "skipped",
+)
+
+
+def to_csv(sessions: Exportable) -> str:
+    """One row per exercise of each session (one row with empty exercise columns for a
+    session with none); `session` numbers the sessions from 1, in the order given."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for number, s in enumerate(exported(sessions), start=1):
+        head = [
+            number,
+            s.routine,
+            s.started_at,
+            _yes(s.completed),
+            "" if s.pain_before is None else s.pain_before,
+            "" if s.pain_after is None else s.pain_after,
+        ]
+        if not s.exercises:
+            writer.writerow([*head, "", "", "", ""])
+        for e in s.exercises:
+            writer.writerow([*head, e.name, e.sets_done, e.reps_done, _yes(e.skipped)])
+    return buffer.getvalue()
+
+
+def from_csv(text: str) -> list[ExportedSession]:
+    """Sessions from `to_csv` output. Raises HistoryError with one line on bad input."""
+    rows = csv.DictReader(io.StringIO(text))
+    if tuple(rows.fieldnames or ()) != CSV_COLUMNS:
+        raise HistoryError(f"not a history CSV export: the header must be {','.join(CSV_COLUMNS)}")
+    sessions: dict[str, ExportedSession] = {}
+    try:
+        for line, row in enumerate(rows, start=2):
+            if None in row or any(v is None for v in row.values()):
+                raise ValueError(f"line {line} does not have {len(CSV_COLUMNS)} columns")
+            key = row["session"]
+            exercises = sessions[key].exercises if key in sessions else ()
+            if row["exercise"]:
+                exercises += (
+                    ExportedExercise(
+                        name=row["exercise"],
+                        sets_done=int(row["sets_done"]),
+                        reps_done=int(row["reps_done"]),
+                        skipped=_bool(row["skipped"]),
+                    ),
+                )
+            sessions[key] = ExportedSession(
+                routine=row["routine"],
+                started_at=row["started_at"],
+                completed=_bool(row["completed"]),
+                exercises=exercises,
+                pain_before=_pain(row["pain_before"]),
+                pain_after=_pain(row["pain_after"]),
+            )
+    except (ValueError, TypeError) as exc:
+        raise HistoryError(f"not a history CSV export: {_problem(exc)}") from None
+    return list(sessions.values())
+
+
+def _yes(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _bool(value: object) -> bool:
+    if value in (True, "true"):
+        return True
+    if value in (False, "false"):
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+def _str(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected text, got {value!r}")
+    return value
+
+
+def _int(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"expected a whole number, got {value!r}")
+    return value
+
+
+def _pain(value: object) -> int | None:
+    if value is None or value == "":
+        return None
+    number = int(value) if isinstance(value, str) else _int(value)
+    if not 0 <= number <= 10:
+        raise ValueError(f"pain must be 0..10, got {number}")
+    return number
+
+
+def _problem(exc: BaseException) -> str:
+    text = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+    return " ".join(text.split())
+
+
+# --- terminal ----------------------------------------------------------------------------
+
+_EIGHTHS = " ▏▎▍▌▋▊▉"
+
+
+def bar(fraction: float, width: int = 16) -> str:
+    """A horizontal bar of block characters, `width` cells for 1.0, in eighths."""
+    eighths = round(max(0.0, min(1.0, fraction)) * width * 8)
+    full, part = divmod(eighths, 8)
+    return ("█" * full + (_EIGHTHS[part] if part else "")).ljust(width)
+
+
+def _pain_text(before: float | None, after: float | None) -> str:
+    if before is None and after is None:
+        return ""
+    shown = ["-" if v is None else f"{v:.1f}" for v in (before, after)]
+    return f"{shown[0]} → {shown[1]}"
+
+
+def render_terminal(report: HistoryReport, console: Console) -> None:
+    """Weekly adherence as a bar chart with the pain trend beside it, targets and streaks,
+    and the recent sessions."""
+    weeks = Table(title=f"The last {len(report.weeks)} weeks, to {report.today.isoformat()}")
+    weeks.add_column("Week")
+    weeks.add_column("Adherence")
+    weeks.add_column("", justify="right")
+    weeks.add_column("Pain before → after")
+    weeks.add_column("Sessions", justify="right")
+    weeks.add_column("Minutes", justify="right")
+    weeks.add_column("Reps", justify="right")
+    most = max((w.sessions for w in report.weeks), default=0) or 1
+    for w in report.weeks:
+        fraction = w.adherence if w.adherence is not None else w.sessions / most
+        percent = "" if w.adherence is None else f"{w.adherence:.0%}"
+        weeks.add_row(
+            w.label,
+            Text(bar(fraction), style="green" if fraction >= 1 else "cyan"),
+            percent,
+            _pain_text(w.pain_before, w.pain_after),
+            str(w.sessions),
+            f"{w.minutes:.0f}",
+            str(w.reps),
+        )
+    console.print(weeks)
+
+    targets = Table(title="Weekly targets")
+    for name in ("Routine", "Exercise", "This week", "Week streak", "Day streak"):
+        targets.add_column(name, justify="left" if name in ("Routine", "Exercise") else "right")
+    for r in report.adherence:
+        routine = r.routine if r.known else f"{r.routine} (file not found)"
+        targets.add_row(
+            routine, "(any exercise)", f"{r.days[-1]} days", str(r.week_streak), str(r.day_streak)
+        )
+        for e in r.exercises:
+            targets.add_row(
+                "",
+                e.exercise,
+                f"{e.this_week}/{e.days_per_week} days",
+                str(e.week_streak),
+                str(e.day_streak),
+            )
+    console.print(targets)
+
+    recent = Table(title="Recent sessions")
+    for name in ("Started", "Routine", "Done", "Minutes", "Exercises", "Pain"):
+        recent.add_column(name)
+    for s in report.recent[:10]:
+        done = ", ".join(
+            f"{e.name} skipped" if e.skipped else f"{e.name} {e.sets_done}×{e.reps_done}"
+            for e in s.exercises
+        )
+        recent.add_row(
+            s.started_at.strftime("%a %Y-%m-%d %H:%M"),
+            s.routine,
+            "yes" if s.completed else "no",
+            f"{s.active_minutes:.0f}",
+            done,
+            _pain_text(s.pain_before, s.pain_after),
+        )
+    console.print(recent)
+
+
+# --- plot --------------------------------------------------------------------------------
+
+
+def plot(report: HistoryReport, path_png: str | PathLike[str]) -> None:
+    """A PNG: adherence per week (bars) above the pain trend (mean before/after)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    labels = [w.label for w in report.weeks]
+    x = list(range(len(labels)))
+    figure = Figure(figsize=(8, 6), dpi=100)
+    FigureCanvasAgg(figure)
+    top, bottom = figure.subplots(2, 1, sharex=True)
+    if any(w.adherence is not None for w in report.weeks):
+        top.bar(x, [100 * (w.adherence or 0.0) for w in report.weeks], color="tab:green")
+        top.set_ylabel("adherence (%)")
+        top.set_ylim(0, 105)
+        top.axhline(100, color="grey", linewidth=0.8, linestyle="--")
+    else:
+        top.bar(x, [w.sessions for w in report.weeks], color="tab:blue")
+        top.set_ylabel("sessions")
+    top.set_title("Adherence to weekly targets")
+    nan = float("nan")
+    before = [nan if w.pain_before is None else w.pain_before for w in report.weeks]
+    after = [nan if w.pain_after is None else w.pain_after for w in report.weeks]
+    bottom.plot(x, before, marker="o", label="pain before")
+    bottom.plot(x, after, marker="s", label="pain after")
+    bottom.set_ylim(0, 10)
+    bottom.set_ylabel("pain (0-10)")
+    bottom.set_title("Pain trend")
+    bottom.legend(loc="upper right")
+    bottom.set_xticks(x, labels, rotation=45, ha="right")
+    figure.tight_layout()
+    figure.savefig(path_png, format="png")

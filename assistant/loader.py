@@ -123,6 +123,7 @@ PERCENT_PATTERN = r"^ *[0-9]+(?:\.[0-9]+)? *% *$"
 PHASE_WORD_PATTERN = r"^[A-Za-z][A-Za-z' -]*$"
 
 _DURATION_RE = re.compile(DURATION_PATTERN)
+_AT_EXPECTED = "a share of the set above 0% and up to 100%, or a duration such as 45s or 1m30s"
 _PERCENT_RE = re.compile(PERCENT_PATTERN)
 _PHASE_WORD_RE = re.compile(PHASE_WORD_PATTERN)
 #: Characters YAML does not allow in a file (also what marks binary junk).
@@ -536,10 +537,12 @@ class _Fields:
             return None
         return float(value)
 
-    def duration(self, node: _Node, label: str, bounds: tuple[float, float]) -> float | None:
+    def duration(
+        self, node: _Node, label: str, bounds: tuple[float, float], what: str = ""
+    ) -> float | None:
         """Seconds, from a number or text such as 1m30s, within `bounds`."""
         lo, hi = bounds
-        what = (
+        what = what or (
             f"a duration from {format_seconds(lo)} to {format_seconds(hi)} "
             "(such as 45s, 2m or 1m30s)"
         )
@@ -944,9 +947,9 @@ class _RoutineReader:
                     if 0 < percent <= 100:
                         at_fraction = percent / 100
                     else:
-                        f.expected(value_node, f"{label}.at", "a share above 0% and up to 100%")
+                        f.expected(value_node, f"{label}.at", _AT_EXPECTED)
                 else:
-                    at_seconds = f.duration(value_node, f"{label}.at", CUE_AT_RANGE)
+                    at_seconds = f.duration(value_node, f"{label}.at", CUE_AT_RANGE, _AT_EXPECTED)
                     if (
                         at_seconds is not None
                         and set_seconds is not None

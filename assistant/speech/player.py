@@ -1,0 +1,366 @@
+"""The speaker side that the runner drives: speech placed on the session timeline by sample.
+
+Every utterance is rendered to PCM (assistant.speech.tts), shortened to its slot (`fit`), and
+placed so that its first sample plays at sample round(t * rate) of the speaker's timeline.
+Priority rules (`Schedule.add`), shared by every speaker:
+- rank: cue < count < instruction = prompt;
+- a new utterance of equal or higher rank cuts whatever is still sounding at its start
+  (a count cuts a cue, a prompt cuts a cue or a count, a newer instruction an older one);
+- a lower-rank one never cuts: a cue waits until the sounding utterance ends, and is dropped
+  when that would make it later than MAX_WAIT seconds; a count, which belongs to its beat,
+  is dropped rather than said late.
+
+Speakers:
+- TimelineSpeaker: simulation and `render`; everything on an in-memory timeline.
+- LiveSpeaker: a sounddevice OutputStream whose sample counter is the session clock.
+- PrintSpeaker: prints what would be said (no text-to-speech or no audio device).
+"""
+
+from __future__ import annotations
+
+import bisect
+import sys
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TextIO
+
+import numpy as np
+
+from assistant.errors import DeviceError
+from assistant.events import Say, SayKind
+from assistant.speech.tts import SAMPLE_RATE, Synthesizer, fit
+
+RANK: dict[str, int] = {"cue": 0, "count": 1, "instruction": 2, "prompt": 2}
+MAX_WAIT = 2.0
+"""Seconds a cue may wait for a higher-priority utterance before it is dropped as stale."""
+
+NEVER = sys.maxsize
+
+
+class Speaker(Protocol):
+    """What the runner drives. Times are seconds on the session timeline."""
+
+    def schedule(self, say: Say) -> None:
+        """Speak `say.text` starting exactly at session time `say.t`."""
+
+    def cut(self, t: float) -> None:
+        """Silence everything sounding at `t`; drop speech that has not started by then."""
+
+    def change_volume(self, step: float) -> None:
+        """Change the volume by `step` (clamped to 0..1), live."""
+
+    def close(self) -> None:
+        """Release the device."""
+
+
+@dataclass(eq=False)
+class Voice:
+    """One utterance on a timeline: plays pcm[: stop - start] from sample `start`."""
+
+    start: int
+    pcm: np.ndarray
+    kind: SayKind
+    text: str
+    stop: int = NEVER  # absolute sample where it was cut; NEVER when not cut
+    started: bool = False  # (live) its first sample has been played
+
+    @property
+    def end(self) -> int:
+        return min(self.start + len(self.pcm), self.stop)
+
+    @property
+    def dropped(self) -> bool:
+        return self.end <= self.start
+
+
+@dataclass
+class Schedule:
+    """The voices on one timeline and the priority rules between them (pure logic)."""
+
+    rate: int = SAMPLE_RATE
+    max_wait: float = MAX_WAIT
+    voices: list[Voice] = field(default_factory=list)
+
+    def add(self, start: int, pcm: np.ndarray, kind: SayKind, text: str) -> Voice | None:
+        """Place an utterance at sample `start` under the priority rules; None if dropped."""
+        rank = RANK[kind]
+        wanted = at = start
+        while True:
+            sounding = [v for v in self.voices if v.start <= at < v.end]
+            blockers = [v for v in sounding if RANK[v.kind] > rank]
+            if not blockers:
+                break
+            if kind == "count":
+                return None  # a count that cannot be on its beat is not said at all
+            at = max(v.end for v in blockers)
+            if at - wanted > self.max_wait * self.rate:
+                return None
+        for v in sounding:
+            if v.end > at:
+                v.stop = at
+        voice = Voice(at, pcm, kind, text)
+        self.voices.append(voice)
+        return voice
+
+    def cut(self, at: int) -> None:
+        """Everything stops at sample `at`; what starts at or after it is dropped."""
+        for v in self.voices:
+            if v.end > at:
+                v.stop = max(v.start, at)  # a voice starting at or after `at` is dropped
+
+    def forget_before(self, sample: int) -> None:
+        """Drop voices that ended before `sample` (they can no longer interact)."""
+        self.voices = [v for v in self.voices if v.end > sample]
+
+
+def _prepare(synth: Synthesizer, say: Say) -> np.ndarray:
+    """The utterance's PCM, shortened to its slot (never longer)."""
+    pcm = synth.render(say.text)
+    return fit(
+        pcm,
+        say.slot,
+        lambda factor: synth.render(say.text, rate=round(synth.rate * factor)),
+    )
+
+
+class TimelineSpeaker:
+    """Speech on an in-memory timeline (simulation, `render`): exact to the sample."""
+
+    def __init__(self, synth: Synthesizer, sample_rate: int = SAMPLE_RATE) -> None:
+        if sample_rate != SAMPLE_RATE:
+            raise ValueError(f"TimelineSpeaker works at {SAMPLE_RATE} Hz")
+        self.synth = synth
+        self.rate = sample_rate
+        self.volume = 1.0
+        self._schedule = Schedule(rate=sample_rate)
+        self._all: list[Voice] = []  # sorted by start
+        self._starts: list[int] = []
+        self._longest = 0
+
+    # --- Speaker ---------------------------------------------------------------------
+    def schedule(self, say: Say) -> None:
+        self.schedule_pcm(say.t, _prepare(self.synth, say), kind=say.kind, text=say.text)
+
+    def schedule_pcm(self, t: float, pcm: np.ndarray, *, kind: SayKind, text: str = "") -> None:
+        """Play raw PCM (at the speaker's rate) from session time `t`, under the same rules."""
+        if self.volume != 1.0:
+            pcm = pcm * np.float32(self.volume)
+        voice = self._schedule.add(round(t * self.rate), pcm, kind, text)
+        if voice is not None:
+            i = bisect.bisect_right(self._starts, voice.start)
+            self._starts.insert(i, voice.start)
+            self._all.insert(i, voice)
+            self._longest = max(self._longest, len(voice.pcm))
+        self._schedule.forget_before(round(t * self.rate) - round(30 * self.rate))
+
+    def cut(self, t: float) -> None:
+        self._schedule.cut(round(t * self.rate))
+
+    def change_volume(self, step: float) -> None:
+        """Changes the volume of what is scheduled after this call."""
+        self.volume = min(1.0, max(0.0, self.volume + step))
+
+    def close(self) -> None:
+        pass
+
+    # --- reading the timeline ---------------------------------------------------------
+    @property
+    def onsets(self) -> list[tuple[float, str, str]]:
+        """(t, text, kind) of every utterance at the time its audio actually started."""
+        return [(v.start / self.rate, v.text, v.kind) for v in self._all if not v.dropped]
+
+    def audio(self, start_t: float, end_t: float) -> np.ndarray:
+        """What was played from `start_t` to `end_t` (float32, round(t * rate) samples)."""
+        a, b = round(start_t * self.rate), round(end_t * self.rate)
+        return self._mix(a, b)
+
+    def write_wav(self, path: str, end_t: float) -> None:
+        """The whole timeline, from 0 to `end_t` (exactly round(end_t * rate) samples)."""
+        from assistant.audio import write_wav
+
+        write_wav(path, self._mix(0, round(end_t * self.rate)), self.rate)
+
+    def _mix(self, a: int, b: int) -> np.ndarray:
+        out = np.zeros(max(0, b - a), dtype=np.float32)
+        if b <= a:
+            return out
+        hi = bisect.bisect_left(self._starts, b)
+        lo = bisect.bisect_left(self._starts, a - self._longest)
+        for v in self._all[lo:hi]:
+            s, e = max(a, v.start), min(b, v.end)
+            if s < e:
+                out[s - a : e - a] += v.pcm[s - v.start : e - v.start]
+        return out
+
+
+class LiveSpeaker:
+    """Speech through a sounddevice OutputStream. Its sample counter is the audio clock.
+
+    The stream starts in the constructor: session time 0 is its first sample. The callback
+    only copies from pre-rendered voices (no synthesis, no locks); a cut is seen at the next
+    block (blocks are 20 ms or less). What was played is kept in a ring buffer (`played`).
+    Schedule at least `lookahead` seconds ahead of `clock()` to land exactly on the sample;
+    later speech starts at the first block still to be played.
+    """
+
+    def __init__(
+        self,
+        synth: Synthesizer,
+        device: int | str | None = None,
+        *,
+        block_seconds: float = 0.010,
+        history_seconds: float = 60.0,
+        latency: float | str = "low",
+    ) -> None:
+        try:
+            import sounddevice as sd
+        except OSError as exc:  # PortAudio missing
+            raise DeviceError(f"no audio output: {exc}") from exc
+        self.synth = synth
+        self.rate = SAMPLE_RATE
+        self.blocksize = max(1, round(min(block_seconds, 0.020) * self.rate))
+        self.lookahead = 2 * self.blocksize / self.rate
+        self.underflows = 0
+        self._volume = 1.0
+        self._gain = 1.0  # what the callback applied last (ramps toward _volume)
+        self._frames = 0
+        self._voices: tuple[Voice, ...] = ()
+        self._history: list[Voice] = []
+        self.history_limit = 1000
+        self._schedule = Schedule(rate=self.rate)
+        self._lock = threading.Lock()  # control side only; the callback never takes it
+        self._ring = np.zeros(round(history_seconds * self.rate), dtype=np.float32)
+        try:
+            self._stream = sd.OutputStream(
+                samplerate=self.rate,
+                blocksize=self.blocksize,
+                device=device,
+                channels=1,
+                dtype="float32",
+                latency=latency,
+                callback=self._callback,
+            )
+            self._stream.start()
+        except Exception as exc:
+            reason = " ".join(str(exc).split())
+            raise DeviceError(f"cannot open audio output {device or 'default'}: {reason}") from exc
+
+    # --- the audio thread ---------------------------------------------------------------
+    def _callback(self, outdata: np.ndarray, frames: int, time: Any, status: Any) -> None:
+        if status.output_underflow:
+            self.underflows += 1
+        out = outdata[:, 0]
+        out.fill(0.0)
+        n0 = self._frames
+        n1 = n0 + frames
+        for v in self._voices:
+            if not v.started:
+                if v.start >= n1:
+                    continue
+                if v.start < n0:  # scheduled too late: start now, never clip its onset
+                    v.start = n0
+                v.started = True
+            s, e = max(n0, v.start), min(n1, v.end)
+            if s < e:
+                out[s - n0 : e - n0] += v.pcm[s - v.start : e - v.start]
+        target = self._volume
+        if target != self._gain:
+            out *= np.linspace(self._gain, target, frames, dtype=np.float32)
+            self._gain = target
+        elif target != 1.0:
+            out *= np.float32(target)
+        np.clip(out, -1.0, 1.0, out=out)
+        size = len(self._ring)
+        i = n0 % size
+        k = min(frames, size - i)
+        self._ring[i : i + k] = out[:k]
+        self._ring[: frames - k] = out[k:]
+        self._frames = n1
+
+    # --- Speaker ----------------------------------------------------------------------
+    def clock(self) -> float:
+        """Seconds of audio played so far: the session clock when live."""
+        return self._frames / self.rate
+
+    def schedule(self, say: Say) -> None:
+        self.schedule_pcm(say.t, _prepare(self.synth, say), kind=say.kind, text=say.text)
+
+    def schedule_pcm(self, t: float, pcm: np.ndarray, *, kind: SayKind, text: str = "") -> None:
+        """Play raw PCM (at the speaker's rate) from session time `t`, under the same rules."""
+        with self._lock:
+            now = self._frames
+            self._schedule.forget_before(now)
+            voice = self._schedule.add(round(t * self.rate), pcm, kind, text)
+            if voice is not None:
+                self._history.append(voice)
+                del self._history[: -self.history_limit]
+            self._voices = tuple(self._schedule.voices)
+
+    def cut(self, t: float) -> None:
+        with self._lock:
+            self._schedule.cut(max(round(t * self.rate), self._frames))
+            self._voices = tuple(v for v in self._schedule.voices if not v.dropped)
+
+    def change_volume(self, step: float) -> None:
+        self._volume = min(1.0, max(0.0, self._volume + step))
+
+    @property
+    def volume(self) -> float:
+        return self._volume
+
+    def close(self) -> None:
+        self._stream.stop()
+        self._stream.close()
+
+    # --- reading back -----------------------------------------------------------------
+    @property
+    def onsets(self) -> list[tuple[float, str, str]]:
+        """(t, text, kind) of every utterance that has started playing, at its real start."""
+        with self._lock:
+            return [
+                (v.start / self.rate, v.text, v.kind)
+                for v in self._history
+                if v.started and not v.dropped
+            ]
+
+    def played(self, start_t: float, end_t: float) -> np.ndarray:
+        """What went to the device from `start_t` to `end_t` (the echo reference); samples
+        not played yet, or older than the ring buffer, are zeros."""
+        a, b = round(start_t * self.rate), round(end_t * self.rate)
+        out = np.zeros(max(0, b - a), dtype=np.float32)
+        done = self._frames
+        size = len(self._ring)
+        lo, hi = max(a, done - size), min(b, done)
+        for n in range(lo, hi, size):  # at most two pieces, split where the ring wraps
+            m = min(hi, n + size)
+            i = n % size
+            k = min(m - n, size - i)
+            out[n - a : n - a + k] = self._ring[i : i + k]
+            out[n - a + k : m - a] = self._ring[: m - n - k]
+        return out
+
+
+class PrintSpeaker:
+    """Prints each Say instead of speaking it; says once why there is no voice."""
+
+    def __init__(self, reason: str = "", stream: TextIO | None = None) -> None:
+        self.reason = reason
+        self.stream = stream
+        self._told = False
+
+    def schedule(self, say: Say) -> None:
+        out = self.stream or sys.stdout
+        if not self._told and self.reason:
+            print(f"(speech is printed: {self.reason})", file=out)
+        self._told = True
+        minutes, seconds = divmod(say.t, 60)
+        print(f"[{int(minutes):02d}:{seconds:05.2f}] {say.text}", file=out, flush=True)
+
+    def cut(self, t: float) -> None:
+        pass
+
+    def change_volume(self, step: float) -> None:
+        pass
+
+    def close(self) -> None:
+        pass

@@ -48,6 +48,7 @@ class StepKind(str, Enum):
     SET = "set"  # one set of a rep exercise: countdown, then counted reps
     TIMED = "timed"  # one set of a timed exercise: countdown, then the clock
     REST = "rest"
+    QUESTION = "question"  # a spoken question that waits for an answer (pain check-in)
     SUMMARY = "summary"
 
 
@@ -86,6 +87,7 @@ class Step:
     exercise: int | None = None  # index into routine.exercises
     set: int | None = None  # 1-based
     title: str = ""
+    tag: str = ""  # what a QUESTION step asks: "pain_before", "pain_after", "resume"
 
 
 @dataclass(frozen=True)
@@ -355,9 +357,22 @@ def summary_text(routine: Routine, sets: int, reps: int) -> str:
     return f"That's the end of {routine.name}. {done}. Well done."
 
 
+ANSWER_WAIT = 10.0  # how long a question waits for an answer before moving on
+PAIN_BEFORE = "Before we start: how much pain do you have right now, from 0 to 10?"
+PAIN_AFTER = "How much pain do you have now, from 0 to 10?"
+
+
+def question_step(text: str, tag: str, timer: SpeechTimer, title: str) -> Step:
+    """Ask, then wait for an answer; with no answer the session moves on by itself."""
+    items = (PhaseItem(0.0, "ready"), SayItem(0.0, text, "prompt"))
+    return Step(StepKind.QUESTION, timer(text) + ANSWER_WAIT, items, title=title, tag=tag)
+
+
 def build_plan(routine: Routine, timer: SpeechTimer) -> Plan:
     """Every step of the routine in order, as it runs when nobody says anything."""
     steps: list[Step] = [speech_step(StepKind.INTRO, intro_texts(routine), timer, title="Welcome")]
+    if routine.checkin == "pain":
+        steps.append(question_step(PAIN_BEFORE, "pain_before", timer, "Pain check-in"))
     count = len(routine.exercises)
     for index, exercise in enumerate(routine.exercises):
         steps.append(speech_step(StepKind.ANNOUNCE, announce_text(routine, index), timer,
@@ -368,6 +383,8 @@ def build_plan(routine: Routine, timer: SpeechTimer) -> Plan:
             rest = None if last else rest_step(routine, index, number)
             if rest:
                 steps.append(rest)
+    if routine.checkin == "pain":
+        steps.append(question_step(PAIN_AFTER, "pain_after", timer, "Pain check-in"))
     sets = sum(e.sets for e in routine.exercises)
     reps = sum(e.sets * len(side_sequence(e)) for e in routine.exercises if not e.timed)
     steps.append(summary_step(routine, sets, reps, timer))

@@ -29,6 +29,7 @@ from assistant.events import (
     Start,
 )
 from assistant.plan import (
+    ANSWER_WAIT,
     Item,
     Phase,
     PhaseItem,
@@ -41,6 +42,7 @@ from assistant.plan import (
     describe,
     merge_says,
     next_up,
+    question_step,
     reps_timeline,
     side_sequence,
     summary_step,
@@ -82,6 +84,11 @@ class SessionOptions:
     pause_limit: float = 30 * 60.0  # a session left paused this long ends, not completed
     start_exercise: int = 0  # resume an interrupted session from this exercise ...
     start_set: int = 1  # ... and this set
+    offer_resume: tuple[int, int] | None = None  # ask first: carry on from (exercise, set)?
+
+
+CONFIRM_WAIT = 8.0
+HIGHER_PAIN = 2  # points above the starting pain that earn a word of caution
 
 
 @dataclass
@@ -144,6 +151,9 @@ class Session:
         self._reps_done = 0
         self._exercise_sets: dict[int, int] = {}
         self._open_exercise: int | None = None
+        self._answer: int | None = None
+        self._pain: dict[str, int] = {}
+        self._resume_target = 0
 
     # --- the public surface ----------------------------------------------------------------
 
@@ -236,6 +246,13 @@ class Session:
         if self.options.start_exercise or self.options.start_set > 1:
             first = self._resume_index(self.options.start_exercise, self.options.start_set)
             out.append(Say(now, "Carrying on where you left off.", "prompt"))
+        elif self.options.offer_resume is not None:
+            exercise, number = self.options.offer_resume
+            name = self.routine.exercises[exercise].name
+            text = (f"Last time you stopped during {name}, set {number}. "
+                    "Shall we carry on from there? Say yes or no.")
+            self.steps.insert(1, question_step(text, "resume", self.timer, "Carry on?"))
+            self._resume_target = self._resume_index(exercise, number)
         self._enter(first, now, out)
 
     def _resume_index(self, exercise: int, number: int) -> int:
@@ -357,6 +374,7 @@ class Session:
         self._next = 0
         self._start = t
         self._progress = _SetProgress()
+        self._answer = None
         self.mode = Mode.RUNNING
 
     def _leave(self, t: float, out: list[Effect], *, complete: bool) -> None:
@@ -440,10 +458,56 @@ class Session:
                 return
             out.append(Record(now, "command", {"command": command.value, "source": source}))
             return
+        if self.mode is Mode.RUNNING and self.step.kind is StepKind.QUESTION and command in (
+            Command.NUMBER, Command.YES, Command.NO
+        ):
+            if self._answer_question(intent, now, out):
+                out.append(Record(now, "command", {"command": command.value, "source": source}))
+            return
         handler = _HANDLERS.get(command)
         if handler is not None:
             out.append(Record(now, "command", {"command": command.value, "source": source}))
             handler(self, now, out)
+
+    def _answer_question(self, intent: Intent, now: float, out: list[Effect]) -> bool:
+        """A number, yes or no said to a question step. False when it does not fit."""
+        tag = self.step.tag
+        command = intent.command
+        if tag == "resume":
+            if command is Command.NUMBER:
+                return False
+            accepted = command is Command.YES
+            out.append(Record(now, "resume_offer", {"accepted": accepted}))
+            self._move(self._resume_target if accepted else self._i + 1, now, out)
+            return True
+        if command is Command.NUMBER:
+            self._answer = intent.value
+            out.append(CutSpeech(now))
+            self._ask(now, f"You said {intent.value}. Is that right?", CONFIRM_WAIT, out)
+        elif self._answer is None:
+            return False
+        elif command is Command.YES:
+            when = "before" if tag == "pain_before" else "after"
+            value = self._answer
+            self._pain[when] = value
+            out.append(Record(now, "checkin", {"when": when, "value": value}))
+            reply = "Thank you."
+            if when == "after" and value >= self._pain.get("before", 10) + HIGHER_PAIN:
+                reply += (" Your pain is higher than when you started, so take it easy today, "
+                          "and check with your physician if it does not settle.")
+            self._answer = None
+            self._ask(now, reply, 0.5, out)
+        else:
+            self._answer = None
+            self._ask(now, "Sorry. Please say a number from 0 to 10.", ANSWER_WAIT, out)
+        return True
+
+    def _ask(self, now: float, text: str, wait: float, out: list[Effect]) -> None:
+        """Say `text` now and let the question step wait `wait` seconds after it."""
+        offset = now - self._start
+        self._items = (*self._items[: self._next], SayItem(offset, text, "prompt"))
+        self._duration = offset + self.timer(text) + wait
+        self._advance(now, out)
 
     def _say(self, now: float, text: str, out: list[Effect], kind: SayKind = "prompt") -> None:
         out.append(Say(now, text, kind, None))
@@ -466,8 +530,9 @@ class Session:
 
     def _resume(self, now: float, out: list[Effect]) -> None:
         step = self.step
-        if step.kind in (StepKind.INTRO, StepKind.ANNOUNCE, StepKind.SUMMARY):
+        if step.kind in (StepKind.INTRO, StepKind.ANNOUNCE, StepKind.SUMMARY, StepKind.QUESTION):
             self._paused_offset = 0.0  # say the instructions again from the start
+            self._answer = None
         work = self._progress.work_start
         if step.kind in (StepKind.SET, StepKind.TIMED) and (work is None or
                                                             self._paused_offset < work):

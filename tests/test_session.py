@@ -290,3 +290,62 @@ def test_pause_and_resume_lose_no_rep_and_no_second(pauses: dict[int, tuple[floa
     assert [(r["exercise"], r["set"], r["rep"], r["side"]) for r in records if r["type"] == "rep"] \
         == [(r["exercise"], r["set"], r["rep"], r["side"]) for r in base if r["type"] == "rep"]
     assert end_time(records) == pytest.approx(end_time(base) + shift, abs=1e-6)
+
+
+CHECKIN = Routine(name="Checked", checkin="pain", exercises=(
+    Exercise(name="Squeeze", sets=1, reps=3, tempo=Tempo.per_rep(2.0), rest=0.0),
+))
+
+
+def question_time(records: list[dict[str, Any]], start: str) -> float:
+    return next(r["t"] for r in records if r["type"] == "say" and r["text"].startswith(start))
+
+
+def test_pain_checkin_repeats_the_number_back_and_records_it_when_confirmed() -> None:
+    """A spoken number is repeated back; 'yes' records it as the check-in."""
+    asked = question_time(run_session(CHECKIN).records(), "Before we start")
+    records = run_session(CHECKIN, [(asked + 5, "four"), (asked + 8, "yes")]).records()
+    said = [r["text"] for r in records if r["type"] == "say" and r["kind"] == "prompt"]
+    assert "You said 4. Is that right?" in said and "Thank you." in said
+    assert [(r["when"], r["value"]) for r in records if r["type"] == "checkin"] == [("before", 4)]
+
+
+def test_pain_checkin_no_asks_again_and_silence_moves_on() -> None:
+    """'no' asks for the number again; with no answer the session carries on unrecorded."""
+    asked = question_time(run_session(CHECKIN).records(), "Before we start")
+    records = run_session(CHECKIN, [(asked + 5, "seven"), (asked + 7, "no")]).records()
+    assert "Sorry. Please say a number from 0 to 10." in [r["text"] for r in records
+                                                          if r["type"] == "say"]
+    assert not [r for r in records if r["type"] == "checkin"]
+    assert records[-1]["completed"] is True
+
+
+def test_higher_pain_after_than_before_earns_a_caution() -> None:
+    """Pain 2+ points higher after the session gets advice to take it easy and see a doctor."""
+    base = run_session(CHECKIN).records()
+    before = question_time(base, "Before we start")
+    script = [(before + 5, "two"), (before + 7, "yes")]
+    after = question_time(run_session(CHECKIN, script).records(), "How much pain")
+    records = run_session(CHECKIN, [*script, (after + 4, "five"), (after + 6, "yes")]).records()
+    caution = [r["text"] for r in records if r["type"] == "say" and r["t"] == after + 6]
+    assert caution and "check with your physician" in caution[0]
+    assert [(r["when"], r["value"]) for r in records if r["type"] == "checkin"] == \
+        [("before", 2), ("after", 5)]
+
+
+def test_resume_offer_yes_continues_from_the_set_where_it_stopped() -> None:
+    """Offered to carry on from set 2, 'yes' skips straight to set 2."""
+    options = SessionOptions(offer_resume=(0, 2))
+    asked = question_time(run_session(SMALL, options=options).records(), "Last time")
+    records = run_session(SMALL, [(asked + 3, "yes")], options=options).records()
+    assert {r["set"] for r in reps(records, "Squeeze")} == {2}
+    assert [r["accepted"] for r in records if r["type"] == "resume_offer"] == [True]
+
+
+def test_resume_offer_no_starts_from_the_beginning() -> None:
+    """'no' to the offer runs the routine from its first set."""
+    options = SessionOptions(offer_resume=(0, 2))
+    asked = question_time(run_session(SMALL, options=options).records(), "Last time")
+    records = run_session(SMALL, [(asked + 3, "no")], options=options).records()
+    assert {r["set"] for r in reps(records, "Squeeze")} == {1, 2}
+    assert [r["accepted"] for r in records if r["type"] == "resume_offer"] == [False]

@@ -1,0 +1,203 @@
+"""LiveSpeaker through real PortAudio streams into a PulseAudio null sink, recorded back from
+the sink's monitor with a separate InputStream (scripts/pulse-up sets the sink up)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from assistant.errors import DeviceError
+from assistant.events import Say
+from assistant.speech.tts import SAMPLE_RATE, Synthesizer
+
+pytestmark = pytest.mark.audio
+
+RATE = SAMPLE_RATE
+THRESHOLD = 0.05
+PULSE_UP = Path(__file__).resolve().parent.parent / "scripts" / "pulse-up"
+
+
+def pulse_ready() -> str | None:
+    """None when the null sink `spk` answers; otherwise why not."""
+    if not shutil.which("pactl"):
+        return "pactl not installed (pulseaudio-utils)"
+    try:
+        sinks = subprocess.run(
+            ["pactl", "list", "short", "sinks"], capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"pactl failed: {exc}"
+    if sinks.returncode != 0:
+        return f"PulseAudio not running ({sinks.stderr.strip() or 'no answer'})"
+    if not any(line.split("\t")[1:2] == ["spk"] for line in sinks.stdout.splitlines()):
+        return "null sink spk not loaded"
+    return None
+
+
+@pytest.fixture(scope="module")
+def pulse() -> str:
+    """The ALSA device that reaches PulseAudio, with PULSE_SINK/PULSE_SOURCE on the null sink."""
+    reason = pulse_ready()
+    if reason is not None:
+        try:
+            run = subprocess.run(
+                ["bash", str(PULSE_UP)], capture_output=True, text=True, timeout=60
+            )
+            said = run.stderr.strip()
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            said = str(exc)
+        reason = pulse_ready()
+        if reason is not None:
+            pytest.skip(f"PulseAudio could not be started: {said or reason}")
+    os.environ["PULSE_SINK"] = "spk"
+    os.environ["PULSE_SOURCE"] = "spk.monitor"
+    import sounddevice as sd
+
+    names = [d["name"] for d in sd.query_devices()]
+    if "pulse" not in names:
+        pytest.skip("no ALSA device 'pulse' (libasound2-plugins missing?)")
+    return "pulse"
+
+
+@pytest.fixture(scope="module")
+def synth() -> Synthesizer:
+    s = Synthesizer()
+    try:
+        s.check()
+    except DeviceError as exc:
+        pytest.skip(f"no text-to-speech here: {exc}")
+    return s
+
+
+class Recorder:
+    """Records the sink's monitor; index i of the recording is its i-th sample."""
+
+    def __init__(self, device: str) -> None:
+        import sounddevice as sd
+
+        self.blocks: list[np.ndarray] = []
+        self.stream = sd.InputStream(
+            device=device,
+            samplerate=RATE,
+            channels=1,
+            dtype="float32",
+            blocksize=160,
+            callback=self._callback,
+        )
+        self.stream.start()
+
+    def _callback(self, indata: np.ndarray, frames: int, time: Any, status: Any) -> None:
+        self.blocks.append(indata[:, 0].copy())
+
+    def samples(self) -> int:
+        return sum(len(b) for b in self.blocks)
+
+    def audio(self) -> np.ndarray:
+        return np.concatenate(self.blocks)
+
+    def close(self) -> None:
+        self.stream.stop()
+        self.stream.close()
+
+
+@pytest.fixture(scope="module")
+def rig(pulse: str, synth: Synthesizer) -> Iterator[tuple[Any, Recorder, int]]:
+    """A running LiveSpeaker and Recorder, warmed up, with the constant offset between
+    speaker samples and recording samples measured with a click."""
+    from assistant.speech.player import LiveSpeaker
+
+    rec = Recorder(pulse)
+    sp = LiveSpeaker(synth, device=pulse)
+    try:
+        deadline = time.monotonic() + 10
+        while sp.clock() < 0.3 or rec.samples() < 0.3 * RATE:  # streams can take 2 s to start
+            assert time.monotonic() < deadline, "audio streams did not start within 10 s"
+            time.sleep(0.02)
+        click = np.zeros(160, dtype=np.float32)
+        click[:40] = 0.9
+        t_click = sp.clock() + 0.2
+        sp.schedule_pcm(t_click, click, kind="count", text="click")
+        while sp.clock() < t_click + 0.4:
+            time.sleep(0.02)
+        heard = np.flatnonzero(np.abs(rec.audio()) > THRESHOLD)
+        assert heard.size, "the calibration click never came back through PulseAudio"
+        offset = int(heard[0]) - round(t_click * RATE)
+        yield sp, rec, offset
+    finally:
+        sp.close()
+        rec.close()
+
+
+def wait_until(sp: Any, t: float) -> None:
+    deadline = time.monotonic() + (t - sp.clock()) * 3 + 5
+    while sp.clock() < t:
+        assert time.monotonic() < deadline, "the audio clock stopped"
+        time.sleep(0.02)
+
+
+def test_counts_start_where_they_were_scheduled(
+    rig: tuple[Any, Recorder, int], synth: Synthesizer
+) -> None:
+    """Twelve counts played through PortAudio and PulseAudio are heard at their scheduled
+    sample plus the constant round-trip latency, each within 30 ms."""
+    sp, rec, offset = rig
+    words = ["one", "two", "three", "four", "five", "six"] * 2
+    synth.prerender(words)
+    t0 = sp.clock() + 0.3
+    times = [t0 + k * 0.55 for k in range(len(words))]
+    for t, word in zip(times, words, strict=True):
+        sp.schedule(Say(t, word, "count", slot=0.55))
+    wait_until(sp, times[-1] + 0.8)
+    audio = rec.audio()
+    errors_ms = []
+    for t, word in zip(times, words, strict=True):
+        lead = int(np.flatnonzero(np.abs(synth.render(word)) > THRESHOLD)[0])
+        expected = round(t * RATE) + lead + offset
+        window = audio[expected - RATE // 10 : expected + RATE // 10]
+        loud = np.flatnonzero(np.abs(window) > THRESHOLD)
+        assert loud.size, f"{word!r} at {t:.2f} s was never heard"
+        errors_ms.append((int(loud[0]) - RATE // 10) / RATE * 1000)
+    assert max(abs(e) for e in errors_ms) <= 30, errors_ms
+    assert sp.underflows == 0
+
+
+def test_cut_silences_within_50_ms(rig: tuple[Any, Recorder, int], synth: Synthesizer) -> None:
+    """cut() during a long sentence: the recording is silent from 50 ms after the cut on."""
+    sp, rec, offset = rig
+    text = "Sit tall. Raise one knee toward your chest, lower it, then the other leg."
+    synth.render(text)
+    t0 = sp.clock() + 0.2
+    sp.schedule(Say(t0, text, "instruction"))
+    wait_until(sp, t0 + 1.5)
+    t_cut = sp.clock()
+    sp.cut(t_cut)
+    wait_until(sp, t_cut + 1.0)
+    audio = rec.audio()
+    at = round(t_cut * RATE) + offset
+    assert np.abs(audio[at - RATE // 2 : at]).max() > THRESHOLD  # it was speaking
+    assert np.abs(audio[at + RATE // 20 : at + RATE]).max() < 1e-3
+    assert sp.onsets[-1][1] == text
+
+
+def test_played_is_what_went_to_the_sink(rig: tuple[Any, Recorder, int]) -> None:
+    """played(a, b) returns the samples that came back from the sink for that range."""
+    sp, rec, offset = rig
+    rng = np.random.default_rng(1)
+    noise = (rng.standard_normal(RATE // 2) * 0.1).astype(np.float32)
+    t0 = sp.clock() + 0.2
+    sp.schedule_pcm(t0, noise, kind="cue", text="noise")
+    wait_until(sp, t0 + 0.7)
+    ref = sp.played(t0 - 0.1, t0 + 0.6)
+    start = round((t0 - 0.1) * RATE) + offset
+    back = rec.audio()[start : start + len(ref)]
+    assert np.abs(ref).max() > 0.1
+    # the sink stores 16-bit samples: equal to within one quantization step
+    assert np.abs(back - ref).max() < 2 / 32768

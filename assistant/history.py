@@ -31,8 +31,8 @@ from rich.table import Table
 from rich.text import Text
 
 from assistant.errors import AssistantError
-from assistant.journal import Journal, SessionSummary
-from assistant.routine import Routine
+from assistant.journal import ExerciseSummary, Journal, SessionSummary
+from assistant.routine import Routine, clock_duration
 
 
 class HistoryError(AssistantError):
@@ -454,11 +454,24 @@ def bar(fraction: float, width: int = 16) -> str:
     return ("█" * full + (_EIGHTHS[part] if part else "")).ljust(width)
 
 
-def _pain_text(before: float | None, after: float | None) -> str:
+def _pain_text(before: float | None, after: float | None, spec: str = ".1f") -> str:
     if before is None and after is None:
         return ""
-    shown = ["-" if v is None else f"{v:.1f}" for v in (before, after)]
+    shown = ["-" if v is None else format(v, spec) for v in (before, after)]
     return f"{shown[0]} → {shown[1]}"
+
+
+def _days(n: int) -> str:
+    return f"{n} day" if n == 1 else f"{n} days"
+
+
+def _done_text(e: ExerciseSummary) -> str:
+    if e.skipped and not e.sets_done:
+        return f"{e.name}: skipped"
+    if e.duration_done and not e.reps_done:
+        return f"{e.name}: {clock_duration(e.duration_done)}"
+    sets = "1 set" if e.sets_done == 1 else f"{e.sets_done} sets"
+    return f"{e.name}: {sets}, {e.reps_done} reps"
 
 
 def render_terminal(report: HistoryReport, console: Console) -> None:
@@ -493,13 +506,13 @@ def render_terminal(report: HistoryReport, console: Console) -> None:
     for r in report.adherence:
         routine = r.routine if r.known else f"{r.routine} (file not found)"
         targets.add_row(
-            routine, "(any exercise)", f"{r.days[-1]} days", str(r.week_streak), str(r.day_streak)
+            routine, "(any exercise)", _days(r.days[-1]), str(r.week_streak), str(r.day_streak)
         )
         for e in r.exercises:
             targets.add_row(
                 "",
                 e.exercise,
-                f"{e.this_week}/{e.days_per_week} days",
+                f"{e.this_week}/{_days(e.days_per_week)}",
                 str(e.week_streak),
                 str(e.day_streak),
             )
@@ -509,17 +522,14 @@ def render_terminal(report: HistoryReport, console: Console) -> None:
     for name in ("Started", "Routine", "Done", "Minutes", "Exercises", "Pain"):
         recent.add_column(name)
     for s in report.recent[:10]:
-        done = ", ".join(
-            f"{e.name} skipped" if e.skipped else f"{e.name} {e.sets_done}×{e.reps_done}"
-            for e in s.exercises
-        )
+        done = "; ".join(_done_text(e) for e in s.exercises)
         recent.add_row(
             s.started_at.strftime("%a %Y-%m-%d %H:%M"),
             s.routine,
             "yes" if s.completed else "no",
             f"{s.active_minutes:.0f}",
             done,
-            _pain_text(s.pain_before, s.pain_after),
+            _pain_text(s.pain_before, s.pain_after, "d"),
         )
     console.print(recent)
 

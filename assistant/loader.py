@@ -289,11 +289,12 @@ class _Checker:
     def __init__(self, source: str) -> None:
         self.source = source
         self.errors: list[RoutineError] = []
+        self.stopped: RoutineError | None = None  # the last line when there were too many
 
     def error(self, line: int, col: int, message: str) -> None:
         if len(self.errors) >= MAX_ERRORS:
-            self.errors.append(
-                RoutineError(self.source, line, col, f"more than {MAX_ERRORS} problems; stopping")
+            self.stopped = RoutineError(
+                self.source, line, col, f"more than {MAX_ERRORS} problems; stopping"
             )
             raise _Stop
         self.errors.append(RoutineError(self.source, line, col, message))
@@ -302,7 +303,8 @@ class _Checker:
         self.error(node.line, node.col, message)
 
     def sorted_errors(self) -> list[RoutineError]:
-        return sorted(self.errors, key=lambda e: (e.line, e.col))
+        ordered = sorted(self.errors, key=lambda e: (e.line, e.col))
+        return ordered + ([self.stopped] if self.stopped else [])
 
 
 def _short_tag(tag: str) -> str:
@@ -858,6 +860,8 @@ class _RoutineReader:
                     entries[key][0],
                     f"{key}: only exercises counted in reps have a {key}; this one has a duration",
                 )
+            if timed:  # a default tempo or hold means nothing to a timed exercise
+                settings.pop(key, None)
         sets = settings.get("sets") or 1
         sides = settings.get("sides") or Sides.NONE
         tempo = settings.get("tempo") or DEFAULT_TEMPO

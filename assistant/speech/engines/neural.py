@@ -1,0 +1,181 @@
+"""The trained ear: a small neural command classifier on pretrained speech embeddings.
+
+Audio -> `Features` (openWakeWord's frozen mel + embedding models, one 96-value frame every
+80 ms) -> a small MLP over the last `window` frames, run on every new frame in numpy ->
+per-frame class posteriors over every command phrase, the numbers zero..ten, "other
+speech" and "nothing". At the end of an utterance the posteriors of its last few frames
+are averaged; the best class is accepted when it is a phrase of the vocabulary, its
+probability reaches the model's threshold, and it leads the runner-up by the margin.
+
+The weights (`assistant/speech/models/ear.npz`) are made by `scripts/train-ear`
+(`assistant.speech.train`) from synthetic voices only."""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from assistant.commands import Vocabulary
+from assistant.errors import DeviceError
+from assistant.speech.engines import Recognition
+from assistant.speech.features import EMB_DIM, SAMPLE_RATE, Features, silence_embedding
+
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "ear.npz"
+OTHER = "<other>"
+NOTHING = "<nothing>"
+
+
+@dataclass
+class EarModel:
+    """Weights of the classifier: normalisation, two hidden ReLU layers, a softmax head."""
+
+    classes: list[str]
+    window: int
+    mean: np.ndarray
+    std: np.ndarray
+    layers: list[tuple[np.ndarray, np.ndarray]]  # (W, b) per layer, the last is the head
+    threshold: float = 0.5
+    margin: float = 0.1
+    tail: int = 3
+    meta: dict[str, object] = field(default_factory=dict)
+    #: Hidden activations (before the head) of some training windows, and their classes,
+    #: so that `train.adapt` can retrain the head alone.
+    replay_h: np.ndarray | None = None
+    replay_y: np.ndarray | None = None
+
+    def hidden(self, x: np.ndarray) -> np.ndarray:
+        """The last hidden layer for windows x (n, window, 96)."""
+        h = ((x - self.mean) / self.std).reshape(len(x), -1)
+        for w, b in self.layers[:-1]:
+            h = np.maximum(h @ w + b, 0.0)
+        return h
+
+    def posteriors(self, x: np.ndarray) -> np.ndarray:
+        """Class probabilities (n, classes) for windows x (n, window, 96)."""
+        w, b = self.layers[-1]
+        z = self.hidden(x) @ w + b
+        z -= z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        out: np.ndarray = e / e.sum(axis=1, keepdims=True)
+        return out
+
+    def decide(self, post: np.ndarray) -> tuple[str, float] | None:
+        """The accepted class text and its probability from the utterance's last posteriors."""
+        if len(post) == 0:
+            return None
+        p = post[-self.tail :].mean(axis=0)
+        order = np.argsort(p)[::-1]
+        best, second = int(order[0]), int(order[1])
+        text = self.classes[best]
+        if text in (OTHER, NOTHING) or p[best] < self.threshold:
+            return None
+        if p[best] - p[second] < self.margin:
+            return None
+        return text, float(p[best])
+
+    def save(self, path: Path) -> None:
+        arrays: dict[str, np.ndarray] = {
+            "classes": np.array(self.classes),
+            "mean": self.mean.astype(np.float32),
+            "std": self.std.astype(np.float32),
+            "config": np.array(
+                json.dumps(
+                    {
+                        "window": self.window,
+                        "threshold": self.threshold,
+                        "margin": self.margin,
+                        "tail": self.tail,
+                        "layers": len(self.layers),
+                        "meta": self.meta,
+                    }
+                )
+            ),
+        }
+        for i, (w, b) in enumerate(self.layers):
+            arrays[f"w{i}"] = w.astype(np.float16)
+            arrays[f"b{i}"] = b.astype(np.float32)
+        if self.replay_h is not None and self.replay_y is not None:
+            arrays["replay_h"] = self.replay_h.astype(np.float16)
+            arrays["replay_y"] = self.replay_y.astype(np.int16)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "wb") as f:
+            np.savez_compressed(f, **arrays)  # type: ignore[arg-type]
+
+    @classmethod
+    def load(cls, path: Path) -> EarModel:
+        try:
+            data = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise DeviceError(f"cannot read the neural model {path}: {exc}") from None
+        config = json.loads(str(data["config"]))
+        layers = [
+            (data[f"w{i}"].astype(np.float32), data[f"b{i}"].astype(np.float32))
+            for i in range(int(config["layers"]))
+        ]
+        return cls(
+            classes=[str(c) for c in data["classes"]],
+            window=int(config["window"]),
+            mean=data["mean"],
+            std=data["std"],
+            layers=layers,
+            threshold=float(config["threshold"]),
+            margin=float(config["margin"]),
+            tail=int(config["tail"]),
+            meta=dict(config.get("meta", {})),
+            replay_h=data["replay_h"].astype(np.float32) if "replay_h" in data else None,
+            replay_y=data["replay_y"].astype(np.int64) if "replay_y" in data else None,
+        )
+
+
+class NeuralEngine:
+    """The Engine protocol over `EarModel`, computing posteriors as frames arrive."""
+
+    name = "neural"
+
+    def __init__(self, model: EarModel, vocabulary: Vocabulary, max_seconds: float = 6.0):
+        self.model = model
+        self._known = {text for text in model.classes if vocabulary.parse(text) is not None}
+        self._features = Features()
+        self._silence = silence_embedding()
+        self._max_samples = int(max_seconds * SAMPLE_RATE)
+        self.start_utterance()
+
+    def start_utterance(self) -> None:
+        self._features.reset()
+        self._frames: deque[np.ndarray] = deque(
+            [self._silence] * self.model.window, maxlen=self.model.window
+        )
+        self._posteriors: deque[np.ndarray] = deque(maxlen=max(self.model.tail, 1))
+        self._samples = 0
+
+    def feed(self, audio: np.ndarray) -> None:
+        self._samples += len(audio)
+        new = self._features.feed(audio)
+        if len(new) == 0:
+            return
+        windows = np.zeros((len(new), self.model.window, EMB_DIM), np.float32)
+        for i, frame in enumerate(new):
+            self._frames.append(frame)
+            windows[i] = np.stack(self._frames)
+        for p in self.model.posteriors(windows):
+            self._posteriors.append(p)
+
+    def end_utterance(self) -> Recognition | None:
+        if self._samples > self._max_samples:
+            return None  # commands are short: a long utterance is conversation
+        decision = self.model.decide(np.array(self._posteriors))
+        if decision is None or decision[0] not in self._known:
+            return None
+        return Recognition(decision[0], round(decision[1], 3))
+
+
+def create(vocabulary: Vocabulary, model_path: Path | None = None) -> NeuralEngine:
+    """The neural engine with the shipped weights, or with the weights at `model_path`."""
+    path = model_path or DEFAULT_MODEL
+    if not path.exists():
+        raise DeviceError(f"the neural model {path} is missing; make it with scripts/train-ear")
+    return NeuralEngine(EarModel.load(path), vocabulary)

@@ -1,0 +1,498 @@
+"""Train the ear (`assistant/speech/models/ear.npz`) from synthetic speech, seeded.
+
+`python -m assistant.speech.train` (what `scripts/train-ear` runs): synthesise and augment
+utterances in groups (one synthetic speaker per group; see `eardata`), turn each into
+embedding frames (`features.embed`, exactly what the engine computes while streaming),
+cache every group under `.cache/ear/` so reruns are fast, train a small MLP with numpy,
+choose the acceptance threshold on held-out voices, and write the weights.
+
+`adapt(extra_phrases)` retrains only the head so that users' own phrases are recognised."""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import sys
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from assistant.commands import Command
+from assistant.speech import eardata
+from assistant.speech.eardata import COMMAND_TEXTS, NOTHING, OTHER, SAMPLE_RATE
+from assistant.speech.engines.neural import DEFAULT_MODEL, EarModel
+from assistant.speech.features import EMB_DIM, embed, embedding_end, silence_embedding
+
+DATA_VERSION = 1
+WINDOW = 16  # embedding frames per classifier window (~2 s of audio)
+TAIL = 3  # final frames whose posteriors are averaged for the decision
+HIDDEN = (128, 64)
+#: Training windows end no earlier than this before the end of the speech.
+EARLY = int(0.1 * SAMPLE_RATE)
+SPLITS = {"train": 1, "val": 2, "test": 3, "accent": 4, "adapt": 5}
+
+
+def class_names(extra: Sequence[str] = ()) -> list[str]:
+    return [*COMMAND_TEXTS, *extra, OTHER, NOTHING]
+
+
+@dataclass
+class Group:
+    """Embedded utterances of one synthetic speaker: frames, labels, first valid frame."""
+
+    frames: list[np.ndarray]
+    labels: list[str]
+    firsts: list[int]
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lengths = np.array([len(f) for f in self.frames], np.int32)
+        flat = np.concatenate(self.frames) if self.frames else np.zeros((0, EMB_DIM))
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(
+            tmp,
+            frames=flat.astype(np.float16),
+            lengths=lengths,
+            labels=np.array(self.labels),
+            firsts=np.array(self.firsts, np.int32),
+        )
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path) -> Group:
+        data = np.load(path)
+        bounds = np.cumsum(np.concatenate([[0], data["lengths"]]))
+        flat = data["frames"].astype(np.float32)
+        frames = [flat[a:b] for a, b in itertools.pairwise(bounds)]
+        return cls(frames, [str(x) for x in data["labels"]], [int(x) for x in data["firsts"]])
+
+
+def first_valid(layout: eardata.Layout, n_frames: int) -> int:
+    """The first frame whose window may be labelled with the utterance's class."""
+    if layout.speech_end == 0:
+        return 0
+    for k in range(n_frames):
+        if embedding_end(k) >= layout.speech_end - EARLY:
+            return k
+    return max(n_frames - 1, 0)
+
+
+def make_group(
+    split: str,
+    seed: int,
+    index: int,
+    bank: eardata.NoiseBank,
+    positives: Sequence[str] = COMMAND_TEXTS,
+    n_words: int = 22,
+    n_sentences: int = 8,
+    n_nothing: int = 6,
+    threads: int = 1,
+) -> Group:
+    """One synthetic speaker's utterances, augmented and embedded."""
+    rng = np.random.default_rng([seed, SPLITS[split], index])
+    voice = (
+        eardata.accent_voice(rng)
+        if split == "accent"
+        else eardata.random_voice(rng, "train" if split == "adapt" else split)
+    )
+    words = list(rng.choice(eardata.negative_words(), size=n_words, replace=False))
+    sentences = list(rng.choice(eardata.SENTENCES, size=n_sentences, replace=False))
+    texts = [*positives, *words, *sentences]
+    labels = [*positives] + [OTHER] * (n_words + n_sentences)
+    clips = eardata.synthesize(voice, texts)
+    group = Group([], [], [])
+    items: list[tuple[np.ndarray | None, str]] = list(zip(clips, labels, strict=True))
+    items += [(None, NOTHING)] * n_nothing
+    for clip, label in items:
+        if clip is not None and len(clip) < 800:
+            continue
+        audio, layout = eardata.augment(rng, bank, clip)
+        frames = embed(audio, threads)
+        if len(frames) == 0:
+            continue
+        group.frames.append(frames)
+        group.labels.append(label)
+        group.firsts.append(first_valid(layout, len(frames)))
+    return group
+
+
+def load_groups(
+    split: str,
+    seed: int,
+    count: int,
+    threads: int = 1,
+    positives: Sequence[str] = COMMAND_TEXTS,
+    n_nothing: int = 6,
+) -> list[Group]:
+    """`count` groups of `split`, from the cache when there, with a progress bar."""
+    from rich.progress import track
+
+    folder = eardata.cache_dir() / f"v{DATA_VERSION}"
+    bank: eardata.NoiseBank | None = None
+    groups = []
+    kw: dict[str, object] = {}
+    if n_nothing != 6:
+        kw["n_nothing"] = n_nothing
+    if tuple(positives) != COMMAND_TEXTS:
+        kw["positives"] = tuple(positives)
+    extra = "".join(f"-{k}{v}" for k, v in sorted(kw.items()))
+    for i in track(range(count), description=f"{split} speakers".ljust(18), transient=False):
+        path = folder / f"{split}-s{seed}-{i}{extra}.npz"
+        if path.exists():
+            groups.append(Group.load(path))
+            continue
+        if bank is None:
+            bank = eardata.make_bank(np.random.default_rng([seed, 99]))
+        group = make_group(split, seed, i, bank, positives, n_nothing=n_nothing, threads=threads)
+        group.save(path)
+        groups.append(group)
+    return groups
+
+
+# ---------------------------------------------------------------- windows and training
+
+
+@dataclass
+class Windows:
+    """Training windows as indices into one frame table (row 0 is the silence frame)."""
+
+    table: np.ndarray  # (frames, 96) float32
+    index: np.ndarray  # (windows, WINDOW) int32 rows of `table`
+    labels: np.ndarray  # (windows,) class indices
+    weights: np.ndarray  # (windows,) per-window weight: each utterance counts once
+    example: np.ndarray  # (windows,) utterance number
+    last: np.ndarray  # (windows,) True for an utterance's last TAIL frames
+
+    def x(self, rows: np.ndarray) -> np.ndarray:
+        return self.table[self.index[rows]]
+
+
+def build_windows(groups: Iterable[Group], classes: Sequence[str], window: int = WINDOW) -> Windows:
+    lookup = {c: i for i, c in enumerate(classes)}
+    tables = [silence_embedding()[np.newaxis, :]]
+    offset = 1
+    index, labels, weights, example, last = [], [], [], [], []
+    n = 0
+    for group in groups:
+        for frames, label, first in zip(group.frames, group.labels, group.firsts, strict=True):
+            tables.append(frames)
+            k = np.arange(first, len(frames))
+            rows = k[:, None] - window + 1 + np.arange(window)[None, :]
+            rows = np.where(rows < 0, -offset, rows) + offset  # before the start: silence
+            index.append(rows)
+            labels.append(np.full(len(k), lookup[label]))
+            weights.append(np.full(len(k), 1.0 / len(k)))
+            example.append(np.full(len(k), n))
+            last.append(k >= len(frames) - TAIL)
+            offset += len(frames)
+            n += 1
+    return Windows(
+        np.concatenate(tables).astype(np.float32),
+        np.concatenate(index).astype(np.int32),
+        np.concatenate(labels),
+        np.concatenate(weights),
+        np.concatenate(example),
+        np.concatenate(last),
+    )
+
+
+class Adam:
+    def __init__(self, params: list[np.ndarray], lr: float) -> None:
+        self.params, self.lr, self.t = params, lr, 0
+        self.m = [np.zeros_like(p) for p in params]
+        self.v = [np.zeros_like(p) for p in params]
+
+    def step(self, grads: list[np.ndarray], decay: float = 0.0) -> None:
+        self.t += 1
+        b1, b2 = 0.9, 0.999
+        for p, g, m, v in zip(self.params, grads, self.m, self.v, strict=True):
+            if decay and p.ndim == 2:
+                g = g + decay * p
+            m *= b1
+            m += (1 - b1) * g
+            v *= b2
+            v += (1 - b2) * g * g
+            mh = m / (1 - b1**self.t)
+            vh = v / (1 - b2**self.t)
+            p -= self.lr * mh / (np.sqrt(vh) + 1e-8)
+
+
+def class_weights(data: Windows, classes: Sequence[str], other_boost: float) -> np.ndarray:
+    per_class = np.bincount(data.labels, weights=data.weights, minlength=len(classes))
+    cw = np.where(per_class > 0, per_class.sum() / (len(classes) * np.maximum(per_class, 1e-9)), 0)
+    cw[classes.index(OTHER)] *= other_boost
+    return cw
+
+
+def train_mlp(
+    data: Windows,
+    classes: Sequence[str],
+    seed: int,
+    epochs: int = 24,
+    batch: int = 256,
+    lr: float = 1e-3,
+    other_boost: float = 2.0,
+) -> EarModel:
+    from rich.progress import Progress
+
+    rng = np.random.default_rng([seed, 7])
+    table = data.table
+    mean = table.mean(axis=0)
+    std = table.std(axis=0) + 1e-3
+    sizes = [WINDOW * EMB_DIM, *HIDDEN, len(classes)]
+    params: list[np.ndarray] = []
+    for a, b in itertools.pairwise(sizes):
+        params += [
+            (rng.standard_normal((a, b)) * np.sqrt(2.0 / a)).astype(np.float32),
+            np.zeros(b, np.float32),
+        ]
+    opt = Adam(params, lr)
+    sample_w = (data.weights * class_weights(data, classes, other_boost)[data.labels]).astype(
+        np.float32
+    )
+    sample_w *= len(sample_w) / sample_w.sum()
+    n = len(data.labels)
+    steps = epochs * (n // batch)
+    with Progress(transient=False) as progress:
+        task = progress.add_task("training".ljust(18), total=steps)
+        for step in range(steps):
+            opt.lr = lr * 0.5 * (1 + np.cos(np.pi * step / steps))  # cosine decay
+            rows = rng.integers(0, n, batch)
+            x = ((data.x(rows) - mean) / std).reshape(batch, -1)
+            x += rng.standard_normal(x.shape).astype(np.float32) * 0.1  # input noise
+            y = data.labels[rows]
+            w = sample_w[rows]
+            acts = [x]
+            masks = []
+            h = x
+            for i in range(0, len(params) - 2, 2):
+                h = np.maximum(h @ params[i] + params[i + 1], 0)
+                mask = (rng.random(h.shape) > 0.2).astype(np.float32) / 0.8  # dropout
+                h = h * mask
+                masks.append(mask)
+                acts.append(h)
+            z = h @ params[-2] + params[-1]
+            z -= z.max(axis=1, keepdims=True)
+            p = np.exp(z)
+            p /= p.sum(axis=1, keepdims=True)
+            g = p.copy()
+            g[np.arange(batch), y] -= 1
+            g *= (w / batch)[:, None]
+            grads: list[np.ndarray] = [np.zeros(0)] * len(params)
+            for li in range(len(params) // 2 - 1, -1, -1):
+                a_in = acts[li]
+                grads[2 * li] = a_in.T @ g
+                grads[2 * li + 1] = g.sum(axis=0)
+                if li > 0:
+                    g = (g @ params[2 * li].T) * (acts[li] > 0) * masks[li - 1]
+            opt.step(grads, decay=1e-4)
+            progress.advance(task)
+    layers = [(params[i], params[i + 1]) for i in range(0, len(params), 2)]
+    return EarModel(list(classes), WINDOW, mean, std, layers, tail=TAIL)
+
+
+# ---------------------------------------------------------------- calibration
+
+
+def decisions(model: EarModel, groups: Iterable[Group]) -> tuple[list[str], list[np.ndarray]]:
+    """For each utterance: its label and the posteriors of its last frames (as the engine)."""
+    labels, posts = [], []
+    sil = silence_embedding()
+    for group in groups:
+        for frames, label in zip(group.frames, group.labels, strict=True):
+            padded = np.concatenate([np.tile(sil, (model.window - 1, 1)), frames])
+            last = len(frames)
+            ks = range(max(0, last - model.tail), last)
+            x = np.stack([padded[k : k + model.window] for k in ks])
+            labels.append(label)
+            posts.append(model.posteriors(x))
+    return labels, posts
+
+
+def score(model: EarModel, labels: Sequence[str], posts: Sequence[np.ndarray]) -> dict[str, float]:
+    """Recall, wrong-command and false-accept rates of `model`'s decisions."""
+    pos = neg = hit = wrong = fa = 0
+    for label, post in zip(labels, posts, strict=True):
+        got = model.decide(post)
+        if label in (OTHER, NOTHING):
+            neg += 1
+            fa += got is not None
+        else:
+            pos += 1
+            hit += got is not None and got[0] == label
+            wrong += got is not None and got[0] != label
+    return {
+        "recall": hit / max(pos, 1),
+        "wrong": wrong / max(pos, 1),
+        "false_accept": fa / max(neg, 1),
+        "positives": pos,
+        "negatives": neg,
+    }
+
+
+def calibrate(model: EarModel, groups: Sequence[Group], max_fa: float = 0.01) -> dict[str, float]:
+    """Set the lowest threshold whose false accepts on held-out voices stay within `max_fa`."""
+    labels, posts = decisions(model, groups)
+    best = None
+    for t in np.arange(0.30, 0.995, 0.01):
+        model.threshold = float(t)
+        s = score(model, labels, posts)
+        if s["false_accept"] <= max_fa and s["wrong"] <= 0.02:
+            best = float(t)
+            break
+    model.threshold = best if best is not None else 0.99
+    return score(model, labels, posts)
+
+
+def replay(model: EarModel, data: Windows, seed: int, per_class: int = 80) -> None:
+    """Keep some hidden activations per class in the model, for `adapt`."""
+    rng = np.random.default_rng([seed, 11])
+    chosen = []
+    for c in range(len(model.classes)):
+        rows = np.flatnonzero(data.labels == c)
+        if len(rows):
+            chosen.append(rng.choice(rows, size=min(per_class, len(rows)), replace=False))
+    rows = np.concatenate(chosen)
+    model.replay_h = model.hidden(data.x(rows)).astype(np.float32)
+    model.replay_y = data.labels[rows].astype(np.int64)
+
+
+# ---------------------------------------------------------------- entry points
+
+
+def train(
+    seed: int = 1,
+    out: Path = DEFAULT_MODEL,
+    groups: int = 150,
+    accent_groups: int = 25,
+    val_groups: int = 25,
+    threads: int = 1,
+    epochs: int = 24,
+) -> EarModel:
+    started = time.perf_counter()
+    classes = class_names()
+    train_groups = load_groups("train", seed, groups, threads)
+    train_groups += load_groups("accent", seed, accent_groups, threads, positives=(), n_nothing=4)
+    held = load_groups("val", seed, val_groups, threads)
+    data = build_windows(train_groups, classes)
+    print(f"{len(data.labels)} training windows from {data.example.max() + 1} utterances")
+    model = train_mlp(data, classes, seed, epochs=epochs)
+    model.margin = 0.1
+    val = calibrate(model, held)
+    replay(model, data, seed)
+    model.meta = {
+        "seed": seed,
+        "data_version": DATA_VERSION,
+        "groups": groups,
+        "accent_groups": accent_groups,
+        "val": {k: round(v, 4) for k, v in val.items()},
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    model.save(out)
+    print(json.dumps(model.meta, indent=1))
+    print(f"threshold {model.threshold:.2f}; wrote {out} ({out.stat().st_size // 1024} KiB)")
+    return model
+
+
+def adapt(
+    extra_phrases: Mapping[str, Command],
+    model: EarModel | None = None,
+    seed: int = 1,
+    speakers: int = 60,
+    steps: int = 600,
+) -> EarModel:
+    """The model with its head retrained so that it also recognises `extra_phrases`.
+
+    Each new phrase is synthesised by `speakers` training voices (augmented as in
+    training); the hidden layers stay as they are; the head learns the new classes next to
+    the stored activations of the old ones."""
+    from assistant.commands import normalize
+
+    base = model or EarModel.load(DEFAULT_MODEL)
+    if base.replay_h is None or base.replay_y is None:
+        raise ValueError("this model keeps no replay activations; retrain it first")
+    new = [p for p in dict.fromkeys(normalize(t) for t in extra_phrases) if p not in base.classes]
+    if not new:
+        return base
+    specials = [c for c in base.classes if c in (OTHER, NOTHING)]
+    kept = [c for c in base.classes if c not in specials]
+    classes = [*kept, *new, *specials]
+    remap = np.array([classes.index(c) for c in base.classes])
+    groups = _adapt_groups(new, seed, speakers)
+    data = build_windows(groups, classes, base.window)
+    h_new = base.hidden(data.x(np.arange(len(data.labels))))
+    h = np.concatenate([base.replay_h, h_new]).astype(np.float32)
+    y = np.concatenate([remap[base.replay_y], data.labels])
+    w_old, b_old = base.layers[-1]
+    w = np.zeros((w_old.shape[0], len(classes)), np.float32)
+    b = np.zeros(len(classes), np.float32)
+    w[:, remap] = w_old
+    b[remap] = b_old
+    b[[classes.index(c) for c in new]] = b_old.mean()
+    counts = np.bincount(y, minlength=len(classes)).astype(np.float32)
+    cw = np.where(counts > 0, len(y) / (len(classes) * np.maximum(counts, 1)), 0.0)
+    rng = np.random.default_rng([seed, 13])
+    opt = Adam([w, b], 3e-3)
+    for _ in range(steps):
+        rows = rng.integers(0, len(y), 256)
+        z = h[rows] @ w + b
+        z -= z.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        p /= p.sum(axis=1, keepdims=True)
+        g = p
+        g[np.arange(len(rows)), y[rows]] -= 1
+        g *= (cw[y[rows]] / len(rows))[:, None]
+        opt.step([h[rows].T @ g, g.sum(axis=0)], decay=1e-4)
+    return EarModel(
+        classes,
+        base.window,
+        base.mean,
+        base.std,
+        [*base.layers[:-1], (w, b)],
+        threshold=base.threshold,
+        margin=base.margin,
+        tail=base.tail,
+        meta={**base.meta, "adapted": new},
+        replay_h=h,
+        replay_y=y,
+    )
+
+
+def _adapt_groups(phrases: Sequence[str], seed: int, speakers: int) -> list[Group]:
+    bank = eardata.make_bank(np.random.default_rng([seed, 99]))
+    return [
+        make_group("adapt", seed, i, bank, positives=phrases, n_words=0, n_sentences=0, n_nothing=0)
+        for i in range(speakers)
+    ]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="train-ear", description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=DEFAULT_MODEL)
+    parser.add_argument("--groups", type=int, default=150, help="synthetic speakers")
+    parser.add_argument("--accent-groups", type=int, default=25)
+    parser.add_argument("--val-groups", type=int, default=25)
+    parser.add_argument("--epochs", type=int, default=24)
+    parser.add_argument("--threads", type=int, default=1, help="onnxruntime threads")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    train(
+        args.seed,
+        args.out,
+        args.groups,
+        args.accent_groups,
+        args.val_groups,
+        args.threads,
+        args.epochs,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -471,7 +471,8 @@ def _done_text(e: ExerciseSummary) -> str:
     if e.duration_done and not e.reps_done:
         return f"{e.name}: {clock_duration(e.duration_done)}"
     sets = "1 set" if e.sets_done == 1 else f"{e.sets_done} sets"
-    return f"{e.name}: {sets}, {e.reps_done} reps"
+    reps = "1 rep" if e.reps_done == 1 else f"{e.reps_done} reps"
+    return f"{e.name}: {sets}, {reps}"
 
 
 def render_terminal(report: HistoryReport, console: Console) -> None:

@@ -304,6 +304,10 @@ class Journal:
             raise JournalError(
                 f"{self.path}: could not save to the journal ({_one_line(exc)})"
             ) from None
+        except (KeyError, TypeError, ValueError) as exc:
+            raise JournalError(
+                f"journal got a bad {record.type!r} record ({_one_line(exc)})"
+            ) from None
 
     def _record(self, rec: Record) -> None:
         kind, data = rec.type, rec.data
@@ -322,6 +326,7 @@ class Journal:
             with self._transaction() as db:
                 self._flush(db)
                 self._write(db, session, rec)
+            self._buffer.clear()  # only once committed: a failed write keeps them
             if kind == "session_end":
                 self._session = None
         elif kind not in UNSTORED_TYPES:
@@ -386,7 +391,6 @@ class Journal:
                 "INSERT INTO events (session_id, t, type, data) VALUES (?, ?, ?, ?)",
                 self._buffer,
             )
-            self._buffer.clear()
         paused = self._paused_total
         if self._paused_since is not None:
             paused += max(0.0, self._last_t - self._paused_since)

@@ -247,6 +247,19 @@ def test_a_record_before_session_start_is_an_error(journal: Journal) -> None:
         journal.record(Record(1.0, "set_done", {"exercise_index": 0, "set": 1}))
 
 
+def test_a_record_missing_its_fields_is_an_error_and_saves_nothing(journal: Journal) -> None:
+    """A set_done without exercise_index raises JournalError, adds no set, and keeps the
+    buffered command for the next commit."""
+    feed(journal, session_records(START)[:1])
+    journal.record(Record(1.0, "command", {"command": "pause", "source": "key"}))
+    with pytest.raises(JournalError, match="bad 'set_done' record"):
+        journal.record(Record(2.0, "set_done", {"set": 1}))
+    assert journal._db.execute("SELECT count(*) FROM set_results").fetchone()[0] == 0
+    assert journal._db.execute("SELECT count(*) FROM events").fetchone()[0] == 0
+    journal.record(Record(3.0, "checkin", {"when": "before", "value": 4}))
+    assert [r.type for r in journal.events(1)] == ["command"]
+
+
 @pytest.mark.parametrize(
     ("stop_after_sets", "short", "expected"),
     [

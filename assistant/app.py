@@ -154,7 +154,6 @@ class SimulationRequest:
     commands: Sequence[Scripted] = ()
     listen: bool = True
     journal: bool = True
-    resume_from: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -168,8 +167,48 @@ def now_iso() -> str:
     return datetime.now().astimezone().isoformat(timespec="seconds")
 
 
+class JournalSink:
+    """Carries the session's records to the journal. While a resume offer is open, the
+    records wait: "yes" attaches them to the interrupted session, "no" abandons it."""
+
+    def __init__(self, journal: Any, offer: Any) -> None:
+        self.journal = journal
+        self.offer = offer  # a journal.ResumePoint, or None
+        self._held: list[Record] = []
+
+    def __call__(self, effect: Effect) -> None:
+        if not isinstance(effect, Record):
+            return
+        if self.offer is None:
+            self.journal.record(effect)
+            return
+        if effect.type != "resume_offer":
+            self._held.append(effect)
+            return
+        if effect.data.get("accepted"):
+            self.journal.resume(self.offer.session_id)
+        else:
+            self.journal.mark_abandoned(self.offer.session_id)
+        self.offer = None
+        for record in self._held:
+            self.journal.record(record)
+        self._held = []
+
+    def flush(self) -> None:
+        for record in self._held:
+            self.journal.record(record)
+        self._held = []
+
+    def session_options(self, pause_limit: float) -> SessionOptions:
+        if self.offer is None:
+            return SessionOptions(pause_limit=pause_limit)
+        return SessionOptions(pause_limit=pause_limit,
+                              offer_resume=(self.offer.exercise_index, self.offer.set))
+
+
 @contextmanager
-def journal_sink(enabled: bool) -> Iterator[EffectSink | None]:
+def open_journal(enabled: bool, routine: Routine) -> Iterator[JournalSink | None]:
+    """The journal for this session, with any interrupted session of the same routine."""
     if not enabled:
         yield None
         return
@@ -178,11 +217,12 @@ def journal_sink(enabled: bool) -> Iterator[EffectSink | None]:
 
     journal = Journal(paths.journal_path())
     try:
-        def sink(effect: Effect) -> None:
-            if isinstance(effect, Record):
-                journal.record(effect)
-
+        offer = None
+        if routine.source:
+            offer = journal.interrupted_session(routine.source, len(routine.exercises))
+        sink = JournalSink(journal, offer)
         yield sink
+        sink.flush()
     finally:
         journal.close()
 
@@ -194,12 +234,14 @@ def run_simulation(request: SimulationRequest, echo_line: Callable[[Effect], Non
     need_voice = request.speaker_file is not None or request.echo is not None
     voice = Voice(settings, routine, required=need_voice)
     plan = plan_for(routine, voice.timer())
-    options = SessionOptions(pause_limit=settings.pause_limit)
-    if request.resume_from:
-        options = SessionOptions(settings.pause_limit, *request.resume_from)
-    session = Session(plan, voice.timer(), options)
     with ExitStack() as stack:
         sinks: list[EffectSink] = []
+        journal = stack.enter_context(open_journal(request.journal, routine))
+        options = SessionOptions(pause_limit=settings.pause_limit)
+        if journal:
+            sinks.append(journal)
+            options = journal.session_options(settings.pause_limit)
+        session = Session(plan, voice.timer(), options)
         speaker = None
         if voice.synth is not None and need_voice:
             from assistant.speech.player import TimelineSpeaker
@@ -210,9 +252,6 @@ def run_simulation(request: SimulationRequest, echo_line: Callable[[Effect], Non
             log = EventLog(request.events)
             stack.callback(log.close)
             sinks.append(log)
-        journal = stack.enter_context(journal_sink(request.journal))
-        if journal:
-            sinks.append(journal)
         if echo_line:
             sinks.append(echo_line)
         heard = 0

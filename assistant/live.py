@@ -151,7 +151,6 @@ def run_live(routine: Routine, settings: Settings, *, events: Path | None, liste
         except DeviceError as exc:
             notes.append(f"no loudspeaker ({exc}); the session goes on as printed text")
     plan = app.plan_for(routine, voice.timer())
-    session = Session(plan, voice.timer(), SessionOptions(pause_limit=settings.pause_limit))
     inbox: queue.Queue[Any] = queue.Queue()
     extras = Extras(note="; ".join(notes))
     said: list[str] = [""]
@@ -174,9 +173,12 @@ def run_live(routine: Routine, settings: Settings, *, events: Path | None, liste
             log = EventLog(events)
             stack.callback(log.close)
             sinks.append(log)
-        journal_sink = stack.enter_context(app.journal_sink(journal))
+        journal_sink = stack.enter_context(app.open_journal(journal, routine))
+        options = SessionOptions(pause_limit=settings.pause_limit)
         if journal_sink:
             sinks.append(journal_sink)
+            options = journal_sink.session_options(settings.pause_limit)
+        session = Session(plan, voice.timer(), options)
         mic = None
         if listen:
             try:

@@ -116,7 +116,8 @@ class Routine:
 
 # --- durations ---------------------------------------------------------------------------
 
-_DURATION = re.compile(r"^(?:(?P<h>\d+(?:\.\d+)?)h)?(?:(?P<m>\d+(?:\.\d+)?)m)?(?:(?P<s>\d+(?:\.\d+)?)s)?$")
+_NUMBER = r"\d+(?:\.\d+)?"
+_DURATION = re.compile(rf"^(?:(?P<h>{_NUMBER})h)?(?:(?P<m>{_NUMBER})m)?(?:(?P<s>{_NUMBER})s)?$")
 
 
 def parse_duration(text: str | int | float) -> float:

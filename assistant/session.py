@@ -154,6 +154,7 @@ class Session:
         self._answer: int | None = None
         self._pain: dict[str, int] = {}
         self._resume_target = 0
+        self._offer_open = False
 
     # --- the public surface ----------------------------------------------------------------
 
@@ -252,6 +253,7 @@ class Session:
             text = (f"Last time you stopped during {name}, set {number}. "
                     "Shall we carry on from there? Say yes or no.")
             self.steps.insert(1, question_step(text, "resume", self.timer, "Carry on?"))
+            self._offer_open = True
             self._resume_target = self._resume_index(exercise, number)
         self._enter(first, now, out)
 
@@ -380,6 +382,9 @@ class Session:
     def _leave(self, t: float, out: list[Effect], *, complete: bool) -> None:
         """Close the current step; a set records what was done in it."""
         step = self.step
+        if step.tag == "resume" and self._offer_open:
+            self._offer_open = False  # no answer is a no
+            out.append(Record(t, "resume_offer", {"accepted": False}))
         if step.kind not in (StepKind.SET, StepKind.TIMED) or step.exercise is None:
             return
         exercise = self._exercise()
@@ -477,6 +482,7 @@ class Session:
             if command is Command.NUMBER:
                 return False
             accepted = command is Command.YES
+            self._offer_open = False
             out.append(Record(now, "resume_offer", {"accepted": accepted}))
             self._move(self._resume_target if accepted else self._i + 1, now, out)
             return True

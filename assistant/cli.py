@@ -257,6 +257,104 @@ def devices() -> None:
         click.echo(f"  {item}")
 
 
+@cli.command(epilog="""\b
+Examples:
+  exercise-assistant listen                      # say commands; each one heard is printed
+  exercise-assistant listen --verbose            # also what was heard but rejected
+  exercise-assistant listen --file me.wav --json # the recognizer alone over a recording""")
+@click.option("--file", "wav", type=click.Path(dir_okay=False, path_type=Path),
+              help="Recognize commands in this WAV file instead of the microphone.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON line per command heard.")
+@click.option("--verbose", "-v", is_flag=True, help="Also show rejected utterances.")
+@click.option("--engine", help="Recognition engine: pocketsphinx, neural, vosk, whisper.")
+@click.option("--model", type=click.Path(path_type=Path), help="Model folder for vosk/whisper.")
+@click.option("--input-device", help="Microphone (see `devices`).")
+def listen(wav: Path | None, as_json: bool, verbose: bool, engine: str | None,
+           model: Path | None, input_device: str | None) -> None:
+    """Check the microphone and recognizer: print each command heard."""
+    from assistant.listening import listen_file, listen_microphone
+
+    settings = settings_from(engine=engine, model=model, input_device=input_device)
+    if wav is not None:
+        listen_file(wav, settings, as_json=as_json, verbose=verbose)
+    else:
+        listen_microphone(settings, as_json=as_json, verbose=verbose)
+
+
+@cli.command(epilog="""\b
+Examples:
+  exercise-assistant history
+  exercise-assistant history --weeks 12 --plot progress.png
+  exercise-assistant history --json > sessions.json
+  exercise-assistant history --csv > sessions.csv""")
+@click.option("--weeks", type=click.IntRange(1, 520), default=8, show_default=True,
+              help="How many weeks to show.")
+@click.option("--json", "as_json", is_flag=True, help="Every session as JSON.")
+@click.option("--csv", "as_csv", is_flag=True, help="Every session as CSV.")
+@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also draw adherence and pain per week to this PNG file.")
+def history(weeks: int, as_json: bool, as_csv: bool, plot: Path | None) -> None:
+    """Your sessions, weekly totals, adherence to weekly targets, streaks and pain trend."""
+    from rich.console import Console
+
+    from assistant import history as hist
+    from assistant import paths
+    from assistant.journal import Journal
+    from assistant.loader import load_routine
+
+    if as_json and as_csv:
+        raise click.UsageError("choose one of --json and --csv")
+    with Journal(paths.journal_path()) as journal:
+        if as_json or as_csv:
+            sessions = journal.sessions()
+            click.echo(hist.to_json(sessions) if as_json else hist.to_csv(sessions), nl=False)
+            return
+        report = hist.report(journal, hist.routines_from_journal(journal, load_routine), weeks)
+        hist.render_terminal(report, Console())
+        if plot is not None:
+            hist.plot(report, plot)
+            click.echo(f"Wrote {plot}")
+
+
+@cli.command(epilog="""\b
+Examples:
+  exercise-assistant remind --at 07:30            # show what would be installed
+  exercise-assistant remind --at 07:30 --install  # install it (asks first)
+  exercise-assistant remind --status
+  exercise-assistant remind --remove""")
+@click.option("--at", "at_time", metavar="HH:MM", help="Time of day for the reminder.")
+@click.option("--routine", default=library.DEFAULT_ROUTINE, show_default=True,
+              help="The routine the reminder names.")
+@click.option("--install", is_flag=True, help="Install the reminder (after asking).")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask before installing.")
+@click.option("--remove", is_flag=True, help="Remove the reminder.")
+@click.option("--status", is_flag=True, help="Show the installed reminder, if any.")
+def remind(at_time: str | None, routine: str, install: bool, yes: bool, remove: bool,
+           status: bool) -> None:
+    """A daily reminder with your system's scheduler (systemd timer or cron)."""
+    from assistant import reminders
+
+    if remove:
+        removed = reminders.remove()
+        click.echo("Removed: " + ", ".join(removed) if removed else "No reminder to remove.")
+        return
+    if status or at_time is None:
+        click.echo(reminders.status().describe())
+        if at_time is None and not status:
+            click.echo("Give --at HH:MM to plan one.")
+        return
+    plan = reminders.reminder_plan(at_time, routine)
+    click.echo(plan.describe())
+    if not install:
+        click.echo("Nothing installed yet: add --install to install it.")
+        return
+    if not yes and not click.confirm("Install this reminder?", default=False):
+        click.echo("Not installed.")
+        return
+    reminders.install(plan)
+    click.echo("Installed. Remove it with: exercise-assistant remind --remove")
+
+
 def fail(message: str, status: int = 1) -> NoReturn:
     click.echo(f"exercise-assistant: {message}", err=True)
     sys.exit(status)

@@ -1,0 +1,107 @@
+"""`listen`: the recognizer alone, over a WAV file or the live microphone, through the
+same streaming code the session uses."""
+
+from __future__ import annotations
+
+import json
+import queue
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from assistant.app import make_listener
+from assistant.events import Heard
+from assistant.settings import Settings
+
+SAMPLE_RATE = 16000
+BLOCK = 320  # 20 ms, as the microphone delivers it
+
+
+def heard_json(heard: Heard) -> dict[str, Any]:
+    """One `listen --json` line (DESIGN §6)."""
+    line: dict[str, Any] = {
+        "command": heard.intent.command.value,
+        "text": heard.text,
+        "confidence": round(heard.confidence, 4),
+        "start": round(heard.start, 3),
+        "end": round(heard.end, 3),
+    }
+    if heard.intent.value is not None:
+        line["value"] = heard.intent.value
+    return line
+
+
+def show(heard: Heard, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(heard_json(heard)), flush=True)
+    else:
+        value = f" {heard.intent.value}" if heard.intent.value is not None else ""
+        print(f"{heard.start:8.2f}-{heard.end:7.2f}s  {heard.intent.command.value}{value}"
+              f"  ({heard.text!r}, confidence {heard.confidence:.2f})", flush=True)
+
+
+def show_rejected(listener: Any, as_json: bool) -> None:
+    """Utterances the listener heard but did not take as commands (--verbose)."""
+    rejected = getattr(listener, "rejected", None)
+    if not rejected:
+        return
+    for item in list(rejected):
+        if as_json:
+            print(json.dumps({"rejected": str(item)}), file=sys.stderr, flush=True)
+        else:
+            print(f"  rejected: {item}", file=sys.stderr, flush=True)
+    rejected.clear()
+
+
+def listen_file(path: Path, settings: Settings, *, as_json: bool, verbose: bool) -> int:
+    """Every command in a recording, streamed in 20 ms blocks; returns how many."""
+    from assistant.audio import read_wav
+
+    audio = read_wav(path)
+    listener = make_listener(settings)
+    count = 0
+    for start in range(0, len(audio), BLOCK):
+        block = np.zeros(BLOCK, dtype=np.float32)
+        chunk = audio[start:start + BLOCK]
+        block[: len(chunk)] = chunk
+        for heard in listener.process(block):
+            show(heard, as_json)
+            count += 1
+        if verbose:
+            show_rejected(listener, as_json)
+    # a second of quiet lets an utterance at the very end finish
+    for _ in range(SAMPLE_RATE // BLOCK):
+        for heard in listener.process(np.zeros(BLOCK, dtype=np.float32)):
+            show(heard, as_json)
+            count += 1
+    for heard in listener.flush():
+        show(heard, as_json)
+        count += 1
+    if verbose:
+        show_rejected(listener, as_json)
+    return count
+
+
+def listen_microphone(settings: Settings, *, as_json: bool, verbose: bool) -> None:
+    """Print each command heard from the microphone until Ctrl-C."""
+    from assistant.live import Microphone
+
+    listener = make_listener(settings)
+    inbox: queue.Queue[Any] = queue.Queue()
+    mic = Microphone(listener, inbox, settings.input_device, None)
+    if not as_json:
+        print("Listening: say a command (Ctrl-C to stop).", file=sys.stderr, flush=True)
+    try:
+        while True:
+            try:
+                item = inbox.get(timeout=0.2)
+            except queue.Empty:
+                if verbose:
+                    show_rejected(listener, as_json)
+                continue
+            if isinstance(item, Heard):
+                show(item, as_json)
+    finally:
+        mic.close()

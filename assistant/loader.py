@@ -20,7 +20,7 @@ import os
 import re
 import stat
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -87,9 +87,9 @@ CHECKINS: tuple[str, ...] = ("pain",)
 
 MAX_FILE_BYTES = 1_000_000
 MAX_DEPTH = 20  # a routine needs 5: routine > exercises > exercise > cues > cue
-MAX_VALUES = 20_000  # scalars, lists and mappings in one file
+MAX_VALUES = 10_000  # scalars, lists and mappings in one file
 MAX_ERRORS = 100  # reported per file; junk would otherwise give thousands
-MAX_NUMBER_CHARS = 20  # a number written with more characters is refused before parsing
+MAX_NUMBER_CHARS = 32  # a number written with more characters is refused unread
 MAX_EXERCISES = 200
 MAX_CUES = 20  # per exercise
 MAX_TEMPO_PHASES = 6
@@ -273,16 +273,29 @@ def _decode(data: str | bytes, checker: _Checker) -> str:
 # --- composing YAML events into located nodes ---------------------------------------------
 
 
-@dataclass(eq=False)
 class _Node:
-    kind: str  # "scalar", "seq" or "map"
-    line: int  # 1-based
-    col: int  # 1-based
-    value: Any = None  # a scalar's value: str, int, float, bool or None
-    text: str = ""  # a scalar as written
-    items: list[_Node] = field(default_factory=list)  # a list's items; a mapping's keys and values
-    pairs: dict[str, tuple[_Node, _Node]] = field(default_factory=dict)  # a mapping's entries
-    bad: bool = False  # already reported (a refused tag, an alias, a huge number)
+    """A YAML value with its 1-based position. Scalars share empty `items` and `pairs`,
+    so a file of many small values allocates little."""
+
+    __slots__ = ("bad", "col", "items", "kind", "line", "pairs", "text", "value")
+
+    def __init__(
+        self, kind: str, line: int, col: int, value: Any = None, text: str = "", bad: bool = False
+    ) -> None:
+        self.kind = kind  # "scalar", "seq" or "map"
+        self.line = line
+        self.col = col
+        self.value = value  # a scalar's value: str, int, float, bool or None
+        self.text = text  # a scalar as written
+        scalar = kind == "scalar"
+        # a list's items; a mapping's keys and values, until paired up
+        self.items: list[_Node] = _NO_ITEMS if scalar else []
+        self.pairs: dict[str, tuple[_Node, _Node]] = _NO_PAIRS if scalar else {}
+        self.bad = bad  # already reported (a refused tag, an alias, a huge number)
+
+
+_NO_ITEMS: list[_Node] = []  # shared by all scalars; never changed
+_NO_PAIRS: dict[str, tuple[_Node, _Node]] = {}
 
 
 class _Checker:
@@ -327,9 +340,13 @@ def _scalar(event: Any, checker: _Checker, line: int, col: int) -> _Node:
     kind = tag[len(_YAML_TAG) :] if tag.startswith(_YAML_TAG) else "str"
     if kind in ("int", "float"):
         if len(value) > MAX_NUMBER_CHARS:
-            checker.error(line, col, f"the number {value[:MAX_NUMBER_CHARS]}... is too large")
+            checker.error(line, col, f"the number {value[:20]}... has too many digits")
             node.value = None
             node.text = value[:MAX_NUMBER_CHARS] + "..."
+            return node
+        if kind == "int" and value.isdigit() and (value == "0" or value[0] != "0"):
+            node.value = int(value)  # the common case, without YAML 1.1's octal and base 60
+            node.bad = False
             return node
         construct = (
             _CONSTRUCTOR.construct_yaml_int if kind == "int" else _CONSTRUCTOR.construct_yaml_float

@@ -455,7 +455,7 @@ BAD = {
     ),
     "a huge number": (
         routine_with("    reps: " + "9" * 5000 + "\n"),
-        ["r.yaml:4:11: the number 99999999999999999999... is too large"],
+        ["r.yaml:4:11: the number 99999999999999999999... has too many digits"],
     ),
     "an infinite duration": (
         routine_with("    duration: .inf\n"),
@@ -643,11 +643,12 @@ HOSTILE = {
 
 @pytest.mark.parametrize("text", list(HOSTILE.values()), ids=list(HOSTILE))
 def test_hostile_files_are_refused_in_well_under_a_second(text: str) -> None:
-    """An alias bomb or a megabyte of junk is refused with RoutineErrors in under 0.5 s."""
-    start = time.perf_counter()
+    """An alias bomb or a megabyte of junk is refused with RoutineErrors in under 0.5 s of
+    processor time (not wall time, which other processes on a busy machine lengthen)."""
+    start = time.process_time()
     with pytest.raises(RoutineErrors):
         load_routine_text(text, "h.yaml")
-    assert time.perf_counter() - start < 0.5
+    assert time.process_time() - start < 0.5
 
 
 def test_an_alias_bomb_reports_each_alias_and_expands_nothing() -> None:

@@ -47,7 +47,7 @@ SESSION_TEXT = [
 
 
 def _ms(seconds: float) -> str:
-    return f"{seconds * 1000:.1f} ms"
+    return f"{seconds * 1000:.2f} ms" if seconds < 0.001 else f"{seconds * 1000:.1f} ms"
 
 
 def first_audio() -> list[tuple[str, str]]:

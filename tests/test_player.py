@@ -219,3 +219,45 @@ def test_print_speaker_prints_each_say_and_the_reason_once() -> None:
         "[00:00.00] Welcome.",
         "[01:15.50] One.",
     ]
+
+
+# --- assistant.audio helpers ---------------------------------------------------------------
+
+
+def test_read_wav_converts_any_rate_and_channels(tmp_path: object) -> None:
+    """A 44.1 kHz stereo FLAC is read as mono float32 at 16 kHz with its duration kept."""
+    from assistant.audio import read_wav
+
+    t = np.arange(44100) / 44100
+    stereo = np.stack([np.sin(2 * np.pi * 440 * t), np.sin(2 * np.pi * 440 * t)], axis=1) * 0.5
+    path = f"{tmp_path}/tone.flac"
+    sf.write(path, stereo, 44100)
+    mono = read_wav(path)
+    assert mono.dtype == np.float32 and mono.ndim == 1
+    assert len(mono) == RATE
+    assert abs(float(np.abs(mono[1000:-1000]).max()) - 0.5) < 0.01
+
+
+def test_read_wav_missing_or_broken_file_is_one_line(tmp_path: object) -> None:
+    """A missing file and a file that is not audio both give a one-line DeviceError."""
+    from assistant.audio import read_wav
+
+    with pytest.raises(DeviceError, match="no such audio file") as missing:
+        read_wav(f"{tmp_path}/nope.wav")
+    broken = f"{tmp_path}/broken.wav"
+    with open(broken, "w") as f:
+        f.write("not audio")
+    with pytest.raises(DeviceError, match="cannot read audio") as unreadable:
+        read_wav(broken)
+    assert "\n" not in str(missing.value) + str(unreadable.value)
+
+
+def test_mix_echo_adds_the_delayed_scaled_reference() -> None:
+    """mix_echo adds gain * reference shifted by delay_ms, keeping the mic's length."""
+    from assistant.audio import mix_echo
+
+    mic = np.zeros(100, dtype=np.float32)
+    ref = np.zeros(100, dtype=np.float32)
+    ref[0] = 1.0
+    out = mix_echo(mic, ref, gain=0.5, delay_ms=2.5, rate=RATE)  # 40 samples
+    assert len(out) == 100 and out[40] == 0.5 and np.count_nonzero(out) == 1

@@ -609,7 +609,8 @@ class Session:
             boundary = progress.rep_start + exercise.rep_seconds * self._built_factor
             if progress.slot < 0:
                 boundary = progress.work_start
-        kept = [i for i in self._items[self._next:] if i.offset < boundary - 1e-9]
+        kept = [i for i in self._items[self._next:] if i.offset < boundary - 1e-9 or (
+            isinstance(i, PhaseItem) and abs(i.offset - boundary) <= 1e-9)]
         new, end = reps_timeline(exercise, self._factor, first, boundary)
         self._items = self._items[: self._next] + merge_says([*kept, *new])
         self._duration = end

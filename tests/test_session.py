@@ -6,7 +6,7 @@ from itertools import pairwise
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from assistant.plan import build_plan
@@ -257,6 +257,7 @@ COMMANDS = ["pause", "resume", "next", "back", "repeat", "skip", "slower", "fast
 
 
 @settings(max_examples=60, deadline=None)
+@example(commands=[(6.0, "slower"), (6.0, "slower")])  # twice during a countdown
 @given(st.lists(st.tuples(st.floats(0, 400, allow_nan=False), st.sampled_from(COMMANDS)),
                 max_size=12))
 def test_any_command_sequence_keeps_the_invariants(commands: list[tuple[float, str]]) -> None:

@@ -965,7 +965,7 @@ class _RoutineReader:
                 value_node = entries["at"][1]
                 if isinstance(value_node.value, str) and _PERCENT_RE.match(value_node.value):
                     percent = float(value_node.value.strip().rstrip("%"))
-                    if 0 < percent <= 100:
+                    if CUE_PERCENT_RANGE[0] < percent <= CUE_PERCENT_RANGE[1]:
                         at_fraction = percent / 100
                     else:
                         f.expected(value_node, f"{label}.at", _AT_EXPECTED)

@@ -594,10 +594,11 @@ class Session:
         if step.kind is StepKind.SET and step.exercise is not None:
             exercise = self._exercise()
             seconds = exercise.rep_seconds * factor
-            self._say(now, f"{word}: {seconds:g} seconds a rep.", out)
+            # a cue, so the next count cuts it rather than waiting for it
+            self._say(now, f"{word}: {seconds:g} seconds a rep.", out, "cue")
             self._retime(exercise)
         else:
-            self._say(now, f"{word}.", out)
+            self._say(now, f"{word}.", out, "cue")
 
     def _retime(self, exercise: Exercise) -> None:
         """Reps not yet begun take the new tempo; the one in progress finishes as it was."""
@@ -654,7 +655,7 @@ class Session:
 
     def do_volume(self, now: float, out: list[Effect], direction: int) -> None:
         out.append(SetVolume(now, direction * VOLUME_STEP))
-        self._say(now, "Louder." if direction > 0 else "Quieter.", out)
+        self._say(now, "Louder." if direction > 0 else "Quieter.", out, "cue")
 
     def do_pain(self, now: float, out: list[Effect]) -> None:
         self._pause(now, out)

@@ -11,10 +11,12 @@ import soundfile as sf
 
 from assistant.errors import DeviceError
 from assistant.events import Say
-from assistant.speech.player import PrintSpeaker, Schedule, TimelineSpeaker
+from assistant.speech.player import FADE, GAP, PrintSpeaker, Schedule, TimelineSpeaker
 from assistant.speech.tts import SAMPLE_RATE, Synthesizer, fit
 
 RATE = SAMPLE_RATE
+GAP_N = round(GAP * RATE)  # a preempted utterance falls silent this many samples early
+FADE_N = round(FADE * RATE)
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +46,9 @@ def test_hundred_counts_start_exactly_on_their_samples(synth: Synthesizer, tempo
     expected = np.zeros(round(end * RATE), dtype=np.float32)
     for k, t in enumerate(times):
         word = words[k % 10]
-        pcm = fit(
-            synth.render(word), tempo, lambda f, w=word: synth.render(w, rate=round(synth.rate * f))
+        pcm = fit(  # each count is fitted to end GAP before the next one
+            synth.render(word), tempo - GAP,
+            lambda f, w=word: synth.render(w, rate=round(synth.rate * f)),
         )
         start = round(t * RATE)
         assert abs(pcm[0]) > 0
@@ -55,8 +58,8 @@ def test_hundred_counts_start_exactly_on_their_samples(synth: Synthesizer, tempo
 
 
 def test_cut_silences_everything_after_t(synth: Synthesizer) -> None:
-    """cut(t) leaves the audio before sample round(t * rate) untouched and everything from it
-    on silent, including speech scheduled to start later."""
+    """cut(t) leaves the audio before sample round(t * rate) untouched but for a 5 ms fade,
+    and everything from it on silent, including speech scheduled to start later."""
     sp = TimelineSpeaker(synth)
     sp.schedule(Say(0.5, "Sit tall and breathe slowly, in and out.", "instruction"))
     sp.schedule(Say(1.2, "Halfway there.", "cue"))  # waits for the instruction
@@ -64,7 +67,8 @@ def test_cut_silences_everything_after_t(synth: Synthesizer) -> None:
     sp.cut(1.0)
     after = sp.audio(0, 5)
     n = round(1.0 * RATE)
-    np.testing.assert_array_equal(after[:n], before[:n])
+    np.testing.assert_array_equal(after[: n - FADE_N], before[: n - FADE_N])
+    assert np.all(np.abs(after[n - FADE_N : n]) <= np.abs(before[n - FADE_N : n]))
     assert np.abs(before[n - 800 : n]).max() > 0.01
     assert not after[n:].any()
     assert [o[1] for o in sp.onsets] == ["Sit tall and breathe slowly, in and out."]
@@ -125,12 +129,14 @@ def tone(seconds: float) -> np.ndarray:
 
 
 def test_count_cuts_a_cue_still_sounding() -> None:
-    """A count landing while a cue is sounding cuts the cue at the count's first sample."""
+    """A count landing while a cue is sounding cuts the cue GAP before the count's first
+    sample, fading it out, and starts exactly on its own sample."""
     s = Schedule()
     cue = s.add(0, tone(2), "cue", "Halfway there.")
     count = s.add(RATE, tone(0.3), "count", "five")
     assert cue is not None and count is not None
-    assert cue.end == RATE and count.start == RATE
+    assert cue.end == RATE - GAP_N and count.start == RATE
+    assert cue.pcm[-1] == 0.0 and cue.pcm[-FADE_N - 1] == np.float32(0.1)
 
 
 def test_cue_never_cuts_an_instruction_it_waits() -> None:
@@ -166,8 +172,8 @@ def test_prompt_cuts_cues_and_counts() -> None:
     count = s.add(2 * RATE, tone(1), "count", "one")
     p2 = s.add(2 * RATE + 100, tone(1), "prompt", "Three left.")
     assert cue is not None and p1 is not None and count is not None and p2 is not None
-    assert cue.end == RATE // 2
-    assert count.end == 2 * RATE + 100
+    assert cue.end == RATE // 2 - GAP_N
+    assert count.dropped  # the prompt came 100 samples after it began: it gives way at once
 
 
 def test_cue_waits_behind_a_chain_of_instructions() -> None:
@@ -180,11 +186,11 @@ def test_cue_waits_behind_a_chain_of_instructions() -> None:
 
 
 def test_new_cue_replaces_an_older_cue() -> None:
-    """Two cues: the newer one cuts the older one at its start."""
+    """Two cues: the newer one cuts the older one, GAP before its start."""
     s = Schedule()
     old = s.add(0, tone(2), "cue", "old")
     new = s.add(RATE, tone(1), "cue", "new")
-    assert old is not None and new is not None and old.end == RATE
+    assert old is not None and new is not None and old.end == RATE - GAP_N
 
 
 def test_cut_drops_unstarted_and_truncates_sounding() -> None:

@@ -5,7 +5,8 @@ placed so that its first sample plays at sample round(t * rate) of the speaker's
 Priority rules (`Schedule.add`), shared by every speaker:
 - rank: cue < count < instruction = prompt;
 - a new utterance of equal or higher rank cuts whatever is still sounding at its start
-  (a count cuts a cue, a prompt cuts a cue or a count, a newer instruction an older one);
+  (a count cuts a cue, a prompt cuts a cue or a count, a newer instruction an older one),
+  GAP seconds before it with a short fade, so the new one starts clean on its sample;
 - a lower-rank one never cuts: a cue waits until the sounding utterance ends, and is dropped
   when that would make it later than MAX_WAIT seconds; a count, which belongs to its beat,
   is dropped rather than said late.
@@ -33,6 +34,11 @@ from assistant.speech.tts import SAMPLE_RATE, Synthesizer, fit
 RANK: dict[str, int] = {"cue": 0, "count": 1, "instruction": 2, "prompt": 2}
 MAX_WAIT = 2.0
 """Seconds a cue may wait for a higher-priority utterance before it is dropped as stale."""
+GAP = 0.080
+"""Speech cut by a newer utterance falls silent this long before it, so the new one
+(a count on its beat) starts clean and its onset is where it belongs."""
+FADE = 0.005
+"""Speech that is cut fades out over this long instead of clicking."""
 
 NEVER = sys.maxsize
 
@@ -84,10 +90,11 @@ class Schedule:
     def add(self, start: int, pcm: np.ndarray, kind: SayKind, text: str) -> Voice | None:
         """Place an utterance at sample `start` under the priority rules; None if dropped."""
         rank = RANK[kind]
+        gap = round(GAP * self.rate)
         wanted = at = start
         while True:
-            sounding = [v for v in self.voices if v.start <= at < v.end]
-            blockers = [v for v in sounding if RANK[v.kind] > rank]
+            blockers = [v for v in self.voices if RANK[v.kind] > rank
+                        and v.start - gap <= at < v.end]
             if not blockers:
                 break
             if kind == "count":
@@ -95,9 +102,9 @@ class Schedule:
             at = max(v.end for v in blockers)
             if at - wanted > self.max_wait * self.rate:
                 return None
-        for v in sounding:
-            if v.end > at:
-                v.stop = at
+        for v in self.voices:  # what this one preempts falls silent GAP before it
+            if v.end > at - gap and v.start < at and RANK[v.kind] <= rank:
+                self._stop(v, at - gap)
         voice = Voice(at, pcm, kind, text)
         self.voices.append(voice)
         return voice
@@ -106,7 +113,17 @@ class Schedule:
         """Everything stops at sample `at`; what starts at or after it is dropped."""
         for v in self.voices:
             if v.end > at:
-                v.stop = max(v.start, at)  # a voice starting at or after `at` is dropped
+                self._stop(v, at)  # a voice starting at or after `at` is dropped
+
+    def _stop(self, voice: Voice, at: int) -> None:
+        """Stop `voice` at sample `at`, fading out over FADE just before it."""
+        voice.stop = max(voice.start, at)
+        played = voice.stop - voice.start
+        fade = min(round(FADE * self.rate), played)
+        if fade > 0 and played <= len(voice.pcm):
+            pcm = np.array(voice.pcm[:played], dtype=np.float32)
+            pcm[played - fade:] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)
+            voice.pcm = pcm
 
     def forget_before(self, sample: int) -> None:
         """Drop voices that ended before `sample` (they can no longer interact)."""
@@ -118,7 +135,7 @@ def _prepare(synth: Synthesizer, say: Say) -> np.ndarray:
     pcm = synth.render(say.text)
     return fit(
         pcm,
-        say.slot,
+        None if say.slot is None else max(say.slot - GAP, 0.1),
         lambda factor: synth.render(say.text, rate=round(synth.rate * factor)),
     )
 

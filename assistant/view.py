@@ -39,6 +39,13 @@ def big(text: str) -> str:
     return pyfiglet.figlet_format(text, font="big").rstrip("\n")
 
 
+def _line(renderable: RenderableType) -> Table:
+    """A renderable on a line of its own."""
+    grid = Table.grid()
+    grid.add_row(renderable)
+    return grid
+
+
 def render(snapshot: Snapshot, extras: Extras) -> RenderableType:
     """One frame of the view."""
     style = PHASE_STYLE.get(snapshot.phase, "white")
@@ -56,7 +63,7 @@ def render(snapshot: Snapshot, extras: Extras) -> RenderableType:
         head,
         Text(big(figure), style=style),
         Text(label, style=style),
-        ProgressBar(total=1.0, completed=snapshot.fraction, width=60),
+        _line(ProgressBar(total=1.0, completed=snapshot.fraction, width=60)),
     ]
     info = Table.grid(padding=(0, 2))
     info.add_column(style="dim")

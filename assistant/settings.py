@@ -57,10 +57,11 @@ KEYS = {
 }
 
 
-def _where(path: Path, node: yaml.Node | None = None) -> str:
-    if node is None:
+def _where(path: Path, node: yaml.Node | yaml.Event | None = None) -> str:
+    mark = node.start_mark if node is not None else None
+    if mark is None:
         return f"{path}"
-    return f"{path}:{node.start_mark.line + 1}:{node.start_mark.column + 1}"
+    return f"{path}:{mark.line + 1}:{mark.column + 1}"
 
 
 def load_settings(path: Path) -> Settings:
@@ -74,10 +75,29 @@ def load_settings(path: Path) -> Settings:
     if len(raw) > MAX_BYTES:
         raise SettingsError(f"{path}: the settings file is too large to be settings")
     try:
-        root = yaml.compose(raw.decode("utf-8"), Loader=yaml.SafeLoader)
-    except (UnicodeDecodeError, yaml.YAMLError) as exc:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = raw[: exc.start]
+        line, col = before.count(b"\n") + 1, exc.start - (before.rfind(b"\n") + 1) + 1
+        raise SettingsError(f"{path}:{line}:{col}: not UTF-8 text (byte "
+                            f"0x{raw[exc.start]:02x}); save the settings as UTF-8") from None
+    try:
+        _check_depth(path, text)
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else f"{path}:1:1"
+        raise SettingsError(f"{where}: not valid YAML: "
+                            f"{exc.problem or exc.context or 'cannot parse'}") from None
+    except yaml.reader.ReaderError as exc:
+        head = text[: exc.position]
+        line, col = head.count("\n") + 1, exc.position - (head.rfind("\n") + 1) + 1
+        char = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        raise SettingsError(f"{path}:{line}:{col}: not valid YAML: the control character "
+                            f"U+{char:04X} is not allowed") from None
+    except yaml.YAMLError as exc:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise SettingsError(f"{path}: not valid YAML text: {detail}") from None
+        raise SettingsError(f"{path}:1:1: not valid YAML: {detail}") from None
     if root is None:
         return Settings()
     if not isinstance(root, yaml.MappingNode):
@@ -94,6 +114,21 @@ def load_settings(path: Path) -> Settings:
             raise SettingsError(f"{_where(path, key_node)}: {key!r} is set twice")
         values[key] = _value(path, key, value_node)
     return Settings(**values)
+
+
+MAX_DEPTH = 4  # settings are at most two mappings deep (synonyms); deeper is not settings
+
+
+def _check_depth(path: Path, text: str) -> None:
+    """Refuse deep nesting before composing it (the composer recurses once per level)."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise SettingsError(f"{_where(path, event)}: nested too deeply to be settings")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
 
 
 def _scalar(path: Path, key: str, node: yaml.Node) -> Any:
@@ -136,6 +171,8 @@ def _value(path: Path, key: str, node: yaml.Node) -> Any:
             raise SettingsError(f"{where}: volume is a number from 0 to 1")
         return float(value)
     if key == "pause_limit":
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise SettingsError(f"{where}: pause_limit is a duration such as 30m or 1h")
         try:
             seconds = parse_duration(value)
         except ValueError as exc:

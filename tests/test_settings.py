@@ -1,0 +1,137 @@
+"""The settings file (settings.yaml in the config folder): parsed once into exact values, and
+every problem in it reported as one line naming the file, line and column."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assistant.cli import main
+from assistant.commands import Command, Intent
+from assistant.errors import SettingsError
+from assistant.settings import Settings, load_settings
+
+
+@pytest.fixture
+def settings_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The settings file the program reads, with XDG folders in tmp_path."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    folder = tmp_path / "config" / "exercise-assistant"
+    folder.mkdir(parents=True)
+    return folder / "settings.yaml"
+
+
+def problem(path: Path, content: str | bytes) -> str:
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+    with pytest.raises(SettingsError) as caught:
+        load_settings(path)
+    return str(caught.value)
+
+
+def test_a_missing_or_empty_settings_file_gives_the_defaults(settings_file: Path) -> None:
+    """No file, an empty file and a comment-only file all give Settings() exactly."""
+    assert load_settings(settings_file) == Settings()
+    settings_file.write_text("")
+    assert load_settings(settings_file) == Settings()
+    settings_file.write_text("# nothing yet\n")
+    assert load_settings(settings_file) == Settings()
+
+
+def test_every_setting_is_parsed_into_its_exact_value(settings_file: Path) -> None:
+    """Each documented key becomes its typed value; synonyms are normalized phrases mapped to
+    commands, and the vocabulary then hears them as those commands."""
+    settings_file.write_text(
+        "voice: en-us\nrate: 160\nvolume: 0.9\nengine: pocketsphinx\nmodel: ~/models/small\n"
+        "input_device: pulse\noutput_device: '7'\npause_limit: 1m30s\n"
+        "synonyms:\n  Hang on: pause\n  onwards: next\n"
+    )
+    settings = load_settings(settings_file)
+    assert settings == Settings(
+        voice="en-us", rate=160, volume=0.9, engine="pocketsphinx",
+        model=Path("~/models/small").expanduser(), input_device="pulse", output_device="7",
+        pause_limit=90.0, synonyms={"hang on": Command.PAUSE, "onwards": Command.NEXT},
+    )
+    vocabulary = settings.vocabulary()
+    assert vocabulary.parse("hang on") == Intent(Command.PAUSE)
+    assert vocabulary.parse("onwards") == Intent(Command.NEXT)
+
+
+def test_command_line_values_override_the_file_and_none_means_not_given(
+        settings_file: Path) -> None:
+    """override() replaces only the values that were given (not None)."""
+    settings_file.write_text("rate: 160\nvoice: en-gb\n")
+    settings = load_settings(settings_file).override(rate=200, voice=None, volume=None)
+    assert (settings.rate, settings.voice, settings.volume) == (200, "en-gb", None)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("rate: 160\nbogus: 1\n", "2:1: unknown setting 'bogus'; known settings: engine, "
+         "input_device, model, output_device, pause_limit, rate, synonyms, voice, volume"),
+        ("rate: 5\n", "1:7: rate is words per minute, a whole number 80 to 400"),
+        ("rate: fast\n", "1:7: rate is words per minute, a whole number 80 to 400"),
+        ("rate: 150.5\n", "1:7: rate is words per minute, a whole number 80 to 400"),
+        ("rate: true\n", "1:7: rate is words per minute, a whole number 80 to 400"),
+        ("volume: 2\n", "1:9: volume is a number from 0 to 1"),
+        ("pause_limit: 1s\n", "1:14: pause_limit must be from 10s to 24h"),
+        ("pause_limit: soon\n", "1:14: pause_limit: 'soon' is not a duration: use 45s, 2m, "
+         "1m30s, 1h or a number of seconds"),
+        ("pause_limit: 2001-01-01\n", "1:14: pause_limit is a duration such as 30m or 1h"),
+        ("pause_limit: ~\n", "1:14: pause_limit is a duration such as 30m or 1h"),
+        ("voice: ~\n", "1:8: voice must be text"),
+        ("model: [1]\n", "1:8: model must be a single value"),
+        ("rate: 150\nrate: 160\n", "2:1: 'rate' is set twice"),
+        ("- rate\n", "1:1: settings must be a mapping of key: value"),
+        ("synonyms:\n  hang on: dance\n", "2:12: unknown command 'dance'; use one of pause, "
+         "resume, next, back, repeat, skip, slower, faster, status, help, end, louder, "
+         "quieter, pain, yes, no"),
+        ("synonyms:\n  hang on: number\n", "2:12: unknown command 'number'; use one of pause, "
+         "resume, next, back, repeat, skip, slower, faster, status, help, end, louder, "
+         "quieter, pain, yes, no"),
+        ("synonyms:\n  next: pause\n", "2:3: 'next' already means next"),
+        ("synonyms:\n  Go Back: skip\n", "2:3: 'go back' already means back"),
+        ("synonyms:\n  one two three four five: pause\n", "2:3: a synonym is one to four words"),
+        ("synonyms: [pause]\n", "1:11: synonyms must map a phrase to a command"),
+        ("synonyms:\n  [a]: pause\n", "2:3: a synonym must be a single value"),
+        ("rate: 150\nvoice: [\n", "3:1: not valid YAML: expected the node content, but found "
+         "'<stream end>'"),
+        ("rate: 150\n  voice: x\n", "2:8: not valid YAML: mapping values are not allowed here"),
+        ("rate: 150\nvoice: a\x00b\n", "2:9: not valid YAML: the control character U+0000 "
+         "is not allowed"),
+        ("synonyms: " + "[" * 5000 + "]" * 5000 + "\n",
+         "1:14: nested too deeply to be settings"),
+    ],
+)
+def test_each_settings_problem_is_one_line_naming_file_line_and_column(
+        settings_file: Path, content: str, expected: str) -> None:
+    """A settings problem is a SettingsError whose message is FILE:LINE:COL: and the reason."""
+    assert problem(settings_file, content) == f"{settings_file}:{expected}"
+
+
+def test_a_binary_settings_file_is_located_at_its_first_bad_byte(settings_file: Path) -> None:
+    """Bytes that are not UTF-8 are reported at the line and column of the first bad byte."""
+    message = problem(settings_file, b"rate: 150\nvoice: ab\xff\xfe\n")
+    assert message == (f"{settings_file}:2:10: not UTF-8 text (byte 0xff); "
+                       "save the settings as UTF-8")
+
+
+def test_settings_problems_stop_every_command_with_one_line_on_stderr(
+        settings_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Through the CLI, an unknown key and binary junk in the settings file each stop `show`
+    with exit 1 and exactly one stderr line naming the file and line, and no stdout."""
+    for content, where in ((b"rate: 150\nspeed: 3\n", ":2:1: unknown setting 'speed'"),
+                           (bytes(range(128, 256)) * 8, ":1:1: not UTF-8 text (byte 0x80)")):
+        settings_file.write_bytes(content)
+        with pytest.raises(SystemExit) as exited:
+            main(["show", "desk-break"])
+        out = capsys.readouterr()
+        assert exited.value.code == 1
+        assert out.out == ""
+        assert len(out.err.splitlines()) == 1
+        assert out.err.startswith(f"exercise-assistant: {settings_file}{where}")

@@ -144,7 +144,7 @@ def validate(files: tuple[Path, ...]) -> None:
 
     problems = validate_paths(list(files))
     for problem in problems:
-        click.echo(str(problem))
+        click.echo(one_line(str(problem)))
     if problems:
         sys.exit(1)
     click.echo(f"{len(files)} file{'s' if len(files) != 1 else ''} valid.")
@@ -355,8 +355,18 @@ def remind(at_time: str | None, routine: str, install: bool, yes: bool, remove: 
     click.echo("Installed. Remove it with: exercise-assistant remind --remove")
 
 
+# Control characters (a file name or argument with a newline or carriage return in it)
+# are shown escaped, so that one problem is always exactly one line.
+_ESCAPES = {c: repr(chr(c))[1:-1] for c in [*range(32), 127, 0x85, 0x2028, 0x2029]
+            if chr(c) != "\t"}
+
+
+def one_line(text: str) -> str:
+    return text.translate(_ESCAPES)
+
+
 def fail(message: str, status: int = 1) -> NoReturn:
-    click.echo(f"exercise-assistant: {message}", err=True)
+    click.echo(f"exercise-assistant: {one_line(message)}", err=True)
     sys.exit(status)
 
 
@@ -374,7 +384,7 @@ def main(argv: list[str] | None = None) -> None:
         fail(exc.format_message(), exc.exit_code)
     except RoutineErrors as exc:
         for error in exc.errors:
-            click.echo(str(error), err=True)
+            click.echo(one_line(str(error)), err=True)
         sys.exit(1)
     except AssistantError as exc:
         fail(str(exc))

@@ -18,8 +18,8 @@ import wave
 from pathlib import Path
 from typing import Any
 
-from click.testing import CliRunner
 import pytest
+from click.testing import CliRunner
 
 from assistant import cli, session
 from assistant.cli import main
@@ -209,15 +209,16 @@ def test_validate_exits_0_for_valid_files_and_says_how_many(
 def test_validate_exits_1_with_one_located_line_per_problem(
         home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """`validate` of a bad file next to a good one exits 1 with exactly its FILE:LINE:COL
-    lines (a missing file and a folder are problems too), and nothing for the good one."""
+    lines on stdout, like a linter (a missing file and a folder are problems too), nothing
+    for the good one and nothing on stderr."""
     bad = home / "bad.yaml"
     bad.write_text("name: x\nexercises:\n  - name: a\n    reps: -1\n    bogus: 1\n")
     good = ROOT / "assistant" / "exercises" / "desk-break.yaml"
     missing = home / "missing.yaml"
     status = call(["validate", str(bad), str(good), str(missing), str(home)])
     out = capsys.readouterr()
-    assert status == 1
-    lines = out.out.splitlines() + out.err.splitlines()
+    assert (status, out.err) == (1, "")
+    lines = out.out.splitlines()
     assert lines[:2] == [
         f"{bad}:4:11: reps: expected a whole number from 1 to 200, got -1",
         f"{bad}:5:5: unknown key 'bogus'; allowed keys: name, instructions, position, sets, "
@@ -435,3 +436,16 @@ def test_an_invalid_routine_gives_its_located_lines_on_stderr_for_start_and_show
         status = call(argv)
         out = capsys.readouterr()
         assert (status, out.out, out.err) == (1, "", expected), argv
+
+
+def test_a_name_with_a_newline_is_still_one_line_with_the_newline_escaped(
+        home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Control characters in an argument are shown escaped: `validate` of a missing file named
+    "a<CR><LF>b.yaml" and `start` with an extra argument "\\r" each print exactly one line."""
+    assert call(["validate", "a\r\nb.yaml"]) == 1
+    out = capsys.readouterr()
+    assert (out.out, out.err) == ("a\\r\\nb.yaml:1:1: no such file\n", "")
+    assert call(["start", "nosuch", "\r"]) == 2
+    out = capsys.readouterr()
+    assert out.err == ("exercise-assistant: Got unexpected extra argument (\\r) "
+                       "(see: exercise-assistant start --help)\n")

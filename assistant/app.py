@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -163,6 +164,19 @@ class SimulationResult:
     heard: int
 
 
+def writable_or_fail(path: Path | None) -> None:
+    """Fail before a long run, not after it, when an output file cannot be written."""
+    if path is None:
+        return
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise AssistantError(f"{path}: is a folder, not a file")
+    if not folder.is_dir():
+        raise AssistantError(f"{path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise AssistantError(f"{path}: cannot be written (permission denied)")
+
+
 def now_iso() -> str:
     return datetime.now().astimezone().isoformat(timespec="seconds")
 
@@ -232,6 +246,7 @@ def run_simulation(request: SimulationRequest, echo_line: Callable[[Effect], Non
     """The whole session on a virtual clock (DESIGN §6 `start --simulate`)."""
     routine, settings = request.routine, request.settings
     need_voice = request.speaker_file is not None or request.echo is not None
+    writable_or_fail(request.speaker_file)  # written last: check it first
     voice = Voice(settings, routine, required=need_voice)
     plan = plan_for(routine, voice.timer())
     with ExitStack() as stack:
@@ -299,6 +314,7 @@ def render_routine(routine: Routine, settings: Settings, out: Path,
     """The whole session as audio, as if nobody said anything; returns its length."""
     from assistant.speech.player import TimelineSpeaker
 
+    writable_or_fail(out)
     voice = Voice(settings, routine, required=True)
     plan = plan_for(routine, voice.timer())
     session = Session(plan, voice.timer())

@@ -144,7 +144,8 @@ def _value(path: Path, key: str, node: yaml.Node) -> Any:
             raise SettingsError(f"{where}: synonyms must map a phrase to a command")
         table: dict[str, Command] = {}
         for phrase_node, command_node in node.value:
-            phrase = normalize(str(_scalar(path, "a synonym", phrase_node)))
+            raw = _scalar(path, "a synonym", phrase_node)
+            phrase = normalize(raw) if isinstance(raw, str) else ""
             name = str(_scalar(path, "a command", command_node))
             command = parse_command_name(name)
             if not phrase or len(phrase.split()) > 4:

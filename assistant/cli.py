@@ -249,12 +249,15 @@ def devices() -> None:
     from assistant.audio import list_devices
 
     inputs, outputs = list_devices()
-    click.echo("Inputs (microphones):")
-    for item in inputs:
-        click.echo(f"  {item}")
-    click.echo("Outputs (loudspeakers):")
-    for item in outputs:
-        click.echo(f"  {item}")
+    for title, found in (("Inputs (microphones):", inputs),
+                         ("Outputs (loudspeakers):", outputs)):
+        click.echo(title)
+        for d in found:
+            mark = "  (default)" if d.is_default else ""
+            click.echo(f"  {d.index:>3}  {d.name}  {d.channels} ch, {d.default_rate:g} Hz{mark}")
+        if not found:
+            click.echo("  none")
+    click.echo("Choose one with --input-device / --output-device NAME or number.")
 
 
 @cli.command(epilog="""\b

@@ -86,11 +86,11 @@ def listen_file(path: Path, settings: Settings, *, as_json: bool, verbose: bool)
 
 def listen_microphone(settings: Settings, *, as_json: bool, verbose: bool) -> None:
     """Print each command heard from the microphone until Ctrl-C."""
-    from assistant.live import Microphone
+    from assistant.live import Microphone, device
 
     listener = make_listener(settings)
     inbox: queue.Queue[Any] = queue.Queue()
-    mic = Microphone(listener, inbox, settings.input_device, None)
+    mic = Microphone(listener, inbox, device(settings.input_device), None)
     if not as_json:
         print("Listening: say a command (Ctrl-C to stop).", file=sys.stderr, flush=True)
     try:

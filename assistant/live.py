@@ -42,6 +42,11 @@ class KeyPress:
     char: str
 
 
+def device(name: str | None) -> int | str | None:
+    """A device as PortAudio takes it: its number, or (part of) its name."""
+    return int(name) if name is not None and name.strip().isdigit() else name
+
+
 def key_intent(char: str, mode: Mode) -> Intent | None:
     """The command for a key; space toggles pause and resume."""
     if char == " ":
@@ -91,7 +96,7 @@ class Microphone:
     """A sounddevice input stream: the callback only copies and enqueues; a worker thread
     runs the listener (never the audio thread) and puts Heard events on the queue."""
 
-    def __init__(self, listener: Any, events: queue.Queue[Any], device: str | None,
+    def __init__(self, listener: Any, events: queue.Queue[Any], device: int | str | None,
                  reference: Callable[[float, float], np.ndarray] | None) -> None:
         import sounddevice as sd
 
@@ -146,7 +151,7 @@ def run_live(routine: Routine, settings: Settings, *, events: Path | None, liste
         try:
             from assistant.speech.player import LiveSpeaker
 
-            speaker = LiveSpeaker(voice.synth, device=settings.output_device)
+            speaker = LiveSpeaker(voice.synth, device=device(settings.output_device))
             clock = speaker.clock
         except DeviceError as exc:
             notes.append(f"no loudspeaker ({exc}); the session goes on as printed text")
@@ -183,8 +188,8 @@ def run_live(routine: Routine, settings: Settings, *, events: Path | None, liste
         if listen:
             try:
                 played = getattr(speaker, "played", None)
-                mic = Microphone(app.make_listener(settings), inbox, settings.input_device,
-                                 played)
+                mic = Microphone(app.make_listener(settings), inbox,
+                                 device(settings.input_device), played)
                 stack.callback(mic.close)
             except (DeviceError, AssistantError, ImportError) as exc:
                 extras = replace(extras, note="; ".join([*notes, f"not listening: {exc}"]))

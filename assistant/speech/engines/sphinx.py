@@ -1,0 +1,170 @@
+"""PocketSphinx as a small-vocabulary engine: one decoder, kept loaded, fed in small chunks.
+
+The search is a grammar: one utterance is either exactly one vocabulary phrase or one of a
+few hundred ordinary English words (the garbage branch). Speech that is not a command
+usually matches some ordinary word better than any phrase, and is rejected; the phrases get a
+prior weight over the garbage words (`bias`), the one threshold of this engine.
+
+PocketSphinx needs a little noise: digital silence (exact zeros) makes its features degenerate
+and its recognition collapse, so the engine adds dither of about one LSB."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from assistant.commands import Vocabulary
+from assistant.errors import DeviceError
+from assistant.speech.engines import SAMPLE_RATE, Recognition
+
+#: Ordinary words competing with the phrases. Words that sound like a phrase word (to, two,
+#: for, know, weight, ...) must never be here: they would steal the real command.
+GARBAGE_WORDS = """
+about above across after again against along also although always among another anything
+around asked away became because become been before began behind being believe better
+between beyond black body book both brought business called came cannot care carry case
+certain change children city class close cold come coming company could country course
+cried dark daughter days dead deal death different doctor does doing done door during
+early earth either else enough even evening every example face fact family father feel
+feet felt field figure fire first floor friend from front full game gave getting girl
+given glad great green ground group half hand happy hard have having head hear heard
+heart heavy held here herself high himself history hold home horse hotel house however
+human husband idea important inside instead into itself just keep kind kitchen knew land
+large last later least leave less letter life light like likely little live living long
+looked looking lost love made make making many married matter maybe mean means meet
+member might mind minute money month more morning most mother much music must myself
+name near need never night nothing notice number office often once only open order other
+others outside over page paper part party past people perhaps person picture place plan
+play please point police power present pretty probably problem public pull question
+quite rather read ready real really reason remember right river road room round said
+same school second seemed seen sense service several shall short should side simple
+since sister small smile social something sometimes soon sort sound south space
+special spring stand start state still story street strong student study such summer
+sure system table take taken talk teacher tell than thank that their them then there
+these they thing think this those though thought through thus time today together told
+took toward town tried true trying turn under until upon used very voice walk wall want
+watch water week well were what when where whether which while white whole whom why
+wife will window with within without woman women word work world would write year young
+""".split()  # noqa: SIM905
+
+#: Prior weight of the phrases against each garbage word (log10 of the odds in the grammar).
+DEFAULT_BIAS = 0.0
+CHUNK = 320  # 20 ms per process_raw call: the decoder never releases the GIL
+
+
+def _model_files(model_path: Path | None) -> tuple[str, str]:
+    """The acoustic model folder and the pronouncing dictionary."""
+    import pocketsphinx
+
+    bundled = Path(pocketsphinx.get_model_path()) / "en-us"
+    if model_path is None:
+        return str(bundled / "en-us"), str(bundled / "cmudict-en-us.dict")
+    folder = Path(model_path)
+    if not (folder / "mdef").is_file():
+        raise DeviceError(
+            f"the pocketsphinx engine needs --model PATH to an acoustic model folder "
+            f"(with mdef), not {folder}"
+        )
+    dicts = sorted(folder.glob("*.dict")) + sorted(folder.parent.glob("*.dict"))
+    return str(folder), str(dicts[0] if dicts else bundled / "cmudict-en-us.dict")
+
+
+def _jsgf(rule: str, alternatives: list[str]) -> str:
+    return f"<{rule}> = " + " | ".join(alternatives) + " ;\n"
+
+
+class SphinxEngine:
+    """The Engine protocol over one PocketSphinx decoder with a phrase-or-garbage grammar."""
+
+    name = "pocketsphinx"
+
+    def __init__(
+        self,
+        vocabulary: Vocabulary,
+        model_path: Path | None = None,
+        *,
+        bias: float = DEFAULT_BIAS,
+        garbage: list[str] | None = None,
+    ) -> None:
+        import pocketsphinx
+
+        hmm, dictionary = _model_files(model_path)
+        config = pocketsphinx.Config(
+            hmm=hmm, dict=dictionary, lm=None, samprate=SAMPLE_RATE, loglevel="FATAL"
+        )
+        self._decoder = pocketsphinx.Decoder(config)
+        self.vocabulary = vocabulary
+        phrases = sorted(vocabulary.phrases)
+        words = {w for p in phrases for w in p.split()}
+        unknown = sorted(w for w in words if self._decoder.lookup_word(w) is None)
+        if unknown:
+            raise DeviceError(
+                "the pocketsphinx model cannot pronounce: "
+                + ", ".join(unknown)
+                + " (choose other synonyms, or a model whose dictionary has them)"
+            )
+        self.phrases = phrases
+        pool = GARBAGE_WORDS if garbage is None else garbage
+        self.garbage = sorted(
+            {w for w in pool if w not in words and self._decoder.lookup_word(w) is not None}
+        )
+        grammar = "#JSGF V1.0;\ngrammar commands;\n"
+        grammar += _jsgf("phrase", [f"( {p} )" for p in phrases])
+        alternatives = ["<phrase>"]
+        if self.garbage:
+            grammar += _jsgf("garbage", self.garbage)
+            share = len(self.garbage) / max(1, len(phrases))
+            weight = math.pow(10.0, -bias) * share
+            alternatives = ["/1/ <phrase>", f"/{weight:.6g}/ <garbage>"]
+        grammar += "public <utterance> = " + " | ".join(alternatives) + " ;\n"
+        self._decoder.add_jsgf_string("commands", grammar)
+        self._decoder.activate_search("commands")
+        self._rng = np.random.default_rng(0)
+        self._pending = np.zeros(0, np.int16)
+        self._active = False
+
+    def start_utterance(self) -> None:
+        if self._active:
+            self._decoder.end_utt()
+        self._decoder.start_utt()
+        self._pending = np.zeros(0, np.int16)
+        self._active = True
+
+    def feed(self, audio: np.ndarray) -> None:
+        if not self._active:
+            self.start_utterance()
+        x = np.asarray(audio, np.float32) * 32767.0
+        x += self._rng.standard_normal(len(x)).astype(np.float32)
+        pcm = np.clip(np.rint(x), -32768, 32767).astype(np.int16)
+        pcm = np.concatenate([self._pending, pcm]) if len(self._pending) else pcm
+        whole = len(pcm) - len(pcm) % CHUNK
+        for i in range(0, whole, CHUNK):
+            self._decoder.process_raw(pcm[i : i + CHUNK].tobytes())
+        self._pending = pcm[whole:]
+
+    def end_utterance(self) -> Recognition | None:
+        if not self._active:
+            return None
+        if len(self._pending):
+            self._decoder.process_raw(self._pending.tobytes())
+            self._pending = np.zeros(0, np.int16)
+        self._decoder.end_utt()
+        self._active = False
+        hyp = self._decoder.hyp()
+        if hyp is None:
+            return None
+        text = " ".join(hyp.hypstr.split())
+        if self.vocabulary.parse(text) is None:
+            return None
+        return Recognition(text, float(min(1.0, max(0.0, hyp.prob))))
+
+
+def create(vocabulary: Vocabulary, model_path: Path | None = None) -> SphinxEngine:
+    """The PocketSphinx engine for `vocabulary` (the bundled US English model by default)."""
+    try:
+        import pocketsphinx  # noqa: F401
+    except ImportError:
+        raise DeviceError("the pocketsphinx engine needs `pip install pocketsphinx`") from None
+    return SphinxEngine(vocabulary, model_path)

@@ -1,0 +1,318 @@
+"""The streaming listener: microphone frames in, spoken commands out.
+
+    mic (+ what the loudspeaker played) -> echo canceller -> noise suppression
+        -> endpointer (energy over an adaptive noise floor and over the residual echo)
+        -> utterance length limits -> engine -> Vocabulary.parse -> Heard
+
+Pure computation: no threads, no devices, no clock. The same object serves a WAV file and
+the live microphone (the runner feeds it blocks from a queue on a worker thread). Times in
+`Heard` are seconds of the microphone stream, counted from the first sample fed.
+
+A command is a whole short utterance with quiet around it: an utterance longer than
+`max_utterance` is not a command, and nothing is taken from it, so "I will call my sister
+next week" is never "next". Frames whose energy is explained by the loudspeaker signal (the
+residual echo after cancellation) do not count as speech, so the assistant's own voice never
+starts an utterance, while a user talking over it does."""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from assistant.commands import Vocabulary
+from assistant.events import Heard
+from assistant.speech.echo import EchoCanceller
+from assistant.speech.engines import SAMPLE_RATE, Engine
+
+FRAME = 160  # 10 ms at 16 kHz: the unit of every stage
+FRAME_S = FRAME / SAMPLE_RATE
+_SILENT_DB = -120.0
+
+
+def _db(power: float) -> float:
+    return 10.0 * math.log10(power) if power > 1e-12 else _SILENT_DB
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """An utterance that gave no command, and why (for `--verbose`)."""
+
+    start: float
+    end: float
+    reason: str  # "too long", "too short", "not a command", "echo"
+    text: str = ""
+
+
+class NoiseSuppressor:
+    """WebRTC noise suppression (and its high-pass filter) on 10 ms frames of float audio."""
+
+    def __init__(self, level: int) -> None:
+        self.level = level
+        self._processor = None
+        if level > 0:
+            from webrtc_noise_gain import AudioProcessor
+
+            self._processor = AudioProcessor(0, level)
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        if self._processor is None:
+            return frame
+        pcm = np.clip(np.rint(frame * 32767.0), -32768, 32767).astype(np.int16)
+        out = self._processor.Process10ms(pcm.tobytes()).audio
+        return np.frombuffer(out, np.int16).astype(np.float32) / 32767.0
+
+
+class NoiseFloor:
+    """A low percentile of the recent frame energies (dB): what the room sounds like."""
+
+    def __init__(self, seconds: float = 3.0, percentile: float = 15.0) -> None:
+        self._history: deque[float] = deque(maxlen=round(seconds / FRAME_S))
+        self._percentile = percentile
+        self._count = 0
+        self.level = _SILENT_DB
+
+    def update(self, energy_db: float) -> float:
+        self._history.append(energy_db)
+        self._count += 1
+        if self._count <= 10 or self._count % 10 == 0:
+            self.level = float(np.percentile(self._history, self._percentile))
+        return self.level
+
+
+class EchoGuard:
+    """Cancels the loudspeaker's echo and tells how loud the echo left in the mic may be.
+
+    The estimate of the echo that survives cancellation is the louder of the canceller's own
+    echo estimate and the reference level (a loudspeaker about as loud at the microphone as in
+    the signal sent to it), plus the leak: how far the cancelled signal stays above that in
+    frames with the reference playing and nobody talking (a low percentile over 2 s)."""
+
+    def __init__(self, coupling_db: float = 0.0) -> None:
+        self.canceller = EchoCanceller(FRAME)
+        self.coupling_db = coupling_db
+        self._ref_recent: deque[float] = deque(maxlen=30)  # 300 ms: the echo's delay
+        self._leaks: deque[float] = deque(maxlen=200)
+        self.leak_db = 0.0
+        self.residual_db = _SILENT_DB
+        self.active = False
+
+    def process(self, mic: np.ndarray, ref: np.ndarray, talking: bool) -> np.ndarray:
+        ref_db = _db(float(np.mean(ref.astype(np.float64) ** 2)))
+        self._ref_recent.append(ref_db)
+        ref_env = max(self._ref_recent)
+        self.active = ref_env > -65.0
+        out, estimate = self.canceller.process(mic, ref, adapt=ref_db > -65.0 and not talking)
+        if not self.active:
+            self.residual_db = _SILENT_DB
+            return out
+        echo_db = max(
+            _db(float(np.mean(estimate.astype(np.float64) ** 2))), ref_env + self.coupling_db
+        )
+        out_db = _db(float(np.mean(out.astype(np.float64) ** 2)))
+        if not talking:
+            self._leaks.append(min(out_db - echo_db, 0.0))
+            if len(self._leaks) >= 20:
+                self.leak_db = float(np.percentile(self._leaks, 20))
+        self.residual_db = echo_db + self.leak_db
+        return out
+
+
+class Listener:
+    """Streaming recognition of spoken commands; see the module's doc for the stages.
+
+    `process(mic, reference)` takes the next block of float32 mono microphone samples (any
+    length) and optionally the same-length block the loudspeaker played at those moments; it
+    returns the commands whose utterance ended in this block. `flush()` ends the stream.
+    Rejected utterances go to `on_rejected` and to `rejected` (the last 100)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        vocabulary: Vocabulary,
+        *,
+        sample_rate: int = SAMPLE_RATE,
+        noise_suppression: int = 3,
+        start_db: float = 9.0,
+        continue_db: float = 5.0,
+        echo_margin_db: float = 6.0,
+        min_level_db: float = -62.0,
+        onset_frames: int = 3,
+        hangover: float = 0.22,
+        preroll: float = 0.25,
+        min_utterance: float = 0.12,
+        max_utterance: float = 1.8,
+        on_rejected: Callable[[Rejected], None] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.vocabulary = vocabulary
+        self.sample_rate = sample_rate
+        self.start_db = start_db
+        self.continue_db = continue_db
+        self.echo_margin_db = echo_margin_db
+        self.min_level_db = min_level_db
+        self.onset_frames = onset_frames
+        self.hangover_frames = max(1, round(hangover / FRAME_S))
+        self.min_frames = max(1, round(min_utterance / FRAME_S))
+        self.max_frames = round(max_utterance / FRAME_S)
+        self.on_rejected = on_rejected
+        self.rejected: deque[Rejected] = deque(maxlen=100)
+        self._suppress = NoiseSuppressor(noise_suppression)
+        self._floor = NoiseFloor()
+        self._echo: EchoGuard | None = None
+        self._resample_mic = self._resample_ref = None
+        if sample_rate != SAMPLE_RATE:
+            import soxr
+
+            self._resample_mic = soxr.ResampleStream(sample_rate, SAMPLE_RATE, 1, "float32")
+            self._resample_ref = soxr.ResampleStream(sample_rate, SAMPLE_RATE, 1, "float32")
+        self._mic_buf = np.zeros(0, np.float32)
+        self._ref_buf = np.zeros(0, np.float32)
+        self._frames = 0  # frames processed
+        self._preroll: deque[np.ndarray] = deque(maxlen=max(1, round(preroll / FRAME_S)))
+        self._onset: deque[bool] = deque(maxlen=onset_frames + 1)
+        self._state = "idle"  # idle | speech | overlong
+        self._start = 0  # first speech frame of the utterance
+        self._last_speech = 0  # last speech frame
+        self._echo_frames = 0  # frames of the utterance gated only by the echo
+
+    # ----------------------------------------------------------------------- public
+
+    @property
+    def time(self) -> float:
+        """Seconds of microphone audio processed so far."""
+        return self._frames * FRAME_S
+
+    def process(self, mic: np.ndarray, reference: np.ndarray | None = None) -> list[Heard]:
+        mic = np.asarray(mic, np.float32).reshape(-1)
+        if reference is not None:
+            reference = np.asarray(reference, np.float32).reshape(-1)
+            if len(reference) != len(mic):
+                raise ValueError("the reference block must be as long as the mic block")
+        if self._resample_mic is not None:
+            mic = self._resample_mic.resample_chunk(mic)
+            if reference is not None and self._resample_ref is not None:
+                reference = self._resample_ref.resample_chunk(reference)
+                n = min(len(mic), len(reference))
+                mic, reference = mic[:n], reference[:n]
+        self._mic_buf = np.concatenate([self._mic_buf, mic])
+        if reference is not None or len(self._ref_buf):
+            ref = reference if reference is not None else np.zeros(len(mic), np.float32)
+            self._ref_buf = np.concatenate([self._ref_buf, ref])
+        heard: list[Heard] = []
+        whole = len(self._mic_buf) // FRAME
+        for i in range(whole):
+            frame = self._mic_buf[i * FRAME : (i + 1) * FRAME]
+            ref_frame = None
+            if len(self._ref_buf) >= (i + 1) * FRAME:
+                ref_frame = self._ref_buf[i * FRAME : (i + 1) * FRAME]
+            result = self._frame(frame, ref_frame)
+            if result is not None:
+                heard.append(result)
+        self._mic_buf = self._mic_buf[whole * FRAME :]
+        if len(self._ref_buf):
+            self._ref_buf = self._ref_buf[whole * FRAME :]
+        return heard
+
+    def flush(self) -> list[Heard]:
+        """End of the stream: an utterance still open ends here."""
+        heard: list[Heard] = []
+        if self._state == "speech":
+            result = self._finish()
+            if result is not None:
+                heard.append(result)
+        elif self._state == "overlong":
+            self._state = "idle"
+        return heard
+
+    # ----------------------------------------------------------------------- stages
+
+    def _frame(self, mic: np.ndarray, ref: np.ndarray | None) -> Heard | None:
+        talking = self._state == "speech"
+        residual_db = _SILENT_DB
+        if ref is not None:
+            if self._echo is None:
+                self._echo = EchoGuard()
+            mic = self._echo.process(mic, ref, talking)
+            residual_db = self._echo.residual_db
+        clean = self._suppress(mic)
+        energy = _db(float(np.mean(clean.astype(np.float64) ** 2)))
+        raw_energy = _db(float(np.mean(mic.astype(np.float64) ** 2)))
+        floor = self._floor.update(energy)
+        over_echo = raw_energy > residual_db + self.echo_margin_db
+        loud = energy > self.min_level_db
+        starts = loud and over_echo and energy > floor + self.start_db
+        continues = loud and over_echo and energy > floor + self.continue_db
+        index = self._frames
+        self._frames += 1
+
+        if self._state == "idle":
+            self._preroll.append(clean)
+            self._onset.append(starts)
+            if sum(self._onset) >= self.onset_frames:
+                self._begin(index)
+            return None
+        if self._state == "overlong":
+            if continues:
+                self._last_speech = index
+            elif index - self._last_speech >= self.hangover_frames:
+                self._state = "idle"
+                self._onset.clear()
+            return None
+        # in an utterance
+        self.engine.feed(clean)
+        if continues:
+            self._last_speech = index
+        if not over_echo and ref is not None:
+            self._echo_frames += 1
+        if index - self._start + 1 > self.max_frames:
+            self.engine.end_utterance()
+            self._reject(self._start, index + 1, "too long")
+            self._state = "overlong"
+            return None
+        if index - self._last_speech >= self.hangover_frames:
+            return self._finish()
+        return None
+
+    def _begin(self, index: int) -> None:
+        onset = len(self._onset) - 1 - next(i for i, s in enumerate(self._onset) if s)
+        self._start = index - onset
+        self._last_speech = index
+        self._echo_frames = 0
+        self._state = "speech"
+        self.engine.start_utterance()
+        for frame in self._preroll:
+            self.engine.feed(frame)
+        self._preroll.clear()
+
+    def _finish(self) -> Heard | None:
+        self._state = "idle"
+        self._onset.clear()
+        start, end = self._start, self._last_speech + 1
+        recognition = self.engine.end_utterance()
+        if end - start < self.min_frames:
+            self._reject(start, end, "too short")
+            return None
+        if recognition is None:
+            self._reject(start, end, "not a command")
+            return None
+        intent = self.vocabulary.parse(recognition.text)
+        if intent is None:
+            self._reject(start, end, "not a command", recognition.text)
+            return None
+        return Heard(
+            intent=intent,
+            text=recognition.text,
+            confidence=recognition.confidence,
+            start=round(start * FRAME_S, 3),
+            end=round(end * FRAME_S, 3),
+        )
+
+    def _reject(self, start: int, end: int, reason: str, text: str = "") -> None:
+        item = Rejected(round(start * FRAME_S, 3), round(end * FRAME_S, 3), reason, text)
+        self.rejected.append(item)
+        if self.on_rejected is not None:
+            self.on_rejected(item)

@@ -48,10 +48,13 @@ def show_rejected(listener: Any, as_json: bool) -> None:
     if not rejected:
         return
     for item in list(rejected):
+        fields = {k: getattr(item, k, None) for k in ("start", "end", "reason", "text")}
         if as_json:
-            print(json.dumps({"rejected": str(item)}), file=sys.stderr, flush=True)
+            print(json.dumps({"rejected": fields}), file=sys.stderr, flush=True)
         else:
-            print(f"  rejected: {item}", file=sys.stderr, flush=True)
+            said = f" {fields['text']!r}" if fields["text"] else ""
+            print(f"{fields['start']:8.2f}-{fields['end']:7.2f}s  rejected: {fields['reason']}"
+                  f"{said}", file=sys.stderr, flush=True)
     rejected.clear()
 
 

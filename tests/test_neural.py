@@ -113,3 +113,43 @@ def test_real_voices_meet_the_targets(model: EarModel) -> None:
     assert result.hits >= 0.9 * result.clips, result.recall
     assert len(result.wrong) <= 4, result.wrong
     assert len(result.others_accepted) <= 5, result.others_accepted
+
+
+@needs_espeak
+def test_enroll_learns_a_phrase_from_a_users_recordings(model: EarModel) -> None:
+    """Enrolling "halt" from three recordings of one voice makes a fourth one heard as "halt"."""
+    from assistant.speech.train import enroll
+
+    voices = [eardata.Voice("espeak", "en-us", "m3", rate=r, pitch=40) for r in (0.9, 1.0, 1.1)]
+    clips = [eardata.synthesize(v, ["halt"])[0] * 0.3 for v in voices]
+    enrolled = enroll({"halt": clips}, model, copies=8)
+    engine = NeuralEngine(enrolled, Vocabulary({"halt": Command.PAUSE}))
+    fourth = eardata.synthesize(
+        eardata.Voice("espeak", "en-us", "m3", rate=1.05, pitch=45), ["halt"]
+    )
+    audio = np.concatenate(
+        [np.zeros(4000, np.float32), fourth[0] * 0.3, np.zeros(6400, np.float32)]
+    )
+    got = recognize(engine, audio)
+    assert got is not None and got.text == "halt"
+
+
+def test_training_is_reproducible_for_a_seed() -> None:
+    """Training the classifier twice on the same windows with the same seed gives equal weights."""
+    from assistant.speech.train import Group, build_windows, class_names, train_mlp
+
+    rng = np.random.default_rng(3)
+    classes = class_names()
+    groups = [
+        Group(
+            [rng.standard_normal((20, 96)).astype(np.float32) for _ in classes],
+            list(classes),
+            [10] * len(classes),
+        )
+    ]
+    data = build_windows(groups, classes)
+    a = train_mlp(data, classes, seed=4, epochs=2, batch=32)
+    b = train_mlp(data, classes, seed=4, epochs=2, batch=32)
+    for (wa, ba), (wb, bb) in zip(a.layers, b.layers, strict=True):
+        np.testing.assert_array_equal(wa, wb)
+        np.testing.assert_array_equal(ba, bb)

@@ -440,11 +440,15 @@ def make_bank(rng: np.random.Generator) -> NoiseBank:
     return NoiseBank(babble, [a for a in assistant if len(a)])
 
 
-def noise(rng: np.random.Generator, bank: NoiseBank, n: int) -> np.ndarray:
-    """Unit-RMS background noise of a random kind."""
-    kind = rng.choice(["white", "pink", "brown", "babble", "babble", "assistant", "mix"])
+NOISE_KINDS = ("white", "pink", "pink", "brown", "babble", "babble", "assistant", "mix")
+#: The least SNR (dB) for each kind: speech-like noise louder than this is not background.
+MIN_SNR = {"babble": 5.0, "mix": 5.0, "assistant": 15.0}
+
+
+def noise(rng: np.random.Generator, bank: NoiseBank, n: int, kind: str) -> np.ndarray:
+    """Unit-RMS background noise of one kind (see NOISE_KINDS)."""
     if kind in ("white", "pink", "brown"):
-        return colored_noise(rng, n, str(kind))
+        return colored_noise(rng, n, kind)
     if kind == "babble":
         return bank.babble_noise(rng, n)
     if kind == "assistant":
@@ -494,18 +498,14 @@ def augment(
     level = 10 ** (rng.uniform(-38, -14) / 20)
     if has_speech:
         x[pre : pre + len(speech)] = speech * (level / (_active_rms(speech) + 1e-9))
-    if noise_kind is not None:
-        bg = (
-            NoiseBank.babble_noise(bank, rng, n)
-            if noise_kind == "babble"
-            else colored_noise(rng, n, noise_kind)
-        )
-    else:
-        bg = noise(rng, bank, n)
+    kind = noise_kind or str(rng.choice(NOISE_KINDS))
+    bg = noise(rng, bank, n, kind)
     if snr_db is None:
-        snr_db = float(rng.uniform(45, 70)) if rng.random() < 0.3 else float(rng.uniform(0, 28))
-    if not has_speech:
-        x += bg * level * 10 ** (rng.uniform(-20, 5) / 20)
+        clean = rng.random() < 0.35
+        snr_db = float(rng.uniform(45, 70)) if clean else float(rng.uniform(3, 30))
+        snr_db = max(snr_db, MIN_SNR.get(kind, 0.0))
+    if not has_speech:  # noise alone, at most as loud as speech would be
+        x += bg * level * 10 ** (-max(float(rng.uniform(-3, 30)), MIN_SNR.get(kind, 0.0)) / 20)
     else:
         x += bg * level * 10 ** (-snr_db / 20)
     if strong and rng.random() < 0.05:

@@ -118,17 +118,19 @@ def _windows(mel: np.ndarray, count: int) -> np.ndarray:
     return mel[idx]
 
 
-def embed(audio: np.ndarray, threads: int = 1) -> np.ndarray:
-    """All embeddings (n, 96) of one stream at once: the same frames `Features` yields."""
+def embed(audio: np.ndarray, threads: int = 1, skip: int = 0) -> np.ndarray:
+    """All embeddings (n, 96) of one stream at once: the same frames `Features` yields.
+
+    With `skip`, the first `skip` embeddings are not computed (nor returned)."""
     n = len(audio) // HOP_SAMPLES
-    if n == 0:
+    if n <= skip:
         return np.zeros((0, EMB_DIM), np.float32)
     stream = np.concatenate([np.zeros(CONTEXT, np.float32), audio[: n * HOP_SAMPLES]])
     idx = np.arange(n)[:, None] * HOP_SAMPLES + np.arange(BLOCK)[None, :]
     mel = mel_blocks(stream[idx], threads)
     lead = np.tile(_silence()[0], (EMB_WINDOW // EMB_HOP, 1))
     mel = np.concatenate([lead, mel])
-    return embeddings(_windows(mel, n), threads)
+    return embeddings(_windows(mel, n - skip), threads)
 
 
 class Features:

@@ -26,9 +26,9 @@ from assistant.commands import Command
 from assistant.speech import eardata
 from assistant.speech.eardata import COMMAND_TEXTS, NOTHING, OTHER, SAMPLE_RATE
 from assistant.speech.engines.neural import DEFAULT_MODEL, EarModel
-from assistant.speech.features import EMB_DIM, embed, embedding_end, silence_embedding
+from assistant.speech.features import EMB_DIM, HOP_SAMPLES, embed, embedding_end, silence_embedding
 
-DATA_VERSION = 1
+DATA_VERSION = 2
 WINDOW = 16  # embedding frames per classifier window (~2 s of audio)
 TAIL = 3  # final frames whose posteriors are averaged for the decision
 HIDDEN = (128, 64)
@@ -43,7 +43,10 @@ def class_names(extra: Sequence[str] = ()) -> list[str]:
 
 @dataclass
 class Group:
-    """Embedded utterances of one synthetic speaker: frames, labels, first valid frame."""
+    """Embedded utterances of one synthetic speaker: frames, labels, first valid frame.
+
+    An utterance's frames may start after its beginning (frames no window needs are left
+    out); then every window of a valid frame lies within the frames kept."""
 
     frames: list[np.ndarray]
     labels: list[str]
@@ -112,12 +115,16 @@ def make_group(
         if clip is not None and len(clip) < 800:
             continue
         audio, layout = eardata.augment(rng, bank, clip)
-        frames = embed(audio, threads)
+        n = len(audio) // HOP_SAMPLES
+        first = first_valid(layout, n)
+        # Frames that no training window or final decision looks at are not computed.
+        skip = max(0, min(first, n - TAIL) - WINDOW + 1)
+        frames = embed(audio, threads, skip)
         if len(frames) == 0:
             continue
         group.frames.append(frames)
         group.labels.append(label)
-        group.firsts.append(first_valid(layout, len(frames)))
+        group.firsts.append(first - skip)
     return group
 
 
@@ -222,10 +229,20 @@ class Adam:
             p -= self.lr * mh / (np.sqrt(vh) + 1e-8)
 
 
-def class_weights(data: Windows, classes: Sequence[str], other_boost: float) -> np.ndarray:
+def class_weights(
+    data: Windows, classes: Sequence[str], shares: tuple[float, float] = (0.4, 0.1)
+) -> np.ndarray:
+    """Per-class weights: the commands share equally what "other" and "nothing" leave.
+
+    Balancing "other" like one more command would make every unclear sound a command: it
+    keeps `shares[0]` of the total weight, "nothing" `shares[1]`."""
     per_class = np.bincount(data.labels, weights=data.weights, minlength=len(classes))
-    cw = np.where(per_class > 0, per_class.sum() / (len(classes) * np.maximum(per_class, 1e-9)), 0)
-    cw[classes.index(OTHER)] *= other_boost
+    other, nothing = classes.index(OTHER), classes.index(NOTHING)
+    commands = [i for i in range(len(classes)) if i not in (other, nothing) and per_class[i] > 0]
+    cw = np.zeros(len(classes))
+    cw[commands] = (1 - sum(shares)) / len(commands) / per_class[commands]
+    cw[other] = shares[0] / max(per_class[other], 1e-9)
+    cw[nothing] = shares[1] / max(per_class[nothing], 1e-9)
     return cw
 
 
@@ -236,7 +253,11 @@ def train_mlp(
     epochs: int = 24,
     batch: int = 256,
     lr: float = 1e-3,
-    other_boost: float = 2.0,
+    shares: tuple[float, float] = (0.4, 0.1),
+    hidden: Sequence[int] = HIDDEN,
+    noise: float = 0.1,
+    dropout: float = 0.2,
+    frame_drop: float = 0.0,
 ) -> EarModel:
     from rich.progress import Progress
 
@@ -244,7 +265,8 @@ def train_mlp(
     table = data.table
     mean = table.mean(axis=0)
     std = table.std(axis=0) + 1e-3
-    sizes = [WINDOW * EMB_DIM, *HIDDEN, len(classes)]
+    window = data.index.shape[1]
+    sizes = [window * EMB_DIM, *hidden, len(classes)]
     params: list[np.ndarray] = []
     for a, b in itertools.pairwise(sizes):
         params += [
@@ -252,9 +274,7 @@ def train_mlp(
             np.zeros(b, np.float32),
         ]
     opt = Adam(params, lr)
-    sample_w = (data.weights * class_weights(data, classes, other_boost)[data.labels]).astype(
-        np.float32
-    )
+    sample_w = (data.weights * class_weights(data, classes, shares)[data.labels]).astype(np.float32)
     sample_w *= len(sample_w) / sample_w.sum()
     n = len(data.labels)
     steps = epochs * (n // batch)
@@ -263,8 +283,11 @@ def train_mlp(
         for step in range(steps):
             opt.lr = lr * 0.5 * (1 + np.cos(np.pi * step / steps))  # cosine decay
             rows = rng.integers(0, n, batch)
-            x = ((data.x(rows) - mean) / std).reshape(batch, -1)
-            x += rng.standard_normal(x.shape).astype(np.float32) * 0.1  # input noise
+            x = (data.x(rows) - mean) / std
+            if frame_drop:  # whole frames set to the mean: robust to a frame gone wrong
+                x *= (rng.random(x.shape[:2]) >= frame_drop)[:, :, None]
+            x = x.reshape(batch, -1)
+            x += rng.standard_normal(x.shape).astype(np.float32) * noise  # input noise
             y = data.labels[rows]
             w = sample_w[rows]
             acts = [x]
@@ -272,7 +295,7 @@ def train_mlp(
             h = x
             for i in range(0, len(params) - 2, 2):
                 h = np.maximum(h @ params[i] + params[i + 1], 0)
-                mask = (rng.random(h.shape) > 0.2).astype(np.float32) / 0.8  # dropout
+                mask = (rng.random(h.shape) > dropout).astype(np.float32) / (1 - dropout)
                 h = h * mask
                 masks.append(mask)
                 acts.append(h)
@@ -293,7 +316,7 @@ def train_mlp(
             opt.step(grads, decay=1e-4)
             progress.advance(task)
     layers = [(params[i], params[i + 1]) for i in range(0, len(params), 2)]
-    return EarModel(list(classes), WINDOW, mean, std, layers, tail=TAIL)
+    return EarModel(list(classes), window, mean, std, layers, tail=TAIL)
 
 
 # ---------------------------------------------------------------- calibration
@@ -414,16 +437,79 @@ def adapt(
     from assistant.commands import normalize
 
     base = model or EarModel.load(DEFAULT_MODEL)
-    if base.replay_h is None or base.replay_y is None:
-        raise ValueError("this model keeps no replay activations; retrain it first")
     new = [p for p in dict.fromkeys(normalize(t) for t in extra_phrases) if p not in base.classes]
     if not new:
         return base
+    bank = eardata.make_bank(np.random.default_rng([seed, 99]))
+    groups = [
+        make_group("adapt", seed, i, bank, positives=new, n_words=0, n_sentences=0, n_nothing=0)
+        for i in range(speakers)
+    ]
+    return retrain_head(base, groups, seed, steps, {"adapted": new})
+
+
+def enroll(
+    recordings: Mapping[str, Sequence[np.ndarray]],
+    model: EarModel | None = None,
+    seed: int = 1,
+    copies: int = 12,
+    steps: int = 600,
+) -> EarModel:
+    """The model with its head fine-tuned on a user's own recordings of phrases.
+
+    `recordings` maps each phrase to clips (16 kHz float32) of the user saying it, with or
+    without quiet around; each clip is trimmed and augmented `copies` times (noise, room,
+    level, speed). A phrase the model does not know yet becomes a new class."""
+    from assistant.commands import normalize
+
+    base = model or EarModel.load(DEFAULT_MODEL)
+    rng = np.random.default_rng([seed, 17])
+    bank = eardata.make_bank(np.random.default_rng([seed, 99]))
+    group = Group([], [], [])
+    for phrase, clips in recordings.items():
+        label = normalize(phrase)
+        for clip in clips:
+            speech = _trim_energy(np.asarray(clip, np.float32))
+            for _ in range(copies):
+                audio, layout = eardata.augment(rng, bank, speech)
+                frames = embed(audio)
+                if len(frames):
+                    group.frames.append(frames)
+                    group.labels.append(label)
+                    group.firsts.append(first_valid(layout, len(frames)))
+    return retrain_head(base, [group], seed, steps, {"enrolled": sorted(recordings)})
+
+
+def _trim_energy(clip: np.ndarray) -> np.ndarray:
+    """The loud part of a recording (frames within 35 dB of its loudest), for enrolment."""
+    n = len(clip) // 160
+    if n == 0:
+        return clip
+    e = 10 * np.log10(np.mean(clip[: n * 160].reshape(n, 160) ** 2, axis=1) + 1e-12)
+    loud = np.flatnonzero(e > e.max() - 35)
+    return clip[max(0, (loud[0] - 5) * 160) : (loud[-1] + 6) * 160]
+
+
+def retrain_head(
+    base: EarModel,
+    groups: Sequence[Group],
+    seed: int,
+    steps: int,
+    note: dict[str, object],
+    per_class: int = 80,
+) -> EarModel:
+    """`base` with only its softmax head retrained on `groups` plus its replay activations.
+
+    Labels of `groups` that are not classes of `base` become new classes (before "other"
+    and "nothing")."""
+    if base.replay_h is None or base.replay_y is None:
+        raise ValueError("this model keeps no replay activations; retrain it first")
+    labels = {label for g in groups for label in g.labels}
+    new = sorted(label for label in labels if label not in base.classes)
     specials = [c for c in base.classes if c in (OTHER, NOTHING)]
     kept = [c for c in base.classes if c not in specials]
     classes = [*kept, *new, *specials]
     remap = np.array([classes.index(c) for c in base.classes])
-    groups = _adapt_groups(new, seed, speakers)
     data = build_windows(groups, classes, base.window)
     h_new = base.hidden(data.x(np.arange(len(data.labels))))
     h = np.concatenate([base.replay_h, h_new]).astype(np.float32)
@@ -448,6 +534,13 @@ def adapt(
         g[np.arange(len(rows)), y[rows]] -= 1
         g *= (cw[y[rows]] / len(rows))[:, None]
         opt.step([h[rows].T @ g, g.sum(axis=0)], decay=1e-4)
+    keep = np.concatenate(
+        [
+            rng.choice(rows, size=min(per_class, len(rows)), replace=False)
+            for c in range(len(classes))
+            if len(rows := np.flatnonzero(y == c))
+        ]
+    )
     return EarModel(
         classes,
         base.window,
@@ -457,18 +550,10 @@ def adapt(
         threshold=base.threshold,
         margin=base.margin,
         tail=base.tail,
-        meta={**base.meta, "adapted": new},
-        replay_h=h,
-        replay_y=y,
+        meta={**base.meta, **note},
+        replay_h=h[keep],
+        replay_y=y[keep],
     )
-
-
-def _adapt_groups(phrases: Sequence[str], seed: int, speakers: int) -> list[Group]:
-    bank = eardata.make_bank(np.random.default_rng([seed, 99]))
-    return [
-        make_group("adapt", seed, i, bank, positives=phrases, n_words=0, n_sentences=0, n_nothing=0)
-        for i in range(speakers)
-    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,7 +12,10 @@ The weights (`assistant/speech/models/ear.npz`) are made by `scripts/train-ear`
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
+import subprocess
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -173,9 +176,40 @@ class NeuralEngine:
         return Recognition(decision[0], round(decision[1], 3))
 
 
+def model_for(vocabulary: Vocabulary, path: Path = DEFAULT_MODEL) -> EarModel:
+    """The weights at `path`, with the head adapted to the vocabulary's own phrases.
+
+    Phrases the weights do not know (users' synonyms) are taught with `train.adapt` once
+    (synthesised voices, under two minutes) and the result is kept in the user's cache
+    directory, keyed by the weights and the phrases. When that cannot be done (no
+    eSpeak NG), the weights are used as they are and those phrases are never heard."""
+    model = EarModel.load(path)
+    missing = {p: i.command for p, i in vocabulary.phrases.items() if p not in model.classes}
+    if not missing:
+        return model
+    import platformdirs
+
+    digest = hashlib.sha256(path.read_bytes())
+    digest.update(json.dumps(sorted(missing)).encode())
+    cache = Path(platformdirs.user_cache_dir("exercise-assistant", appauthor=False))
+    adapted_path = cache / "ear" / f"adapted-{digest.hexdigest()[:16]}.npz"
+    if adapted_path.exists():
+        return EarModel.load(adapted_path)
+    try:
+        from assistant.speech.train import adapt
+
+        adapted = adapt(missing, model)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        logging.getLogger(__name__).warning("cannot teach the ear %s: %s", sorted(missing), exc)
+        return model
+    adapted.save(adapted_path)
+    return adapted
+
+
 def create(vocabulary: Vocabulary, model_path: Path | None = None) -> NeuralEngine:
-    """The neural engine with the shipped weights, or with the weights at `model_path`."""
+    """The neural engine with the shipped weights, or with the weights at `model_path`,
+    adapted to the vocabulary's synonyms (see `model_for`)."""
     path = model_path or DEFAULT_MODEL
     if not path.exists():
         raise DeviceError(f"the neural model {path} is missing; make it with scripts/train-ear")
-    return NeuralEngine(EarModel.load(path), vocabulary)
+    return NeuralEngine(model_for(vocabulary, path), vocabulary)

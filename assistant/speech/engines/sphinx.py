@@ -49,6 +49,15 @@ watch water week well were what when where whether which while white whole whom 
 wife will window with within without woman women word work world would write year young
 """.split()  # noqa: SIM905
 
+#: Everyday short words of conversation, kept as garbage whatever their length.
+INTERJECTIONS = """
+hello thanks okay alright maybe sorry really sure right well yeah yep nope
+""".split()  # noqa: SIM905
+
+#: Garbage words shorter than this many phones steal short commands from synthetic and
+#: unusual voices (measured: "nine" heard as "like", "seven" as "children"), so they are left out.
+MIN_GARBAGE_PHONES = 5
+
 #: Prior weight of the phrases against each garbage word (log10 of the odds in the grammar).
 DEFAULT_BIAS = 0.0
 CHUNK = 320  # 20 ms per process_raw call: the decoder never releases the GIL
@@ -71,10 +80,6 @@ def _model_files(model_path: Path | None) -> tuple[str, str]:
     return str(folder), str(dicts[0] if dicts else bundled / "cmudict-en-us.dict")
 
 
-def _jsgf(rule: str, alternatives: list[str]) -> str:
-    return f"<{rule}> = " + " | ".join(alternatives) + " ;\n"
-
-
 class SphinxEngine:
     """The Engine protocol over one PocketSphinx decoder with a phrase-or-garbage grammar."""
 
@@ -87,12 +92,13 @@ class SphinxEngine:
         *,
         bias: float = DEFAULT_BIAS,
         garbage: list[str] | None = None,
+        **options: object,
     ) -> None:
         import pocketsphinx
 
         hmm, dictionary = _model_files(model_path)
         config = pocketsphinx.Config(
-            hmm=hmm, dict=dictionary, lm=None, samprate=SAMPLE_RATE, loglevel="FATAL"
+            hmm=hmm, dict=dictionary, lm=None, samprate=SAMPLE_RATE, loglevel="FATAL", **options
         )
         self._decoder = pocketsphinx.Decoder(config)
         self.vocabulary = vocabulary
@@ -106,18 +112,21 @@ class SphinxEngine:
                 + " (choose other synonyms, or a model whose dictionary has them)"
             )
         self.phrases = phrases
-        pool = GARBAGE_WORDS if garbage is None else garbage
+        if garbage is None:
+            garbage = [
+                w
+                for w in GARBAGE_WORDS
+                if len((self._decoder.lookup_word(w) or "").split()) >= MIN_GARBAGE_PHONES
+            ] + INTERJECTIONS
         self.garbage = sorted(
-            {w for w in pool if w not in words and self._decoder.lookup_word(w) is not None}
+            {w for w in garbage if w not in words and self._decoder.lookup_word(w) is not None}
         )
+        # Weights sit on each alternative of one rule: PocketSphinx ignores weights put on
+        # references to other rules.
+        weight = math.pow(10.0, bias)  # 1 by default: each phrase as likely as each word
+        alternatives = [f"/{weight:.4f}/ ( {p} )" for p in phrases]
+        alternatives += [f"/1/ {w}" for w in self.garbage]
         grammar = "#JSGF V1.0;\ngrammar commands;\n"
-        grammar += _jsgf("phrase", [f"( {p} )" for p in phrases])
-        alternatives = ["<phrase>"]
-        if self.garbage:
-            grammar += _jsgf("garbage", self.garbage)
-            share = len(self.garbage) / max(1, len(phrases))
-            weight = math.pow(10.0, -bias) * share
-            alternatives = ["/1/ <phrase>", f"/{weight:.6g}/ <garbage>"]
         grammar += "public <utterance> = " + " | ".join(alternatives) + " ;\n"
         self._decoder.add_jsgf_string("commands", grammar)
         self._decoder.activate_search("commands")
@@ -129,6 +138,7 @@ class SphinxEngine:
         if self._active:
             self._decoder.end_utt()
         self._decoder.start_utt()
+        self._rng = np.random.default_rng(0)  # the same dither for the same audio
         self._pending = np.zeros(0, np.int16)
         self._active = True
 

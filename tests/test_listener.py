@@ -1,0 +1,195 @@
+"""The streaming listener: endpointing, length limits, recognition, echo guard, optional engines."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import soxr
+
+from assistant.commands import Command, Intent, Vocabulary
+from assistant.errors import DeviceError
+from assistant.events import Heard
+from assistant.speech.engines import Recognition
+from assistant.speech.listener import Listener, Rejected
+
+RATE = 16000
+needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="no espeak-ng")
+
+
+def espeak(text: str, voice: str = "en-us") -> np.ndarray:
+    out = subprocess.run(["espeak-ng", "-v", voice, "--stdout", text], capture_output=True)
+    audio, rate = sf.read(io.BytesIO(out.stdout), dtype="float32")
+    audio = soxr.resample(audio, rate, RATE).astype(np.float32)
+    loud = np.flatnonzero(np.abs(audio) > 0.01)
+    audio = audio[loud[0] : loud[-1] + 1]
+    return audio / np.sqrt(np.mean(audio**2)) * 0.1  # about -20 dBFS
+
+
+def room(n: int, seed: int = 0, level_db: float = -66.0) -> np.ndarray:
+    white = np.random.default_rng(seed).standard_normal(n)
+    return (white * 10 ** (level_db / 20)).astype(np.float32)
+
+
+class AcceptAll:
+    """An engine that hears "pause" in every utterance: isolates the endpointer."""
+
+    name = "accept-all"
+
+    def __init__(self) -> None:
+        self.fed = 0
+
+    def start_utterance(self) -> None:
+        self.fed = 0
+
+    def feed(self, audio: np.ndarray) -> None:
+        self.fed += len(audio)
+
+    def end_utterance(self) -> Recognition | None:
+        return Recognition("pause", 1.0)
+
+
+def run(listener: Listener, mic: np.ndarray, ref: np.ndarray | None = None) -> list[Heard]:
+    heard: list[Heard] = []
+    for i in range(0, len(mic), 320):
+        heard += listener.process(mic[i : i + 320], None if ref is None else ref[i : i + 320])
+    return heard + listener.flush()
+
+
+def lay_out(
+    clips: list[np.ndarray], gap: float = 1.5
+) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    pieces, spans, pos = [np.zeros(int(gap * RATE), np.float32)], [], int(gap * RATE)
+    for clip in clips:
+        spans.append((pos / RATE, (pos + len(clip)) / RATE))
+        pieces += [clip, np.zeros(int(gap * RATE), np.float32)]
+        pos += len(clip) + int(gap * RATE)
+    audio = np.concatenate(pieces)
+    return audio + room(len(audio)), spans
+
+
+@needs_espeak
+def test_endpointer_finds_each_utterance_within_60_ms_of_its_true_boundaries() -> None:
+    """Four spoken words 1.5 s apart give four utterances whose start and end are each within
+    60 ms of where the speech really starts and ends."""
+    clips = [espeak(w) for w in ("pause", "how many left", "next", "continue")]
+    mic, spans = lay_out(clips)
+    heard = run(Listener(AcceptAll(), Vocabulary()), mic)
+    assert len(heard) == len(spans)
+    for h, (start, end) in zip(heard, spans, strict=True):
+        assert abs(h.start - start) <= 0.06
+        assert abs(h.end - end) <= 0.06
+
+
+def test_constant_noise_alone_yields_no_utterance() -> None:
+    """Ten seconds of a steady fan-like noise (pink noise at -30 dBFS, switched on after 2 s of
+    a quiet room) give no command, even with an engine that would accept anything."""
+    rng = np.random.default_rng(3)
+    spec = np.fft.rfft(rng.standard_normal(10 * RATE))
+    spec /= np.sqrt(np.maximum(np.fft.rfftfreq(10 * RATE, 1 / RATE), 20.0))
+    fan = np.fft.irfft(spec, 10 * RATE)
+    fan = (fan / np.std(fan) * 10 ** (-30 / 20)).astype(np.float32)
+    mic = np.concatenate([room(2 * RATE), fan + room(10 * RATE, 1)])
+    rejected: list[Rejected] = []
+    assert run(Listener(AcceptAll(), Vocabulary(), on_rejected=rejected.append), mic) == []
+    assert all(r.reason == "too long" for r in rejected)
+
+
+@needs_espeak
+def test_a_long_sentence_containing_next_is_not_a_command() -> None:
+    """ "I will call my sister next week and we will go to the park" is one long utterance:
+    no command comes out of it, even with an engine that would accept anything."""
+    sentence = espeak("I will call my sister next week, and we will go to the park together")
+    mic, _ = lay_out([sentence])
+    listener = Listener(AcceptAll(), Vocabulary())
+    assert run(listener, mic) == []
+    assert [r.reason for r in listener.rejected][:1] == ["too long"]
+
+
+@needs_espeak
+@pytest.mark.parametrize(
+    ("phrase", "intent"),
+    [
+        ("pause", Intent(Command.PAUSE)),
+        ("next exercise", Intent(Command.NEXT)),
+        ("how many left", Intent(Command.STATUS)),
+        ("speed up", Intent(Command.FASTER)),
+        ("six", Intent(Command.NUMBER, 6)),
+    ],
+)
+def test_spoken_command_is_heard_with_its_intent_and_times(phrase: str, intent: Intent) -> None:
+    """A synthetic spoken command in a quiet room is heard once, with the right intent, and a
+    start and end within 100 ms of the speech."""
+    from assistant.speech.engines.sphinx import create
+
+    vocabulary = Vocabulary()
+    mic, [(start, end)] = lay_out([espeak(phrase)])
+    heard = run(Listener(create(vocabulary), vocabulary), mic)
+    assert [h.intent for h in heard] == [intent]
+    assert abs(heard[0].start - start) <= 0.1
+    assert abs(heard[0].end - end) <= 0.1
+
+
+INSTRUCTION = (
+    "Sit tall. Raise one knee toward your chest, lower it, then the other leg. "
+    "Next up, bird dog. Stop any exercise that makes the pain worse. Three, two, one, go."
+)
+
+
+def echo_of(reference: np.ndarray, gain: float = 0.5, delay_ms: float = 30.0) -> np.ndarray:
+    delay = int(delay_ms * RATE / 1000)
+    mic = np.zeros(len(reference), np.float32)
+    mic[delay:] = gain * reference[: len(reference) - delay]
+    return mic + room(len(mic), 5)
+
+
+@needs_espeak
+def test_the_assistants_own_voice_through_the_speaker_yields_no_command() -> None:
+    """The assistant's spoken instruction, fed as the reference and as the microphone (half
+    as loud, 30 ms later), gives no command."""
+    from assistant.speech.engines.sphinx import create
+
+    vocabulary = Vocabulary()
+    reference = np.concatenate([espeak(INSTRUCTION), np.zeros(RATE, np.float32)])
+    mic = echo_of(reference)
+    assert run(Listener(create(vocabulary), vocabulary), mic, reference) == []
+
+
+@needs_espeak
+def test_pause_spoken_over_the_assistants_voice_is_heard() -> None:
+    """The user saying "pause" while the assistant talks (its echo as loud as the user) is
+    heard as PAUSE, and nothing else is heard."""
+    from assistant.speech.engines.sphinx import create
+
+    vocabulary = Vocabulary()
+    reference = np.concatenate([espeak(INSTRUCTION), np.zeros(RATE, np.float32)])
+    mic = echo_of(reference)
+    user = espeak("pause") * 0.5
+    at = int(4.0 * RATE)
+    mic[at : at + len(user)] += user
+    heard = run(Listener(create(vocabulary), vocabulary), mic, reference)
+    assert [h.intent for h in heard] == [Intent(Command.PAUSE)]
+    assert abs(heard[0].start - 4.0) <= 0.15
+
+
+@pytest.mark.parametrize(
+    ("factory", "package"), [("create_vosk", "vosk"), ("create_whisper", "whisper")]
+)
+def test_optional_engine_without_its_package_or_model_is_one_clear_line(
+    factory: str, package: str
+) -> None:
+    """An optional engine whose package or model folder is missing raises DeviceError with a
+    one-line message naming the pip package and --model."""
+    from assistant.speech.engines import optional
+
+    with pytest.raises(DeviceError) as error:
+        getattr(optional, factory)(Vocabulary(), Path("/nonexistent/model"))
+    message = str(error.value)
+    assert "\n" not in message
+    assert f"pip install {package}" in message
+    assert "--model PATH" in message

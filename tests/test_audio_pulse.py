@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 import pytest
 
-from assistant.errors import DeviceError
 from assistant.events import Say
 from assistant.speech.tts import SAMPLE_RATE, Synthesizer
 
@@ -65,16 +64,6 @@ def pulse() -> str:
     if "pulse" not in names:
         pytest.skip("no ALSA device 'pulse' (libasound2-plugins missing?)")
     return "pulse"
-
-
-@pytest.fixture(scope="module")
-def synth() -> Synthesizer:
-    s = Synthesizer()
-    try:
-        s.check()
-    except DeviceError as exc:
-        pytest.skip(f"no text-to-speech here: {exc}")
-    return s
 
 
 class Recorder:

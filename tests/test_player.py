@@ -19,16 +19,6 @@ GAP_N = round(GAP * RATE)  # a preempted utterance falls silent this many sample
 FADE_N = round(FADE * RATE)
 
 
-@pytest.fixture(scope="module")
-def synth() -> Synthesizer:
-    s = Synthesizer()
-    try:
-        s.check()
-    except DeviceError as exc:
-        pytest.skip(f"no text-to-speech here: {exc}")
-    return s
-
-
 def first_sound(x: np.ndarray, start: int = 0) -> int:
     return start + int(np.flatnonzero(np.abs(x[start:]) > 0)[0])
 

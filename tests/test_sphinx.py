@@ -83,3 +83,14 @@ def test_one_decoder_serves_many_utterances_in_a_row(engine: SphinxEngine) -> No
         for size in (7, 480, 1333, 160):
             engine.feed(np.zeros(size, np.float32))
         assert engine.end_utterance() is None
+
+
+def test_front_end_options_override_the_models_feat_params() -> None:
+    """Options of the acoustic front end (which the model's feat.params would override) are
+    the ones given; the decoder defaults of the engine hold unless given too."""
+    engine = SphinxEngine(Vocabulary(), cmn="live", remove_noise=False)
+    config = engine._decoder.config
+    assert config["cmn"] == "live"
+    assert config["remove_noise"] is False
+    assert config["bestpath"] is False
+    assert SphinxEngine(Vocabulary(), bestpath=True)._decoder.config["bestpath"] is True

@@ -49,6 +49,14 @@ def run() -> str:
             f"{real.others_accepted}. Targets: >= 90 %, <= 4 wrong, <= 5 of 160.",
             "",
         ]
+        via = eareval.real_voices(engine(), listener=True)
+        lines += [
+            f"Through the project's Listener (noise suppression, endpointer, length limits) "
+            f"instead of a plain energy endpointer: {via.hits}/{via.clips} "
+            f"({100 * via.hits / via.clips:.0f} %) right, {len(via.wrong)} wrong, "
+            f"{len(via.others_accepted)} of {via.others} other words accepted.",
+            "",
+        ]
     else:
         lines += [f"Real voices: skipped, {eareval.SHARED} is absent.", ""]
 

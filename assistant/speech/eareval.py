@@ -88,8 +88,21 @@ def in_quiet(clip: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out.astype(np.float32)
 
 
-def hear(engine: Engine, stream: np.ndarray) -> Recognition | None:
-    """The engine's decision on the one utterance of `stream`."""
+def hear(engine: Engine, stream: np.ndarray, listener: bool = False) -> Recognition | None:
+    """The engine's decision on the one utterance of `stream`.
+
+    With `listener`, the stream goes through the project's `Listener` (noise suppression,
+    endpointer, length limits) in 30 ms blocks, and the first command it hears is taken;
+    otherwise a simple energy endpointer cuts the utterance."""
+    if listener:
+        from assistant.speech.listener import Listener
+
+        ear = Listener(engine, Vocabulary())
+        heard = []
+        for i in range(0, len(stream), 480):
+            heard += ear.process(stream[i : i + 480])
+        heard += ear.flush()
+        return Recognition(heard[0].text, heard[0].confidence) if heard else None
     span = endpoint(stream)
     if span is None:
         return None
@@ -114,7 +127,9 @@ class RealResult:
         return sum(n for _, n in self.recall.values())
 
 
-def real_voices(engine: Engine, folder: Path = SHARED, seed: int = 0) -> RealResult:
+def real_voices(
+    engine: Engine, folder: Path = SHARED, seed: int = 0, listener: bool = False
+) -> RealResult:
     """Recall, wrong commands and accepted other words on the real clips."""
     rng = np.random.default_rng(seed)
     vocab = Vocabulary()
@@ -124,7 +139,7 @@ def real_voices(engine: Engine, folder: Path = SHARED, seed: int = 0) -> RealRes
         for wav in sorted(word_dir.glob("*.wav")):
             clip, rate = sf.read(wav, dtype="float32")
             assert rate == SAMPLE_RATE
-            got = hear(engine, in_quiet(clip, rng))
+            got = hear(engine, in_quiet(clip, rng), listener)
             if word in REAL_COMMANDS:
                 hits, n = result.recall.get(word, (0, 0))
                 ok = got is not None and got.text == REAL_COMMANDS[word]

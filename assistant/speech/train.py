@@ -424,7 +424,7 @@ def train(
     val_groups: int = 20,
     threads: int = 1,
     epochs: int = 24,
-    piper_groups: int = 20,
+    piper_groups: int = 60,
 ) -> EarModel:
     started = time.perf_counter()
     classes = class_names()
@@ -602,7 +602,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--groups", type=int, default=115, help="synthetic speakers")
     parser.add_argument("--accent-groups", type=int, default=20)
     parser.add_argument("--val-groups", type=int, default=20)
-    parser.add_argument("--piper-groups", type=int, default=20, help="renditions, natural voice")
+    parser.add_argument("--piper-groups", type=int, default=60, help="renditions, natural voice")
     parser.add_argument("--epochs", type=int, default=24)
     parser.add_argument("--threads", type=int, default=1, help="onnxruntime threads")
     args = parser.parse_args(argv)

@@ -26,6 +26,7 @@ from assistant.commands import KEYS, Command, Intent
 from assistant.errors import AssistantError, DeviceError
 from assistant.eventlog import EffectSink, EventLog
 from assistant.events import Effect, Event, Heard, Key, Record, Say, Start, Tick
+from assistant.plan import SayItem
 from assistant.routine import Routine
 from assistant.runner import speaker_sink
 from assistant.session import Mode, Session, SessionOptions
@@ -156,6 +157,9 @@ def run_live(routine: Routine, settings: Settings, *, events: Path | None, liste
         except DeviceError as exc:
             notes.append(f"no loudspeaker ({exc}); the session goes on as printed text")
     plan = app.plan_for(routine, voice.timer())
+    if voice.synth is not None:  # every planned utterance now, so a count never waits
+        voice.synth.prerender(item.text for step in plan.steps for item in step.items
+                              if isinstance(item, SayItem))
     inbox: queue.Queue[Any] = queue.Queue()
     extras = Extras(note="; ".join(notes))
     said: list[str] = [""]

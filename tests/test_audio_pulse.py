@@ -106,8 +106,9 @@ def rig(pulse: str, synth: Synthesizer) -> Iterator[tuple[Any, Recorder, int]]:
     rec = Recorder(pulse)
     sp = LiveSpeaker(synth, device=pulse)
     try:
-        deadline = time.monotonic() + 10
-        while sp.clock() < 0.3 or rec.samples() < 0.3 * RATE:  # streams can take 2 s to start
+        deadline = time.monotonic() + 15
+        # streams can stall for up to ~2 s after opening: measure only after they run steadily
+        while sp.clock() < 2.0 or rec.samples() < 2.0 * RATE:
             assert time.monotonic() < deadline, "audio streams did not start within 10 s"
             time.sleep(0.02)
         click = np.zeros(160, dtype=np.float32)

@@ -36,7 +36,7 @@ pytestmark = pytest.mark.skipif(not shutil.which("espeak-ng"), reason="espeak-ng
 
 
 def spoken(text: str, tmp: Path) -> np.ndarray:
-    """`text` in eSpeak NG's en-us voice at 16 kHz, peak 0.5 (a person near the mic)."""
+    """`text` in eSpeak NG's en-us voice at 16 kHz, peak 0.9 (a person near the mic)."""
     raw = tmp / "word.wav"
     subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(raw), text], check=True)
     audio, rate = sf.read(raw, dtype="float32")
@@ -45,7 +45,7 @@ def spoken(text: str, tmp: Path) -> np.ndarray:
     audio = soxr.resample(audio, rate, RATE)
     loud = np.flatnonzero(np.abs(audio) > 0.01)
     audio = audio[loud[0]:loud[-1] + 1]
-    return (0.5 * audio / np.abs(audio).max()).astype(np.float32)
+    return (0.9 * audio / np.abs(audio).max()).astype(np.float32)
 
 
 def simulate(tmp: Path, mic: Path | None) -> list[dict]:

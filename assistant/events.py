@@ -34,6 +34,19 @@ class Heard:
     start: float
     end: float
 
+    def as_json(self) -> dict[str, Any]:
+        """The fields of a `heard` log line and of a `listen --json` line (DESIGN §6)."""
+        line: dict[str, Any] = {
+            "command": self.intent.command.value,
+            "text": self.text,
+            "confidence": round(self.confidence, 4),
+            "start": round(self.start, 4),
+            "end": round(self.end, 4),
+        }
+        if self.intent.value is not None:
+            line["value"] = self.intent.value
+        return line
+
 
 @dataclass(frozen=True)
 class Key:

@@ -19,23 +19,9 @@ SAMPLE_RATE = 16000
 BLOCK = 320  # 20 ms, as the microphone delivers it
 
 
-def heard_json(heard: Heard) -> dict[str, Any]:
-    """One `listen --json` line (DESIGN §6)."""
-    line: dict[str, Any] = {
-        "command": heard.intent.command.value,
-        "text": heard.text,
-        "confidence": round(heard.confidence, 4),
-        "start": round(heard.start, 3),
-        "end": round(heard.end, 3),
-    }
-    if heard.intent.value is not None:
-        line["value"] = heard.intent.value
-    return line
-
-
 def show(heard: Heard, as_json: bool) -> None:
     if as_json:
-        print(json.dumps(heard_json(heard)), flush=True)
+        print(json.dumps(heard.as_json()), flush=True)
     else:
         value = f" {heard.intent.value}" if heard.intent.value is not None else ""
         print(f"{heard.start:8.2f}-{heard.end:7.2f}s  {heard.intent.command.value}{value}"

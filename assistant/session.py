@@ -219,16 +219,7 @@ class Session:
             return out
         self._advance(now, out)
         if isinstance(event, Heard):
-            data: dict[str, Any] = {
-                "command": event.intent.command.value,
-                "text": event.text,
-                "confidence": round(event.confidence, 4),
-                "start": round(event.start, 4),
-                "end": round(event.end, 4),
-            }
-            if event.intent.value is not None:
-                data["value"] = event.intent.value
-            out.append(Record(now, "heard", data))
+            out.append(Record(now, "heard", event.as_json()))
         if isinstance(event, Heard | Key) and not self.done:
             self._command(event.intent, "voice" if isinstance(event, Heard) else "key", now, out)
         return out

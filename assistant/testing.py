@@ -1,13 +1,13 @@
 """Fakes shipped with the package, for tests of pure logic (here and in users' own code).
 
-    from assistant.testing import run_session, fixed_timer
-    transcript = run_session(routine, commands=[(12.5, "pause"), (42.5, "resume")])
-    reps = transcript.records("rep")
+from assistant.testing import run_session, fixed_timer
+transcript = run_session(routine, commands=[(12.5, "pause"), (42.5, "resume")])
+reps = transcript.records("rep")
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -18,6 +18,7 @@ from assistant.plan import Plan, SpeechTimer, build_plan
 from assistant.routine import Routine
 from assistant.runner import Scripted, simulate
 from assistant.session import Session, SessionOptions
+from assistant.speech.engines import Recognition
 
 
 def fixed_timer(seconds_per_char: float = 0.06) -> SpeechTimer:
@@ -77,6 +78,33 @@ class ScriptedListener:
             if intent is not None:
                 out.append(Heard(intent, text, 0.9, start, end))
         return out
+
+
+class ScriptedEngine:
+    """A recognition engine that gives scripted answers, one per utterance, and keeps the
+    audio it was fed (for tests of what is built on engines)."""
+
+    name = "scripted"
+
+    def __init__(self, answers: Iterable[str | None], classes: Sequence[str] = ()) -> None:
+        self._answers = list(answers)
+        self.classes = list(classes)
+        #: Per class, the probability `probabilities()` reports (for a scoring engine).
+        self.scores = np.zeros(len(self.classes), np.float32)
+        self.fed: list[np.ndarray] = []
+
+    def start_utterance(self) -> None:
+        self.fed = []
+
+    def feed(self, audio: np.ndarray) -> None:
+        self.fed.append(np.array(audio, copy=True))
+
+    def end_utterance(self) -> Recognition | None:
+        text = self._answers.pop(0) if self._answers else None
+        return None if text is None else Recognition(text, 0.9)
+
+    def probabilities(self) -> np.ndarray:
+        return self.scores
 
 
 def script(commands: Iterable[tuple[float, str]]) -> list[Scripted]:

@@ -165,7 +165,7 @@ def sr_keywords(stream: corpus.Stream, sensitivity: float = 0.8) -> Score:
 def _engines() -> dict[str, Callable[[], Engine]]:
     vocabulary = Vocabulary()
     out: dict[str, Callable[[], Engine]] = {}
-    for name in ("pocketsphinx", "neural"):
+    for name in ("pocketsphinx", "checked", "neural"):
         if name not in REGISTRY:
             continue
         try:

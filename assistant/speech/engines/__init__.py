@@ -47,6 +47,7 @@ class Engine(Protocol):
 REGISTRY: dict[str, str] = {
     "pocketsphinx": "assistant.speech.engines.sphinx:create",
     "neural": "assistant.speech.engines.neural:create",
+    "checked": "assistant.speech.engines.checked:create",
     "vosk": "assistant.speech.engines.optional:create_vosk",
     "whisper": "assistant.speech.engines.optional:create_whisper",
 }

@@ -185,6 +185,18 @@ class NeuralEngine:
         for p in self.model.posteriors(windows):
             self._posteriors.append(p)
 
+    @property
+    def classes(self) -> list[str]:
+        return self.model.classes
+
+    def probabilities(self) -> np.ndarray:
+        """The utterance so far: the mean posteriors of its last frames, one per class of
+        `model.classes` (all zero before the first frame)."""
+        if not self._posteriors:
+            return np.zeros(len(self.model.classes), np.float32)
+        out: np.ndarray = np.mean(self._posteriors, axis=0)
+        return out
+
     def end_utterance(self) -> Recognition | None:
         if self._samples > self._max_samples:
             return None  # commands are short: a long utterance is conversation

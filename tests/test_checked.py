@@ -1,0 +1,64 @@
+"""PocketSphinx checked by the trained ear: the ear can veto, never invent, a command."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from assistant.commands import Vocabulary
+from assistant.speech.engines import create, recognize
+from assistant.speech.engines.checked import CheckedEngine
+from assistant.testing import ScriptedEngine
+
+CLASSES = ["pause", "stop", "next", "<other>", "<nothing>"]
+
+
+def checked(answer: str | None, scores: list[float], bar: float = 0.05) -> CheckedEngine:
+    ear = ScriptedEngine([None], CLASSES)
+    ear.scores = np.array(scores, np.float32)
+    return CheckedEngine(ScriptedEngine([answer]), ear, Vocabulary(), min_probability=bar)
+
+
+def test_a_command_the_ear_finds_plausible_is_accepted() -> None:
+    """PocketSphinx's "next" with the ear giving "next" 0.06 (bar 0.05) is returned as is."""
+    engine = checked("next", [0.0, 0.0, 0.06, 0.9, 0.04])
+    got = recognize(engine, np.zeros(1600, np.float32))
+    assert got is not None and got.text == "next"
+    assert engine.last_probability == pytest.approx(0.06)
+
+
+def test_a_command_the_ear_finds_implausible_is_vetoed() -> None:
+    """PocketSphinx's "next" with the ear giving "next" 0.04 (bar 0.05) is rejected."""
+    engine = checked("next", [0.3, 0.3, 0.04, 0.3, 0.06])
+    assert recognize(engine, np.zeros(1600, np.float32)) is None
+
+
+def test_the_ear_counts_every_phrase_of_the_same_command() -> None:
+    """ "stop" passes on 0.03 for "pause" plus 0.03 for "stop": both mean PAUSE."""
+    engine = checked("stop", [0.03, 0.03, 0.0, 0.9, 0.04])
+    got = recognize(engine, np.zeros(1600, np.float32))
+    assert got is not None and got.text == "stop"
+
+
+def test_the_ear_never_adds_a_command() -> None:
+    """When PocketSphinx rejects the utterance, the result is None whatever the ear says."""
+    engine = checked(None, [0.0, 0.0, 1.0, 0.0, 0.0])
+    assert recognize(engine, np.zeros(1600, np.float32)) is None
+    assert engine.last_probability is None
+
+
+def test_both_engines_hear_the_same_audio() -> None:
+    """Every chunk fed to the checked engine reaches PocketSphinx and the ear unchanged."""
+    primary, ear = ScriptedEngine([None]), ScriptedEngine([None], CLASSES)
+    engine = CheckedEngine(primary, ear, Vocabulary())
+    audio = np.random.default_rng(3).standard_normal(2000).astype(np.float32)
+    recognize(engine, audio, chunk=480)
+    np.testing.assert_array_equal(np.concatenate(primary.fed), audio)
+    np.testing.assert_array_equal(np.concatenate(ear.fed), audio)
+
+
+def test_registry_creates_the_checked_engine() -> None:
+    """`create("checked", ...)` gives PocketSphinx and the shipped ear, wired together."""
+    engine = create("checked", Vocabulary())
+    assert isinstance(engine, CheckedEngine)
+    assert engine.primary.name == "pocketsphinx" and engine.ear.name == "neural"

@@ -111,6 +111,43 @@ def test_a_long_sentence_containing_next_is_not_a_command() -> None:
     assert [r.reason for r in listener.rejected][:1] == ["too long"]
 
 
+BABBLE = [
+    ("en-us", "we had to stop at the garage on the way and the queue was very long today"),
+    ("en-gb", "my neighbour is painting his house blue and the kids are helping him with it"),
+    ("en-us+f3", "there is a sale at the shoe shop on saturday so we should go there early"),
+    ("en-gb-scotland", "the doctor said to drink more water and to walk a little every day"),
+    ("en-us+m3", "do you remember the name of that restaurant near the station by the river"),
+]
+
+
+def babble(n: int) -> np.ndarray:
+    """Five people talking at once, looped to `n` samples, at unit RMS."""
+    out = np.zeros(n)
+    for k, (voice, text) in enumerate(BABBLE):
+        talk = espeak(text, voice)
+        talk = np.roll(np.tile(talk, n // len(talk) + 1), k * 7919)[:n]
+        out += talk / np.std(talk)
+    return (out / np.std(out)).astype(np.float32)
+
+
+@needs_espeak
+def test_a_command_10_db_above_babble_is_an_utterance_of_its_own() -> None:
+    """Three words 1.5 s apart, each 10 dB above the babble of five other talkers that never
+    pauses (the listener hears 3 s of it first), give three utterances, each starting within
+    150 ms and ending within 200 ms of the word: not merged with the babble into one long
+    utterance, nor started by the babble."""
+    clips = [espeak(w) for w in ("pause", "next", "continue")]
+    mic, spans = lay_out(clips)
+    mic = np.concatenate([room(3 * RATE, 1), mic])
+    spans = [(start + 3.0, end + 3.0) for start, end in spans]
+    mic = mic + babble(len(mic)) * np.float32(0.1 / 10 ** (10 / 20))
+    heard = run(Listener(AcceptAll(), Vocabulary()), mic)
+    assert len(heard) == len(spans)
+    for h, (start, end) in zip(heard, spans, strict=True):
+        assert abs(h.start - start) <= 0.15
+        assert abs(h.end - end) <= 0.2
+
+
 @needs_espeak
 @pytest.mark.parametrize(
     ("phrase", "intent"),

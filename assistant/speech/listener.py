@@ -109,7 +109,13 @@ class EchoGuard:
         self._ref_recent.append(ref_db)
         ref_env = max(self._ref_recent)
         self.active = ref_env > -65.0
-        out, estimate = self.canceller.process(mic, ref, adapt=ref_db > -65.0 and not talking)
+        # double talk (Geigel's test): the microphone louder than anything the loudspeaker
+        # played in the last 300 ms is a person talking over it; adapting to that would
+        # make the filter diverge, and its residual would keep the person's word going
+        mic_db = _db(float(np.mean(mic.astype(np.float64) ** 2)))
+        double_talk = mic_db > ref_env + self.coupling_db
+        adapt = ref_db > -65.0 and not talking and not double_talk
+        out, estimate = self.canceller.process(mic, ref, adapt=adapt)
         if not self.active:
             self.residual_db = _SILENT_DB
             return out
@@ -117,7 +123,7 @@ class EchoGuard:
             _db(float(np.mean(estimate.astype(np.float64) ** 2))), ref_env + self.coupling_db
         )
         out_db = _db(float(np.mean(out.astype(np.float64) ** 2)))
-        if not talking:
+        if not talking and not double_talk:
             self._leaks.append(min(out_db - echo_db, 0.0))
             if len(self._leaks) >= 20:
                 self.leak_db = float(np.percentile(self._leaks, 95))
@@ -257,7 +263,9 @@ class Listener:
     # ----------------------------------------------------------------------- stages
 
     def _frame(self, mic: np.ndarray, ref: np.ndarray | None) -> Heard | None:
-        talking = self._state == "speech"
+        # an utterance that is only starting is talking too: one frame of a loud word taken
+        # for echo made the canceller diverge, and the echo then kept the word going
+        talking = self._state == "speech" or any(self._onset)
         residual_db = _SILENT_DB
         if ref is not None:
             if self._echo is None:

@@ -314,7 +314,13 @@ class Synthesizer:
                 if os.path.exists(path):
                     os.remove(path)
 
-        samples, file_rate = engine_thread.call(job, self.timeout + len(text) / 50)
+        # Under heavy load eSpeak NG now and then hands back a file with no samples for a
+        # non-empty text (seen in the test suite beside other synthesis jobs): try again.
+        # (Text with nothing to say, such as "...", stays silent after the tries.)
+        for _ in range(3):
+            samples, file_rate = engine_thread.call(job, self.timeout + len(text) / 50)
+            if np.any(samples):
+                break
         if file_rate != SAMPLE_RATE and len(samples):
             samples = soxr.resample(samples, file_rate, SAMPLE_RATE, quality="HQ")
         return _readonly(np.ascontiguousarray(trim_silence(samples), dtype=np.float32))

@@ -199,14 +199,16 @@ class JournalSink:
         if effect.type != "resume_offer":
             self._held.append(effect)
             return
+        offer, self.offer = self.offer, None
         if effect.data.get("accepted"):
-            self.journal.resume(self.offer.session_id)
+            self.journal.resume(offer.session_id)
+            self.flush()
         else:
-            self.journal.mark_abandoned(self.offer.session_id)
-        self.offer = None
-        for record in self._held:
-            self.journal.record(record)
-        self._held = []
+            # the new session first, then the old one abandoned: killed in between, the
+            # newest session is still one to offer next time (the other way round, the
+            # newest was the abandoned one, and the next start offered nothing)
+            self.flush()
+            self.journal.mark_abandoned(offer.session_id)
 
     def flush(self) -> None:
         for record in self._held:

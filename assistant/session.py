@@ -587,12 +587,15 @@ class Session:
             seconds = exercise.rep_seconds * factor
             # a cue, so the next count cuts it rather than waiting for it
             self._say(now, f"{word}: {seconds:g} seconds a rep.", out, "cue")
-            self._retime(exercise)
+            offset = self._paused_offset if self.mode is not Mode.RUNNING else now - self._start
+            self._retime(exercise, offset)
         else:
             self._say(now, f"{word}.", out, "cue")
 
-    def _retime(self, exercise: Exercise) -> None:
-        """Reps not yet begun take the new tempo; the one in progress finishes as it was."""
+    def _retime(self, exercise: Exercise, offset: float) -> None:
+        """Reps not yet begun take the new tempo; the one in progress finishes as it was.
+        Nothing before `offset` (the step's time now) is planned again: between sides, the
+        "switch" cue was already said."""
         progress = self._progress
         if progress.work_start is None:
             first, boundary = 0, self._first_work_offset()
@@ -604,6 +607,7 @@ class Session:
         kept = [i for i in self._items[self._next:] if i.offset < boundary - 1e-9 or (
             isinstance(i, PhaseItem) and abs(i.offset - boundary) <= 1e-9)]
         new, end = reps_timeline(exercise, self._factor, first, boundary)
+        new = [i for i in new if i.offset >= offset - 1e-9]
         self._items = self._items[: self._next] + merge_says([*kept, *new])
         self._duration = end
         self._built_factor = self._factor

@@ -258,6 +258,7 @@ COMMANDS = ["pause", "resume", "next", "back", "repeat", "skip", "slower", "fast
 
 @settings(max_examples=60, deadline=None)
 @example(commands=[(6.0, "slower"), (6.0, "slower")])  # twice during a countdown
+@example(commands=[(79.0, "slower")])  # between sides: the switch cue is not said again
 @given(st.lists(st.tuples(st.floats(0, 400, allow_nan=False), st.sampled_from(COMMANDS)),
                 max_size=12))
 def test_any_command_sequence_keeps_the_invariants(commands: list[tuple[float, str]]) -> None:

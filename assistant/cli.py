@@ -78,7 +78,11 @@ s skip, - slower, + faster, ? how many left, h help, q end workout, y yes, x no.
 @click.option("--voice", help="Voice (see `voices`).")
 @click.option("--rate", type=click.IntRange(80, 400), help="Speaking rate, words per minute.")
 @click.option("--volume", type=click.FloatRange(0, 1), help="Volume, 0 to 1.")
-@click.option("--engine", help="Recognition engine: pocketsphinx, neural, vosk, whisper.")
+@click.option(
+    "--engine",
+    help="Recognition engine: checked (the default: PocketSphinx, vetoed by the trained ear), "
+    "pocketsphinx, neural, vosk, whisper.",
+)
 @click.option("--model", type=click.Path(path_type=Path), help="Model folder for vosk/whisper.")
 @click.option("--input-device", help="Microphone (see `devices`).")
 @click.option("--output-device", help="Loudspeaker (see `devices`).")
@@ -269,7 +273,11 @@ Examples:
               help="Recognize commands in this WAV file instead of the microphone.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON line per command heard.")
 @click.option("--verbose", "-v", is_flag=True, help="Also show rejected utterances.")
-@click.option("--engine", help="Recognition engine: pocketsphinx, neural, vosk, whisper.")
+@click.option(
+    "--engine",
+    help="Recognition engine: checked (the default: PocketSphinx, vetoed by the trained ear), "
+    "pocketsphinx, neural, vosk, whisper.",
+)
 @click.option("--model", type=click.Path(path_type=Path), help="Model folder for vosk/whisper.")
 @click.option("--input-device", help="Microphone (see `devices`).")
 def listen(wav: Path | None, as_json: bool, verbose: bool, engine: str | None,

@@ -5,7 +5,7 @@ immutable value. Precedence: command line > settings file > routine's own voice 
     voice: en-us
     rate: 160            # words per minute
     volume: 0.9          # 0.0 .. 1.0
-    engine: pocketsphinx # or neural, vosk, whisper
+    engine: checked      # or pocketsphinx, neural, vosk, whisper
     model: ~/models/vosk-small-en
     input_device: pulse
     output_device: pulse

@@ -594,6 +594,10 @@ def augment(
     if rng.random() < 0.15:
         pre = int(rng.uniform(0.5, 1.5) * SAMPLE_RATE)
     post = int(rng.uniform(0.1, 0.8) * SAMPLE_RATE)
+    if strong and rng.random() < 0.25:
+        # a recording's own noise after the word can hold the endpointer open for a while:
+        # the word must still count with up to 1.4 s of trailing audio
+        post = int(rng.uniform(0.8, 1.4) * SAMPLE_RATE)
     n = pre + len(speech) + post
     x = np.zeros(n, np.float32)
     level = 10 ** (rng.uniform(-38, -14) / 20)

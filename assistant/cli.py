@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -31,6 +32,21 @@ class Help(click.Group):
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(self.commands)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def engine_options(command: F) -> F:
+    """--engine and --model, shared by `start` and `listen`."""
+    command = click.option(
+        "--model", type=click.Path(path_type=Path), help="Model folder for vosk/whisper."
+    )(command)
+    return click.option(
+        "--engine",
+        help="Recognition engine: checked (the default: PocketSphinx, vetoed by the trained "
+        "ear), pocketsphinx, neural, vosk, whisper.",
+    )(command)
 
 
 @click.group(cls=Help, context_settings={"help_option_names": ["-h", "--help"],
@@ -78,12 +94,7 @@ s skip, - slower, + faster, ? how many left, h help, q end workout, y yes, x no.
 @click.option("--voice", help="Voice (see `voices`).")
 @click.option("--rate", type=click.IntRange(80, 400), help="Speaking rate, words per minute.")
 @click.option("--volume", type=click.FloatRange(0, 1), help="Volume, 0 to 1.")
-@click.option(
-    "--engine",
-    help="Recognition engine: checked (the default: PocketSphinx, vetoed by the trained ear), "
-    "pocketsphinx, neural, vosk, whisper.",
-)
-@click.option("--model", type=click.Path(path_type=Path), help="Model folder for vosk/whisper.")
+@engine_options
 @click.option("--input-device", help="Microphone (see `devices`).")
 @click.option("--output-device", help="Loudspeaker (see `devices`).")
 @click.option("--no-listen", is_flag=True, help="Do not use the microphone (keys still work).")
@@ -273,12 +284,7 @@ Examples:
               help="Recognize commands in this WAV file instead of the microphone.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON line per command heard.")
 @click.option("--verbose", "-v", is_flag=True, help="Also show rejected utterances.")
-@click.option(
-    "--engine",
-    help="Recognition engine: checked (the default: PocketSphinx, vetoed by the trained ear), "
-    "pocketsphinx, neural, vosk, whisper.",
-)
-@click.option("--model", type=click.Path(path_type=Path), help="Model folder for vosk/whisper.")
+@engine_options
 @click.option("--input-device", help="Microphone (see `devices`).")
 def listen(wav: Path | None, as_json: bool, verbose: bool, engine: str | None,
            model: Path | None, input_device: str | None) -> None:

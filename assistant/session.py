@@ -587,8 +587,7 @@ class Session:
             seconds = exercise.rep_seconds * factor
             # a cue, so the next count cuts it rather than waiting for it
             self._say(now, f"{word}: {seconds:g} seconds a rep.", out, "cue")
-            offset = self._paused_offset if self.mode is not Mode.RUNNING else now - self._start
-            self._retime(exercise, offset)
+            self._retime(exercise, self._offset(now))
         else:
             self._say(now, f"{word}.", out, "cue")
 
@@ -618,12 +617,16 @@ class Session:
                 return item.offset
         return 0.0
 
+    def _offset(self, now: float) -> float:
+        """Where the current step is at `now`: its frozen offset while not running."""
+        return self._paused_offset if self.mode is not Mode.RUNNING else now - self._start
+
     def do_status(self, now: float, out: list[Effect]) -> None:
         self._say(now, self.status_text(now), out)
 
     def status_text(self, now: float) -> str:
         step = self.step
-        offset = self._paused_offset if self.mode is not Mode.RUNNING else now - self._start
+        offset = self._offset(now)
         if step.kind is StepKind.SET:
             exercise = self._exercise()
             progress = self._progress

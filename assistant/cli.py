@@ -44,8 +44,8 @@ def engine_options(command: F) -> F:
     )(command)
     return click.option(
         "--engine",
-        help="Recognition engine: checked (the default: PocketSphinx, vetoed by the trained "
-        "ear), pocketsphinx, neural, vosk, whisper.",
+        help="Recognition engine: checked (the default: PocketSphinx vetoed by the trained ear, "
+        "plus what the ear alone is sure of), pocketsphinx, neural, vosk, whisper.",
     )(command)
 
 

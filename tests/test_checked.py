@@ -1,4 +1,5 @@
-"""PocketSphinx checked by the trained ear: the ear can veto, never invent, a command."""
+"""PocketSphinx checked by the trained ear: the ear vetoes implausible commands and adds the
+ones it is sure of."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from assistant.testing import ScriptedEngine
 CLASSES = ["pause", "stop", "next", "<other>", "<nothing>"]
 
 
-def checked(answer: str | None, scores: list[float], bar: float = 0.05) -> CheckedEngine:
-    ear = ScriptedEngine([None], CLASSES)
+def checked(
+    answer: str | None, scores: list[float], bar: float = 0.05, ear_says: str | None = None
+) -> CheckedEngine:
+    ear = ScriptedEngine([ear_says], CLASSES)
     ear.scores = np.array(scores, np.float32)
     return CheckedEngine(ScriptedEngine([answer]), ear, Vocabulary(), min_probability=bar)
 
@@ -40,11 +43,26 @@ def test_the_ear_counts_every_phrase_of_the_same_command() -> None:
     assert got is not None and got.text == "stop"
 
 
-def test_the_ear_never_adds_a_command() -> None:
-    """When PocketSphinx rejects the utterance, the result is None whatever the ear says."""
+def test_an_unsure_ear_adds_no_command() -> None:
+    """When PocketSphinx rejects the utterance and the ear decides nothing, the result is None
+    however high the ear scores a class."""
     engine = checked(None, [0.0, 0.0, 1.0, 0.0, 0.0])
     assert recognize(engine, np.zeros(1600, np.float32)) is None
     assert engine.last_probability is None
+
+
+def test_the_ears_own_decision_stands_when_pocketsphinx_hears_nothing() -> None:
+    """PocketSphinx rejecting the utterance and the ear deciding "next" gives "next"."""
+    engine = checked(None, [0.0, 0.0, 0.97, 0.02, 0.01], ear_says="next")
+    got = recognize(engine, np.zeros(1600, np.float32))
+    assert got is not None and got.text == "next"
+
+
+def test_the_ears_own_decision_replaces_a_vetoed_command() -> None:
+    """PocketSphinx's "next" vetoed (0.01 < 0.05) while the ear decides "stop" gives "stop"."""
+    engine = checked("next", [0.5, 0.47, 0.01, 0.01, 0.01], ear_says="stop")
+    got = recognize(engine, np.zeros(1600, np.float32))
+    assert got is not None and got.text == "stop"
 
 
 def test_both_engines_hear_the_same_audio() -> None:

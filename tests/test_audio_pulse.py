@@ -178,7 +178,8 @@ def test_cut_silences_within_50_ms(rig: tuple[Any, Recorder, int], synth: Synthe
 
 
 def test_played_is_what_went_to_the_sink(rig: tuple[Any, Recorder, int]) -> None:
-    """played(a, b) returns the samples that came back from the sink for that range."""
+    """played(a, b) returns, sample for sample, what came back from the sink for that range,
+    found within 30 ms of the calibrated round trip (as the counts' timing)."""
     sp, rec, offset = rig
     rng = np.random.default_rng(1)
     noise = (rng.standard_normal(RATE // 2) * 0.1).astype(np.float32)
@@ -186,8 +187,13 @@ def test_played_is_what_went_to_the_sink(rig: tuple[Any, Recorder, int]) -> None
     sp.schedule_pcm(t0, noise, kind="cue", text="noise")
     wait_until(sp, t0 + 0.7)
     ref = sp.played(t0 - 0.1, t0 + 0.6)
-    start = round((t0 - 0.1) * RATE) + offset
-    back = rec.audio()[start : start + len(ref)]
     assert np.abs(ref).max() > 0.1
+    # the round trip moves by a few ms when a stream on this loaded machine skips a period
+    # (1 run in 4 here, after the other tests): look for the range near the calibration
+    slack = round(0.03 * RATE)
+    start = round((t0 - 0.1) * RATE) + offset
+    recorded = rec.audio()[start - slack : start + len(ref) + slack]
+    lag = int(np.argmax(np.correlate(recorded, ref, "valid"))) - slack
+    back = recorded[slack + lag : slack + lag + len(ref)]
     # the sink stores 16-bit samples: equal to within one quantization step
     assert np.abs(back - ref).max() < 2 / 32768

@@ -49,8 +49,8 @@ def journal_sets(tmp: Path) -> set[tuple[int, int]]:
 def test_sigkill_at_random_moments_keeps_every_logged_set_and_start_offers_to_resume(
     tmp_path: Path,
 ) -> None:
-    """Across 12 SIGKILLs mid-session, every set_done in the event log is in the journal, which opens
-    cleanly, and the next start says where it stopped and asks to carry on."""
+    """Across 12 SIGKILLs mid-session, every set_done in the event log is in the journal,
+    which opens cleanly, and the next start says where it stopped and asks to carry on."""
     (tmp_path / "crash.yaml").write_text(ROUTINE)
     rng = random.Random(7)
     killed = 0

@@ -1,6 +1,7 @@
 """The streaming listener: microphone frames in, spoken commands out.
 
-    mic (+ what the loudspeaker played) -> echo canceller -> noise suppression
+    mic (+ what the loudspeaker played) -> echo canceller
+        -> noise suppression (RNNoise in steady noise, WebRTC's otherwise; see `denoise`)
         -> endpointer (energy over an adaptive noise floor and over the residual echo)
         -> utterance length limits -> engine -> Vocabulary.parse -> Heard
 
@@ -25,6 +26,7 @@ import numpy as np
 
 from assistant.commands import Vocabulary
 from assistant.events import Heard
+from assistant.speech.denoise import RNNoise, SteadyNoise, WebRTCSuppressor
 from assistant.speech.echo import EchoCanceller
 from assistant.speech.engines import SAMPLE_RATE, Engine
 
@@ -45,25 +47,6 @@ class Rejected:
     end: float
     reason: str  # "too long", "too short", "not a command", "echo"
     text: str = ""
-
-
-class NoiseSuppressor:
-    """WebRTC noise suppression (and its high-pass filter) on 10 ms frames of float audio."""
-
-    def __init__(self, level: int) -> None:
-        self.level = level
-        self._processor = None
-        if level > 0:
-            from webrtc_noise_gain import AudioProcessor
-
-            self._processor = AudioProcessor(0, int(level))
-
-    def __call__(self, frame: np.ndarray) -> np.ndarray:
-        if self._processor is None:
-            return frame
-        pcm = np.clip(np.rint(frame * 32767.0), -32768, 32767).astype(np.int16)
-        out = self._processor.Process10ms(pcm.tobytes()).audio
-        return np.frombuffer(out, np.int16).astype(np.float32) / 32767.0
 
 
 class NoiseFloor:
@@ -146,12 +129,14 @@ class Listener:
         *,
         sample_rate: int = SAMPLE_RATE,
         noise_suppression: int = 3,
+        rnnoise: bool = True,
         suppress_above_db: float = -50.0,
         start_db: float = 9.0,
         continue_db: float = 7.0,
         echo_margin_db: float = 6.0,
         min_level_db: float = -62.0,
         onset_frames: int = 6,
+        rnnoise_gate_db: float = 8.0,
         hangover: float = 0.22,
         preroll: float = 0.25,
         min_utterance: float = 0.12,
@@ -169,6 +154,7 @@ class Listener:
         self.echo_margin_db = echo_margin_db
         self.min_level_db = min_level_db
         self.onset_frames = onset_frames
+        self.rnnoise_gate_db = rnnoise_gate_db
         self.settle_frames = round(settle / FRAME_S)
         self.hangover_frames = max(1, round(hangover / FRAME_S))
         self.min_frames = max(1, round(min_utterance / FRAME_S))
@@ -177,7 +163,12 @@ class Listener:
         self.peak_drop_db = peak_drop_db
         self._peak = _SILENT_DB
         self.rejected: deque[Rejected] = deque(maxlen=100)
-        self._suppress = NoiseSuppressor(noise_suppression)
+        self._suppress = WebRTCSuppressor(noise_suppression)
+        # RNNoise runs only while the room is noisy (it costs ~10 % of a core), and its
+        # output is used while that noise is steady
+        self._rnnoise = RNNoise() if rnnoise and RNNoise.available() else None
+        self._steady = SteadyNoise()
+        self._rnn_floor = NoiseFloor(percentile=noise_percentile)
         # in noise the floor is the suppressed signal's median: babble's 15th percentile lies
         # ~9 dB under its median, so babble itself started utterances and kept them going
         # until "too long". Measured on a dev corpus (80 commands 10 dB above babble): a
@@ -273,13 +264,28 @@ class Listener:
             mic = self._echo.process(mic, ref, talking)
             residual_db = self._echo.residual_db
         clean = self._suppress(mic)
-        energy = _db(float(np.mean(clean.astype(np.float64) ** 2)))
         raw_energy = _db(float(np.mean(mic.astype(np.float64) ** 2)))
-        echoing = self._echo is not None and self._echo.active
-        low_floor = self._echo_floor.update(energy)
-        clean_floor = low_floor if echoing else self._floor.update(energy)
         raw_floor = self._raw_floor.update(raw_energy)
         noisy = raw_floor > self.suppress_above_db
+        steady = self._steady.update(raw_energy)
+        web_energy = _db(float(np.mean(clean.astype(np.float64) ** 2)))
+        # what the engine hears in noise, and the energy the endpointer goes by
+        heard_audio, energy, rnn_floor = clean, web_energy, _SILENT_DB
+        use_rnnoise = False
+        if self._rnnoise is not None and noisy:
+            denoised = self._rnnoise(mic)
+            rnn_energy = _db(float(np.mean(denoised.astype(np.float64) ** 2)))
+            rnn_floor = self._rnn_floor.update(rnn_energy)
+            if steady:  # measured: as the endpointer's signal too, it found more commands
+                use_rnnoise = True
+                heard_audio, energy = denoised, rnn_energy
+        echoing = self._echo is not None and self._echo.active
+        low_floor = self._echo_floor.update(energy)
+        if echoing:
+            clean_floor = low_floor
+        else:
+            web_floor = self._floor.update(web_energy)
+            clean_floor = rnn_floor if use_rnnoise else web_floor
         if not noisy:  # in a quiet room, decide on the signal itself
             energy, floor = raw_energy, raw_floor
         else:
@@ -290,6 +296,12 @@ class Listener:
         # say little of a noise that fluctuates, and babble started utterances there
         settled = self._frames >= self.settle_frames
         starts = settled and loud and over_echo and energy > floor + self.start_db
+        if use_rnnoise:
+            # RNNoise leaves speech at about its own level (0 dB SNR or more: near or above
+            # the noise's level) and residual noise 10-30 dB under it, but that residual
+            # comes in bursts far above its median: its floor alone let a steady fan start
+            # utterances
+            starts = starts and energy > raw_floor - self.rnnoise_gate_db
         # in noise, an utterance lasts while it stays within `peak_drop_db` of its loudest
         # frame, so it ends when the voice falls back into fluctuating noise such as babble
         # (in a quiet room that would cut the quiet ends of words)
@@ -303,7 +315,7 @@ class Listener:
         self._frames += 1
 
         if self._state == "idle":
-            self._preroll.append((mic, clean))
+            self._preroll.append((mic, heard_audio))
             self._onset.append(starts)
             if sum(self._onset) >= self.onset_frames:
                 self._begin(index)
@@ -316,7 +328,7 @@ class Listener:
                 self._onset.clear()
             return None
         # in an utterance
-        self.engine.feed(clean if self._use_clean else mic)
+        self.engine.feed(heard_audio if self._use_clean else mic)
         if continues:
             self._last_speech = index
         if not over_echo and ref is not None:
@@ -341,8 +353,8 @@ class Listener:
         # suppression costs recall (measured: 26/30 -> 19/30 clean with PocketSphinx)
         self._use_clean = self._raw_floor.level > self.suppress_above_db
         self.engine.start_utterance()
-        for raw, clean in self._preroll:
-            self.engine.feed(clean if self._use_clean else raw)
+        for raw, heard in self._preroll:
+            self.engine.feed(heard if self._use_clean else raw)
         self._preroll.clear()
 
     def _finish(self) -> Heard | None:

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -141,7 +142,10 @@ def speak(voice: eardata.Voice, texts: Sequence[str]) -> list[np.ndarray]:
             return [data[f"a{i}"] for i in range(len(texts))]
     clips = eardata.synthesize(voice, list(texts))
     arrays: dict[str, np.ndarray] = {f"a{i}": c.astype(np.float32) for i, c in enumerate(clips)}
-    np.savez(path, **arrays)  # type: ignore[arg-type]
+    # written whole, then renamed: a second bench process never reads a half-written file
+    partial = path.with_name(f"{path.stem}.{os.getpid()}.partial.npz")
+    np.savez(partial, **arrays)  # type: ignore[arg-type]
+    partial.replace(path)
     return clips
 
 

@@ -111,6 +111,17 @@ def test_a_long_sentence_containing_next_is_not_a_command() -> None:
     assert [r.reason for r in listener.rejected][:1] == ["too long"]
 
 
+
+def test_a_slow_command_just_under_the_limit_is_heard() -> None:
+    """A sound lasting 1.7 s (under the 1.8 s limit) is one utterance, although the silence
+    that ends it takes the whole to 1.9 s: the limit measures the speech."""
+    t = np.arange(round(1.7 * RATE)) / RATE
+    sound = (0.1 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    mic, spans = lay_out([sound])
+    heard = run(Listener(AcceptAll(), Vocabulary()), mic)
+    assert [(h.text, abs(h.end - spans[0][1]) <= 0.06) for h in heard] == [("pause", True)]
+
+
 BABBLE = [
     ("en-us", "we had to stop at the garage on the way and the queue was very long today"),
     ("en-gb", "my neighbour is painting his house blue and the kids are helping him with it"),

@@ -333,7 +333,8 @@ class Listener:
             self._last_speech = index
         if not over_echo and ref is not None:
             self._echo_frames += 1
-        if index - self._start + 1 > self.max_frames:
+        # the speech itself is measured, not the silence after it that ends the utterance
+        if self._last_speech - self._start + 1 > self.max_frames:
             self.engine.end_utterance()
             self._reject(self._start, index + 1, "too long")
             self._state = "overlong"

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+from test_listener import AcceptAll
 
+from assistant.commands import Vocabulary
+from assistant.speech import denoise
 from assistant.speech.denoise import RNNoise, SteadyNoise
+from assistant.speech.listener import Listener
 
 RATE = 16000
 needs_rnnoise = pytest.mark.skipif(not RNNoise.available(), reason="pyrnnoise not installed")
@@ -80,3 +86,16 @@ def test_steady_noise_is_told_from_noise_that_comes_and_goes() -> None:
         for i in range(0, len(audio), 160):
             detector.update(db(audio[i : i + 160]))
         assert detector.steady is steady
+
+
+def test_a_library_that_does_not_load_leaves_webrtc_alone(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A librnnoise.so that is not a library for this machine gives no RNNoise (and no
+    error): the listener goes on with WebRTC suppression."""
+    broken = tmp_path / "librnnoise.so"
+    broken.write_bytes(b"not a shared library")
+    monkeypatch.setattr(denoise, "_rnnoise_library", lambda: broken)
+    assert denoise.load_rnnoise() is None
+    listener = Listener(AcceptAll(), Vocabulary())
+    assert listener._rnnoise is None

@@ -121,6 +121,17 @@ class RNNoise:
         return out.astype(np.float32, copy=False)
 
 
+def load_rnnoise() -> RNNoise | None:
+    """RNNoise, or None when its library is missing or does not load on this machine (the
+    listener then uses WebRTC alone)."""
+    if not RNNoise.available():
+        return None
+    try:
+        return RNNoise()
+    except (OSError, AttributeError):  # a library built for another machine, or another API
+        return None
+
+
 class SteadyNoise:
     """Whether the room's noise is steady: the spread of recent frame energies is small.
 

@@ -26,7 +26,7 @@ import numpy as np
 
 from assistant.commands import Vocabulary
 from assistant.events import Heard
-from assistant.speech.denoise import RNNoise, SteadyNoise, WebRTCSuppressor
+from assistant.speech.denoise import SteadyNoise, WebRTCSuppressor, load_rnnoise
 from assistant.speech.echo import EchoCanceller
 from assistant.speech.engines import SAMPLE_RATE, Engine
 
@@ -166,7 +166,7 @@ class Listener:
         self._suppress = WebRTCSuppressor(noise_suppression)
         # RNNoise runs only while the room is noisy (it costs ~10 % of a core), and its
         # output is used while that noise is steady
-        self._rnnoise = RNNoise() if rnnoise and RNNoise.available() else None
+        self._rnnoise = load_rnnoise() if rnnoise else None
         self._steady = SteadyNoise()
         self._rnn_floor = NoiseFloor(percentile=noise_percentile)
         # in noise the floor is the suppressed signal's median: babble's 15th percentile lies

@@ -48,6 +48,16 @@ def spoken(text: str, tmp: Path) -> np.ndarray:
     return (0.9 * audio / np.abs(audio).max()).astype(np.float32)
 
 
+def fan(seconds: float, level_db: float = -30.0) -> np.ndarray:
+    """A steady fan: pink noise at `level_db` dBFS (loud enough for the listener's steady-noise
+    path, RNNoise)."""
+    n = round(seconds * RATE)
+    spec = np.fft.rfft(np.random.default_rng(4).standard_normal(n))
+    spec /= np.sqrt(np.maximum(np.fft.rfftfreq(n, 1 / RATE), 20.0))
+    noise = np.fft.irfft(spec, n)
+    return (noise / np.std(noise) * 10 ** (level_db / 20)).astype(np.float32)
+
+
 def simulate(tmp: Path, mic: Path | None) -> list[dict]:
     events = tmp / "events.jsonl"
     request = app.SimulationRequest(
@@ -66,26 +76,46 @@ def test_the_assistants_own_voice_never_becomes_a_command(tmp_path: Path) -> Non
     assert records[-1]["type"] == "session_end" and records[-1]["completed"] is True
 
 
-@pytest.mark.parametrize("word", ["stop", "pause"])
-def test_a_pause_word_over_an_instruction_pauses_within_half_a_second(
-    tmp_path: Path, word: str
+def test_the_assistants_own_voice_in_a_fan_s_noise_never_becomes_a_command(
+    tmp_path: Path,
 ) -> None:
-    """A pause word said 2 s into the long instruction is heard, and the session pauses and
-    cuts speech within 0.5 s of the end of the word."""
-    quiet = simulate(tmp_path, None)
-    instruction = next(r for r in quiet if r["type"] == "say" and r["text"].startswith("Start"))
-    said_at = instruction["t"] + 2.0
-    voice = spoken(word, tmp_path)
+    """With the echo of the whole session and a steady fan in the microphone, nothing is
+    heard."""
+    length = simulate(tmp_path, None)[-1]["t"]
+    path = tmp_path / "fan.wav"
+    sf.write(path, fan(length + 2.0), RATE)
+    records = simulate(tmp_path, path)
+    assert [r for r in records if r["type"] == "heard"] == []
+    assert records[-1]["type"] == "session_end" and records[-1]["completed"] is True
+
+
+def paused_after(tmp: Path, word: str, said_at: float) -> float | None:
+    """How long after the end of `word`, said at `said_at`, the session paused and cut its
+    speech; None when the word was not heard as "pause" (and nothing else was heard)."""
+    voice = spoken(word, tmp)
     mic = np.zeros(round((said_at + 4.0) * RATE), dtype=np.float32)
     start = round(said_at * RATE)
-    mic[start:start + len(voice)] = voice
-    path = tmp_path / "mic.wav"
+    mic[start:start + len(voice)] += voice
+    path = tmp / "mic.wav"
     sf.write(path, mic, RATE)
-    records = simulate(tmp_path, path)
-    heard = [r for r in records if r["type"] == "heard"]
-    assert [h["command"] for h in heard] == ["pause"], heard
-    word_end = said_at + len(voice) / RATE
+    records = simulate(tmp, path)
+    heard = [r["command"] for r in records if r["type"] == "heard"]
+    if not heard:
+        return None
+    assert heard == ["pause"]
     paused = next(r["t"] for r in records if r["type"] == "phase" and r["phase"] == "paused")
     cut = next(r["t"] for r in records if r["type"] == "cut")
-    assert word_end <= paused < word_end + 0.5
     assert cut == paused
+    return paused - (said_at + len(voice) / RATE)
+
+
+def test_pause_words_over_an_instruction_pause_within_half_a_second(tmp_path: Path) -> None:
+    """Of twelve pause words ("stop", "pause") said at six moments 1.5 to 2.9 s into the long
+    instruction, at least eleven pause the session and cut speech within 0.5 s of the end of
+    the word (before the echo guard held its filter at a word's first frames, three did)."""
+    quiet = simulate(tmp_path, None)
+    instruction = next(r for r in quiet if r["type"] == "say" and r["text"].startswith("Start"))
+    delays = [paused_after(tmp_path, word, instruction["t"] + into)
+              for word in ("stop", "pause") for into in (1.5, 1.7, 2.0, 2.2, 2.5, 2.9)]
+    in_time = [d for d in delays if d is not None and 0.0 <= d < 0.5]
+    assert len(in_time) >= 11, delays

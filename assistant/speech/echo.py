@@ -50,11 +50,17 @@ class EchoCanceller:
         estimate = np.fft.irfft(np.einsum("pk,pk->k", self._w, self._x), 2 * n)[n:]
         error = np.asarray(mic, np.float64) - estimate
         if adapt:
-            err_spec = np.fft.rfft(np.concatenate([self._zeros, error]))
-            norm = self._xpow.sum(axis=0) + self._delta
-            gradient = np.conj(self._x) * (self.step * err_spec / norm)
-            # keep each partition a causal block of `n` taps (the constrained update)
-            taps = np.fft.irfft(gradient, 2 * n, axis=1)
-            taps[:, n:] = 0.0
-            self._w += np.fft.rfft(taps, axis=1)
+            self.adapt(error)
         return error.astype(np.float32), estimate.astype(np.float32)
+
+    def adapt(self, error: np.ndarray) -> None:
+        """Move the filter toward cancelling `error`, the last block's cancelled signal (for
+        a caller that decides after seeing it: `process(..., adapt=False)` first)."""
+        n = self.block
+        err_spec = np.fft.rfft(np.concatenate([self._zeros, np.asarray(error, np.float64)]))
+        norm = self._xpow.sum(axis=0) + self._delta
+        gradient = np.conj(self._x) * (self.step * err_spec / norm)
+        # keep each partition a causal block of `n` taps (the constrained update)
+        taps = np.fft.irfft(gradient, 2 * n, axis=1)
+        taps[:, n:] = 0.0
+        self._w += np.fft.rfft(taps, axis=1)

@@ -76,13 +76,18 @@ class EchoGuard:
     The estimate of the echo that survives cancellation is the louder of the canceller's own
     echo estimate and the reference level (a loudspeaker about as loud at the microphone as in
     the signal sent to it), plus the leak: how far the cancelled signal stays above that in
-    frames with the reference playing and nobody talking (the 95th percentile over 2 s)."""
+    frames with the reference playing and nobody talking (the 95th percentile over 2 s),
+    once the room's own noise (the cancelled signal's 15th percentile) is taken out."""
+
+    NEAR_END_FRAMES = 30
 
     def __init__(self, coupling_db: float = 0.0) -> None:
         self.canceller = EchoCanceller(FRAME)
         self.coupling_db = coupling_db
         self._ref_recent: deque[float] = deque(maxlen=30)  # 300 ms: the echo's delay
         self._leaks: deque[float] = deque(maxlen=200)
+        self._out_floor = NoiseFloor(percentile=15.0)
+        self._near_end = 0  # frames in a row that sounded like a person talking
         self.leak_db = 0.0
         self.residual_db = _SILENT_DB
         self.active = False
@@ -97,20 +102,36 @@ class EchoGuard:
         # make the filter diverge, and its residual would keep the person's word going
         mic_db = _db(float(np.mean(mic.astype(np.float64) ** 2)))
         double_talk = mic_db > ref_env + self.coupling_db
-        adapt = ref_db > -65.0 and not talking and not double_talk
-        out, estimate = self.canceller.process(mic, ref, adapt=adapt)
-        if not self.active:
-            self.residual_db = _SILENT_DB
-            return out
+        out, estimate = self.canceller.process(mic, ref, adapt=False)
         echo_db = max(
             _db(float(np.mean(estimate.astype(np.float64) ** 2))), ref_env + self.coupling_db
         )
         out_db = _db(float(np.mean(out.astype(np.float64) ** 2)))
-        if not talking and not double_talk:
-            self._leaks.append(min(out_db - echo_db, 0.0))
+        # the leak is the echo left over, not the room's noise: in a fan's noise the
+        # cancelled signal stays at the fan's level, and counting that as echo made the
+        # residual as loud as the loudspeaker, so a word said over it was cut short
+        noise = 10.0 ** (self._out_floor.update(out_db) / 10.0)
+        left_db = _db(max(10.0 ** (out_db / 10.0) - noise, 0.0))
+        # a person starting to talk: the cancelled signal far above the echo usually left.
+        # The endpointer says "talking" only some frames into a word, and adapting on
+        # those first frames (step 0.5) wrecked the filter: the echo it then left kept the
+        # utterance going until "too long", and later counts were heard as commands. Held
+        # for at most `NEAR_END_FRAMES`, so that a moved loudspeaker is learnt again.
+        near_end = len(self._leaks) >= 20 and left_db > echo_db + self.leak_db + 10.0
+        self._near_end = self._near_end + 1 if near_end else 0
+        hold = 0 < self._near_end <= self.NEAR_END_FRAMES
+        adapt = ref_db > -65.0 and not talking and not double_talk and not hold
+        if adapt:
+            self.canceller.adapt(out)
+        if not self.active:
+            self.residual_db = _SILENT_DB
+            return out
+        if not talking and not double_talk and not hold:
+            self._leaks.append(min(left_db - echo_db, 0.0))
             if len(self._leaks) >= 20:
                 self.leak_db = float(np.percentile(self._leaks, 95))
-        self.residual_db = echo_db + self.leak_db
+        # what the microphone holds without anyone talking: the echo left plus the room
+        self.residual_db = _db(10.0 ** ((echo_db + self.leak_db) / 10.0) + noise)
         return out
 
 

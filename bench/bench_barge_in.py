@@ -1,0 +1,148 @@
+"""Barge-in: a person saying a pause word over the assistant's own voice, in the simulated
+room of `--echo 0.5:30` (the voice back in the microphone at half its level, 30 ms late).
+
+Each of "stop" and "pause", by test voices no engine trained on, is said at 8 moments over a
+long instruction, in a quiet room and by a fan (pink noise at -35 dBFS). Counted: the session
+paused within 0.5 s of the end of the word. Then the whole desk-break routine with only its
+own voice (and the fan) in the microphone: every command heard there is false. Naive: the
+same listener without the loudspeaker's signal (no echo cancellation, no echo guard)."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+
+from assistant import app
+from assistant.loader import load_routine, load_routine_text
+from assistant.runner import Echo
+from assistant.settings import Settings
+from bench import corpus
+
+RATE = corpus.SAMPLE_RATE
+ROUTINE = """\
+name: Barge in
+safety: Stop any exercise that hurts, and check with your physician if you are unsure.
+exercises:
+  - name: Cat cow
+    position: hands and knees
+    instructions: >
+      Start on your hands and knees. Breathe in as you let your belly sink and lift your
+      head gently. Breathe out as you round your back toward the ceiling and tuck your chin.
+    reps: 4
+    tempo: 3s
+"""
+MOMENTS = [1.3 + 0.3 * k for k in range(8)]  # seconds into the instruction
+FAN_DB = -35.0
+
+
+def fan(seconds: float) -> np.ndarray:
+    rng = np.random.default_rng(9)
+    noise = corpus.eardata.colored_noise(rng, round(seconds * RATE), "pink")
+    return (noise * np.float32(10 ** (FAN_DB / 20))).astype(np.float32)
+
+
+def simulate(routine: Any, mic: np.ndarray | None, tmp: Path, naive: bool) -> list[dict]:
+    path = None
+    if mic is not None:
+        path = tmp / "mic.wav"
+        sf.write(path, mic, RATE)
+    events = tmp / "events.jsonl"
+    request = app.SimulationRequest(
+        routine=routine, settings=Settings(pause_limit=20.0), events=events, mic_file=path,
+        echo=Echo(0.5, 0.030), journal=False,
+    )
+    make = app.make_listener
+    if naive:
+        def deaf_to_reference(settings: Settings) -> Any:
+            listener = make(settings)
+            process = listener.process
+            listener.process = lambda frame, reference=None: process(frame, None)
+            return listener
+
+        app.make_listener = deaf_to_reference  # type: ignore[assignment]
+    try:
+        app.run_simulation(request)
+    finally:
+        app.make_listener = make  # type: ignore[assignment]
+    return [json.loads(line) for line in events.read_text().splitlines()]
+
+
+def words() -> list[np.ndarray]:
+    rng = np.random.default_rng(5)
+    out = []
+    for word in ("stop", "pause"):
+        for _ in MOMENTS:
+            (clip,) = corpus.speak(corpus.test_voice(rng), [word])
+            s, e = corpus.speech_span(clip)
+            clip = clip[s:e]
+            out.append((clip / (corpus.active_rms(clip) + 1e-9) * 0.1).astype(np.float32))
+    return out
+
+
+def barge_in(noisy: bool, naive: bool, tmp: Path) -> tuple[int, int, list[float], int]:
+    """(paused in time, words, delays of those heard, other commands heard)."""
+    routine = load_routine_text(ROUTINE, str(tmp / "barge.yaml"))
+    quiet = simulate(routine, None, tmp, naive=False)
+    start = next(r for r in quiet if r["type"] == "say" and r["text"].startswith("Start"))["t"]
+    clips = words()
+    in_time, delays, other = 0, [], 0
+    for i, clip in enumerate(clips):
+        said_at = start + MOMENTS[i % len(MOMENTS)]
+        mic = np.zeros(round((said_at + 4.0) * RATE), np.float32)
+        if noisy:
+            mic += fan(len(mic) / RATE)
+        at = round(said_at * RATE)
+        mic[at : at + len(clip)] += clip
+        records = simulate(routine, mic, tmp, naive)
+        heard = [r for r in records if r["type"] == "heard"]
+        other += sum(1 for h in heard if h["command"] != "pause")
+        paused = [r["t"] for r in records if r["type"] == "phase" and r["phase"] == "paused"]
+        if paused:
+            delay = paused[0] - (said_at + len(clip) / RATE)
+            delays.append(delay)
+            in_time += 0.0 <= delay < 0.5
+    return in_time, len(clips), delays, other
+
+
+def own_voice(noisy: bool, naive: bool, tmp: Path) -> tuple[int, float]:
+    routine = load_routine(corpus.ROOT / "exercises" / "desk-break.yaml")
+    length = simulate(routine, None, tmp, naive=False)[-1]["t"]
+    mic = fan(length + 2.0) if noisy else None
+    records = simulate(routine, mic, tmp, naive)
+    return sum(1 for r in records if r["type"] == "heard"), length
+
+
+def run() -> str:
+    lines = [
+        "## Barge-in: pause words over the assistant's own voice",
+        "",
+        __doc__.split("\n\n", 1)[1].replace("\n", " ").strip(),
+        "",
+        "| room | listener | paused within 0.5 s | median word end to pause | other commands "
+        "| commands from its own voice in a whole session |",
+        "|---|---|---|---|---|---|",
+    ]
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        for noisy in (False, True):
+            for naive in (False, True):
+                in_time, total, delays, other = barge_in(noisy, naive, tmp)
+                false, length = own_voice(noisy, naive, tmp)
+                median = f"{1000 * statistics.median(delays):.0f} ms" if delays else "-"
+                lines.append(
+                    f"| {'fan, ' + str(int(FAN_DB)) + ' dBFS' if noisy else 'quiet'} "
+                    f"| {'naive: no echo guard' if naive else 'echo guard'} "
+                    f"| {in_time}/{total} | {median} | {other} "
+                    f"| {false} in {length / 60:.1f} min |"
+                )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(run())

@@ -10,7 +10,7 @@ Two suppressors, each good at a different noise:
   test voices, 60 commands (seed 11, not the benchmark's), with the `checked` engine:
   pink noise at 10 dB SNR 29 -> 41 heard, at 5 dB 20 -> 35; white noise at 10 dB 25 -> 37;
   brown at 10 dB 44 -> 45; with other people talking it lost every command, so it is used
-  only in steady noise (`SteadyNoise`).
+  only in steady noise (the listener's `SteadyNoise`).
 
 RNNoise is the library in the pyrnnoise wheel, loaded through ctypes: the wheel's Python
 side is a file converter that needs PyAV and matplotlib, so `scripts/setup` installs the wheel
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import ctypes
 import importlib.util
-from collections import deque
 from pathlib import Path
 
 import numpy as np
@@ -130,24 +129,3 @@ def load_rnnoise() -> RNNoise | None:
         return RNNoise()
     except (OSError, AttributeError):  # a library built for another machine, or another API
         return None
-
-
-class SteadyNoise:
-    """Whether the room's noise is steady: the spread of recent frame energies is small.
-
-    Between the 10th and 30th percentile of the last 3 s of 10 ms frame energies, steady
-    noise (pink, white, brown; a fan) spreads 0.8-1.5 dB, other people talking 2.4-4 dB."""
-
-    def __init__(self, frames: int = 300, spread_db: float = 2.0) -> None:
-        self._history: deque[float] = deque(maxlen=frames)
-        self.spread_db = spread_db
-        self._count = 0
-        self.steady = False
-
-    def update(self, energy_db: float) -> bool:
-        self._history.append(energy_db)
-        self._count += 1
-        if self._count % 10 == 0 and len(self._history) >= 100:
-            low, high = np.percentile(self._history, [10.0, 30.0])
-            self.steady = bool(high - low < self.spread_db)
-        return self.steady

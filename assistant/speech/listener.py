@@ -26,7 +26,7 @@ import numpy as np
 
 from assistant.commands import Vocabulary
 from assistant.events import Heard
-from assistant.speech.denoise import SteadyNoise, WebRTCSuppressor, load_rnnoise
+from assistant.speech.denoise import WebRTCSuppressor, load_rnnoise
 from assistant.speech.echo import EchoCanceller
 from assistant.speech.engines import SAMPLE_RATE, Engine
 
@@ -68,6 +68,27 @@ class NoiseFloor:
         if self._count <= 10 or self._count % 10 == 0:
             self.level = float(np.percentile(self._history, self._percentile))
         return self.level
+
+
+class SteadyNoise(NoiseFloor):
+    """A noise floor that also tells whether the room's noise is steady: the spread of its
+    recent frame energies is small.
+
+    Between the 10th and 30th percentile of the last 3 s of 10 ms frame energies, steady
+    noise (pink, white, brown; a fan) spreads 0.8-1.5 dB, other people talking 2.4-4 dB."""
+
+    def __init__(self, seconds: float = 3.0, percentile: float = 15.0,
+                 spread_db: float = 2.0) -> None:
+        super().__init__(seconds, percentile)
+        self.spread_db = spread_db
+        self.steady = False
+
+    def update(self, energy_db: float) -> float:
+        level = super().update(energy_db)
+        if self._count % 10 == 0 and len(self._history) >= 100:
+            low, high = np.percentile(self._history, [10.0, 30.0])
+            self.steady = bool(high - low < self.spread_db)
+        return level
 
 
 class EchoGuard:
@@ -188,7 +209,6 @@ class Listener:
         # RNNoise runs only while the room is noisy (it costs ~10 % of a core), and its
         # output is used while that noise is steady
         self._rnnoise = load_rnnoise() if rnnoise else None
-        self._steady = SteadyNoise()
         self._rnn_floor = NoiseFloor(percentile=noise_percentile)
         # in noise the floor is the suppressed signal's median: babble's 15th percentile lies
         # ~9 dB under its median, so babble itself started utterances and kept them going
@@ -201,7 +221,7 @@ class Listener:
         # median would be the echo's own level, which hides a user's barge-in under it (the
         # echo's frames are kept out of the median's history too)
         self._echo_floor = NoiseFloor()
-        self._raw_floor = NoiseFloor()
+        self._raw_floor = SteadyNoise()
         self.suppress_above_db = suppress_above_db
         self._use_clean = False
         self._echo: EchoGuard | None = None
@@ -288,7 +308,7 @@ class Listener:
         raw_energy = _db(float(np.mean(mic.astype(np.float64) ** 2)))
         raw_floor = self._raw_floor.update(raw_energy)
         noisy = raw_floor > self.suppress_above_db
-        steady = self._steady.update(raw_energy)
+        steady = self._raw_floor.steady
         web_energy = _db(float(np.mean(clean.astype(np.float64) ** 2)))
         # what the engine hears in noise, and the energy the endpointer goes by
         heard_audio, energy, rnn_floor = clean, web_energy, _SILENT_DB

@@ -32,7 +32,11 @@ from assistant.speech.features import EMB_DIM, HOP_SAMPLES, embed, embedding_end
 DATA_VERSION = 4
 WINDOW = 16  # embedding frames per classifier window (~2 s of audio)
 TAIL = 3  # final frames whose posteriors are averaged for the decision
-HIDDEN = (128, 64)
+#: Hidden layer widths. Chosen on the held-out validation voices (recall at 2 % false accepts,
+#: seed 1): (128, 64) 46 %, (256, 128) 53 %, (384, 128) 52 %; with 40 epochs, or with more
+#: dropout and input noise, (256, 128) fits its training voices better or worse but the
+#: validation voices no better (48 %). The gap is between voices, not capacity.
+HIDDEN = (256, 128)
 #: Frames the first layer sees at once (then max over the window); 0: the whole window.
 KERNEL = 3
 #: Training windows end no earlier than this before the end of the speech.

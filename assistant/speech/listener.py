@@ -39,6 +39,11 @@ def _db(power: float) -> float:
     return 10.0 * math.log10(power) if power > 1e-12 else _SILENT_DB
 
 
+def _level_db(block: np.ndarray) -> float:
+    """A block's mean power in dB."""
+    return _db(float(np.mean(block.astype(np.float64) ** 2)))
+
+
 @dataclass(frozen=True)
 class Rejected:
     """An utterance that gave no command, and why (for `--verbose`)."""
@@ -66,8 +71,11 @@ class NoiseFloor:
         self._history.append(energy_db)
         self._count += 1
         if self._count <= 10 or self._count % 10 == 0:
-            self.level = float(np.percentile(self._history, self._percentile))
+            self._refresh()
         return self.level
+
+    def _refresh(self) -> None:
+        self.level = float(np.percentile(self._history, self._percentile))
 
 
 class SteadyNoise(NoiseFloor):
@@ -83,12 +91,11 @@ class SteadyNoise(NoiseFloor):
         self.spread_db = spread_db
         self.steady = False
 
-    def update(self, energy_db: float) -> float:
-        level = super().update(energy_db)
+    def _refresh(self) -> None:  # the level and the spread from one pass over the history
+        level, low, high = np.percentile(self._history, [self._percentile, 10.0, 30.0])
+        self.level = float(level)
         if self._count % 10 == 0 and len(self._history) >= 100:
-            low, high = np.percentile(self._history, [10.0, 30.0])
             self.steady = bool(high - low < self.spread_db)
-        return level
 
 
 class EchoGuard:
@@ -114,20 +121,18 @@ class EchoGuard:
         self.active = False
 
     def process(self, mic: np.ndarray, ref: np.ndarray, talking: bool) -> np.ndarray:
-        ref_db = _db(float(np.mean(ref.astype(np.float64) ** 2)))
+        ref_db = _level_db(ref)
         self._ref_recent.append(ref_db)
         ref_env = max(self._ref_recent)
         self.active = ref_env > -65.0
         # double talk (Geigel's test): the microphone louder than anything the loudspeaker
         # played in the last 300 ms is a person talking over it; adapting to that would
         # make the filter diverge, and its residual would keep the person's word going
-        mic_db = _db(float(np.mean(mic.astype(np.float64) ** 2)))
+        mic_db = _level_db(mic)
         double_talk = mic_db > ref_env + self.coupling_db
         out, estimate = self.canceller.process(mic, ref, adapt=False)
-        echo_db = max(
-            _db(float(np.mean(estimate.astype(np.float64) ** 2))), ref_env + self.coupling_db
-        )
-        out_db = _db(float(np.mean(out.astype(np.float64) ** 2)))
+        echo_db = max(_level_db(estimate), ref_env + self.coupling_db)
+        out_db = _level_db(out)
         # the leak is the echo left over, not the room's noise: in a fan's noise the
         # cancelled signal stays at the fan's level, and counting that as echo made the
         # residual as loud as the loudspeaker, so a word said over it was cut short
@@ -305,17 +310,17 @@ class Listener:
             mic = self._echo.process(mic, ref, talking)
             residual_db = self._echo.residual_db
         clean = self._suppress(mic)
-        raw_energy = _db(float(np.mean(mic.astype(np.float64) ** 2)))
+        raw_energy = _level_db(mic)
         raw_floor = self._raw_floor.update(raw_energy)
         noisy = raw_floor > self.suppress_above_db
         steady = self._raw_floor.steady
-        web_energy = _db(float(np.mean(clean.astype(np.float64) ** 2)))
+        web_energy = _level_db(clean)
         # what the engine hears in noise, and the energy the endpointer goes by
         heard_audio, energy, rnn_floor = clean, web_energy, _SILENT_DB
         use_rnnoise = False
         if self._rnnoise is not None and noisy:
             denoised = self._rnnoise(mic)
-            rnn_energy = _db(float(np.mean(denoised.astype(np.float64) ** 2)))
+            rnn_energy = _level_db(denoised)
             rnn_floor = self._rnn_floor.update(rnn_energy)
             if steady:  # measured: as the endpointer's signal too, it found more commands
                 use_rnnoise = True

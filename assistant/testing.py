@@ -20,6 +20,29 @@ from assistant.runner import Scripted, simulate
 from assistant.session import Session, SessionOptions
 from assistant.speech.engines import Recognition
 
+#: A routine whose first instruction is long enough to talk over: the barge-in tests and
+#: `bench barge_in` say pause words into it.
+BARGE_IN_ROUTINE = """\
+name: Barge in
+safety: Stop any exercise that hurts, and check with your physician if you are unsure.
+exercises:
+  - name: Cat cow
+    position: hands and knees
+    instructions: >
+      Start on your hands and knees. Breathe in as you let your belly sink and lift your
+      head gently. Breathe out as you round your back toward the ceiling and tuck your chin.
+    reps: 4
+    tempo: 3s
+"""
+
+
+def fan(seconds: float, level_db: float, seed: int) -> np.ndarray:
+    """A steady fan for the microphone: pink noise at `level_db` dBFS, 16 kHz."""
+    from assistant.speech.eardata import SAMPLE_RATE, colored_noise
+
+    noise = colored_noise(np.random.default_rng(seed), round(seconds * SAMPLE_RATE), "pink")
+    return (noise * np.float32(10 ** (level_db / 20))).astype(np.float32)
+
 
 def fixed_timer(seconds_per_char: float = 0.06) -> SpeechTimer:
     """Speech that lasts in proportion to its length: deterministic, no TTS needed."""

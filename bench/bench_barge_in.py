@@ -22,29 +22,12 @@ from assistant import app
 from assistant.loader import load_routine, load_routine_text
 from assistant.runner import Echo
 from assistant.settings import Settings
+from assistant.testing import BARGE_IN_ROUTINE, fan
 from bench import corpus
 
 RATE = corpus.SAMPLE_RATE
-ROUTINE = """\
-name: Barge in
-safety: Stop any exercise that hurts, and check with your physician if you are unsure.
-exercises:
-  - name: Cat cow
-    position: hands and knees
-    instructions: >
-      Start on your hands and knees. Breathe in as you let your belly sink and lift your
-      head gently. Breathe out as you round your back toward the ceiling and tuck your chin.
-    reps: 4
-    tempo: 3s
-"""
 MOMENTS = [1.3 + 0.3 * k for k in range(8)]  # seconds into the instruction
 FAN_DB = -35.0
-
-
-def fan(seconds: float) -> np.ndarray:
-    rng = np.random.default_rng(9)
-    noise = corpus.eardata.colored_noise(rng, round(seconds * RATE), "pink")
-    return (noise * np.float32(10 ** (FAN_DB / 20))).astype(np.float32)
 
 
 def simulate(routine: Any, mic: np.ndarray | None, tmp: Path, naive: bool) -> list[dict]:
@@ -87,7 +70,7 @@ def words() -> list[np.ndarray]:
 
 def barge_in(noisy: bool, naive: bool, tmp: Path) -> tuple[int, int, list[float], int]:
     """(paused in time, words, delays of those heard, other commands heard)."""
-    routine = load_routine_text(ROUTINE, str(tmp / "barge.yaml"))
+    routine = load_routine_text(BARGE_IN_ROUTINE, str(tmp / "barge.yaml"))
     quiet = simulate(routine, None, tmp, naive=False)
     start = next(r for r in quiet if r["type"] == "say" and r["text"].startswith("Start"))["t"]
     clips = words()
@@ -96,7 +79,7 @@ def barge_in(noisy: bool, naive: bool, tmp: Path) -> tuple[int, int, list[float]
         said_at = start + MOMENTS[i % len(MOMENTS)]
         mic = np.zeros(round((said_at + 4.0) * RATE), np.float32)
         if noisy:
-            mic += fan(len(mic) / RATE)
+            mic += fan(len(mic) / RATE, FAN_DB, seed=9)
         at = round(said_at * RATE)
         mic[at : at + len(clip)] += clip
         records = simulate(routine, mic, tmp, naive)
@@ -113,7 +96,7 @@ def barge_in(noisy: bool, naive: bool, tmp: Path) -> tuple[int, int, list[float]
 def own_voice(noisy: bool, naive: bool, tmp: Path) -> tuple[int, float]:
     routine = load_routine(corpus.ROOT / "exercises" / "desk-break.yaml")
     length = simulate(routine, None, tmp, naive=False)[-1]["t"]
-    mic = fan(length + 2.0) if noisy else None
+    mic = fan(length + 2.0, FAN_DB, seed=9) if noisy else None
     records = simulate(routine, mic, tmp, naive)
     return sum(1 for r in records if r["type"] == "heard"), length
 

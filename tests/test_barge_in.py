@@ -17,20 +17,9 @@ from assistant import app
 from assistant.loader import load_routine_text
 from assistant.runner import Echo
 from assistant.settings import Settings
+from assistant.testing import BARGE_IN_ROUTINE, fan
 
 RATE = 16000
-ROUTINE = """\
-name: Barge in
-safety: Stop any exercise that hurts, and check with your physician if you are unsure.
-exercises:
-  - name: Cat cow
-    position: hands and knees
-    instructions: >
-      Start on your hands and knees. Breathe in as you let your belly sink and lift your
-      head gently. Breathe out as you round your back toward the ceiling and tuck your chin.
-    reps: 4
-    tempo: 3s
-"""
 
 pytestmark = pytest.mark.skipif(not shutil.which("espeak-ng"), reason="espeak-ng not installed")
 
@@ -48,20 +37,10 @@ def spoken(text: str, tmp: Path) -> np.ndarray:
     return (0.9 * audio / np.abs(audio).max()).astype(np.float32)
 
 
-def fan(seconds: float, level_db: float = -30.0) -> np.ndarray:
-    """A steady fan: pink noise at `level_db` dBFS (loud enough for the listener's steady-noise
-    path, RNNoise)."""
-    n = round(seconds * RATE)
-    spec = np.fft.rfft(np.random.default_rng(4).standard_normal(n))
-    spec /= np.sqrt(np.maximum(np.fft.rfftfreq(n, 1 / RATE), 20.0))
-    noise = np.fft.irfft(spec, n)
-    return (noise / np.std(noise) * 10 ** (level_db / 20)).astype(np.float32)
-
-
 def simulate(tmp: Path, mic: Path | None) -> list[dict]:
     events = tmp / "events.jsonl"
     request = app.SimulationRequest(
-        routine=load_routine_text(ROUTINE, str(tmp / "barge.yaml")),
+        routine=load_routine_text(BARGE_IN_ROUTINE, str(tmp / "barge.yaml")),
         settings=Settings(pause_limit=20.0), events=events, mic_file=mic,
         echo=Echo(0.5, 0.030), journal=False,
     )
@@ -83,7 +62,7 @@ def test_the_assistants_own_voice_in_a_fan_s_noise_never_becomes_a_command(
     heard."""
     length = simulate(tmp_path, None)[-1]["t"]
     path = tmp_path / "fan.wav"
-    sf.write(path, fan(length + 2.0), RATE)
+    sf.write(path, fan(length + 2.0, -30.0, seed=4), RATE)
     records = simulate(tmp_path, path)
     assert [r for r in records if r["type"] == "heard"] == []
     assert records[-1]["type"] == "session_end" and records[-1]["completed"] is True

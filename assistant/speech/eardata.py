@@ -1,11 +1,11 @@
 """Synthetic speech for the trained ear: texts, voices, synthesis and augmentation.
 
 Everything is made here, offline and seeded: eSpeak NG (many voices, variants, rates,
-pitches) and flite speak the command phrases and plenty of other speech; augmentation adds
-noise (white, pink, brown, babble made of other synthetic speech, the assistant's own voice),
-reverberation, microphone colouring, gain, speed and clipping, and lays each utterance out
-as the listener hands it to an engine: a little audio before the speech, the speech, and
-some audio after it. Some voices and variants are held out of training for validation
+pitches), flite, Piper's natural voice and SVOX Pico speak the command phrases and plenty
+of other speech; augmentation adds noise (white, pink, brown, babble made of other
+synthetic speech, the assistant's own voice), reverberation, microphone colouring, gain,
+speed and clipping, and lays each utterance out as the listener hands it to an engine: a
+little audio before the speech, the speech, and some audio after it. Some voices and variants are held out of training for validation
 (thresholds) and testing (benchmarks)."""
 
 from __future__ import annotations
@@ -231,11 +231,11 @@ def train_variants() -> tuple[str, ...]:
 class Voice:
     """One synthetic speaker: engine, voice, variant, rate and pitch."""
 
-    engine: str  # "espeak", "flite" or "piper"
+    engine: str  # "espeak", "flite", "piper", "pico" or "festival"
     name: str
     variant: str = ""
-    rate: float = 1.0  # espeak: words per minute / 175; flite, piper: 1 / duration stretch
-    pitch: int = 50  # espeak 0..99; flite: mean f0 in Hz; piper: noise scale in %
+    rate: float = 1.0  # espeak: words per minute / 175; others: 1 / duration stretch
+    pitch: int = 50  # espeak 0..99; flite: mean f0 in Hz; piper: noise scale in %; pico: %
 
     @property
     def key(self) -> str:
@@ -435,10 +435,56 @@ def _split_on_zeros(audio: np.ndarray, min_gap: int) -> list[np.ndarray]:
     return [audio[s:e] for s, e in pieces]
 
 
+#: SVOX Pico's two English voices (both women), from the ttspico wheel of the training extra.
+PICO_VOICES = ("en-US", "en-GB")
+#: Festival's English voices (Debian packages), never trained on: the held-out engine whose
+#: figures show whether training generalises to voices unlike any it heard.
+FESTIVAL_VOICES = ("ked_diphone", "cmu_us_slt_arctic_hts", "kal_diphone")
+
+
+def pico_available() -> bool:
+    """Whether SVOX Pico (the ttspico package of the training extra) is installed."""
+    import importlib.util
+
+    return importlib.util.find_spec("ttspico") is not None
+
+
+def _synthesize_pico(voice: Voice, texts: Sequence[str]) -> list[np.ndarray]:
+    import ttspico
+
+    # A new engine each time: Pico's noise generator keeps its place between calls, so a
+    # shared engine would say the same text differently depending on what it said before.
+    engine = ttspico.TtsEngine(voice.name)
+    engine.rate = round(100 * voice.rate)
+    engine.pitch = voice.pitch
+    out = []
+    for text in texts:
+        pcm = engine.speak(text) or b""
+        audio = np.frombuffer(pcm, np.int16).astype(np.float32) / 32768
+        out.append(_trim(audio))
+    return out
+
+
+def _synthesize_festival(voice: Voice, texts: Sequence[str]) -> list[np.ndarray]:
+    setup = f"(begin (voice_{voice.name}) (Parameter.set 'Duration_Stretch {1 / voice.rate:.3f}))"
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "out.wav")
+        for text in texts:
+            cmd = ["text2wave", "-eval", setup, "-o", path]
+            subprocess.run(cmd, input=text, text=True, check=True, capture_output=True)
+            out.append(_trim(_read(path)))
+    return out
+
+
 def synthesize(voice: Voice, texts: Sequence[str]) -> list[np.ndarray]:
     """Each text spoken by `voice`, trimmed of silence (16 kHz float32)."""
     if voice.engine == "piper":
         return _synthesize_piper(voice, texts)
+    if voice.engine == "pico":
+        return _synthesize_pico(voice, texts)
+    if voice.engine == "festival":
+        return _synthesize_festival(voice, texts)
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "out.wav")
         if voice.engine == "espeak":

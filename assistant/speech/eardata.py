@@ -5,8 +5,9 @@ pitches), flite, Piper's natural voice and SVOX Pico speak the command phrases a
 of other speech; augmentation adds noise (white, pink, brown, babble made of other
 synthetic speech, the assistant's own voice), reverberation, microphone colouring, gain,
 speed and clipping, and lays each utterance out as the listener hands it to an engine: a
-little audio before the speech, the speech, and some audio after it. Some voices and variants are held out of training for validation
-(thresholds) and testing (benchmarks)."""
+little audio before the speech, the speech, and some audio after it. Some voices and
+variants are held out of training for validation (thresholds) and testing (benchmarks);
+Festival's voices are never trained on at all."""
 
 from __future__ import annotations
 

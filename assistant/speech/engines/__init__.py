@@ -53,8 +53,8 @@ REGISTRY: dict[str, str] = {
 }
 
 #: PocketSphinx checked by the trained ear, plus the commands the ear alone is sure of: more
-#: commands than either alone in every condition of the recognition bench, and no wrong
-#: command where PocketSphinx alone gave 1 to 5 per condition (see `checked`).
+#: commands than either alone in every condition of the recognition bench, and 0 to 3 wrong
+#: commands per condition where PocketSphinx alone gave 4 to 10 (see `checked`).
 DEFAULT_ENGINE = "checked"
 
 

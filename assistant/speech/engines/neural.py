@@ -168,6 +168,10 @@ class NeuralEngine:
     name = "neural"
 
     def __init__(self, model: EarModel, vocabulary: Vocabulary, max_seconds: float = 6.0):
+        # The ear multiplies one small window at a time, where more BLAS threads only spin:
+        # it took 7.5 % of a core with two threads against 2.8 % with one (eareval.cpu_share).
+        # The limit is the process's: the listener's other numpy work is small too.
+        threadpoolctl.threadpool_limits(1, user_api="blas")
         self.model = model
         self._known = {text for text in model.classes if vocabulary.parse(text) is not None}
         self._features = Features()
@@ -252,7 +256,4 @@ def create(vocabulary: Vocabulary, model_path: Path | None = None) -> NeuralEngi
     path = model_path or DEFAULT_MODEL
     if not path.exists():
         raise DeviceError(f"the neural model {path} is missing; make it with scripts/train-ear")
-    # The ear multiplies one small window at a time, where more BLAS threads only spin: the
-    # ear took 7.5 % of a core with two threads against 2.8 % with one (eareval.cpu_share).
-    threadpoolctl.threadpool_limits(1, user_api="blas")
     return NeuralEngine(model_for(vocabulary, path), vocabulary)

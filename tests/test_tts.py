@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -25,6 +27,26 @@ def test_render_gives_real_speech_of_plausible_length(synth: Synthesizer) -> Non
     assert pcm.dtype == np.float32 and pcm.ndim == 1
     assert 2.5 * SAMPLE_RATE < len(pcm) < 7 * SAMPLE_RATE
     assert float(np.sqrt(np.mean(pcm**2))) > 0.02
+
+
+FIRST_RENDER = """
+from assistant.speech.tts import Synthesizer
+synth = Synthesizer(cache_size=0)
+text = " ".join([{sentence!r}] * 4)
+print(len(synth.render(text)), len(synth.render(text)))
+"""
+
+
+def test_the_first_render_of_a_process_is_whole() -> None:
+    """In a new process, the first (long) render has as many samples as the same text rendered
+    again: it does not come back before eSpeak has finished writing it."""
+    out = subprocess.run(
+        [sys.executable, "-c", FIRST_RENDER.format(sentence=SENTENCE)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert out.returncode == 0, out.stderr.strip().splitlines()[-1:]
+    first, again = (int(n) for n in out.stdout.split())
+    assert first > 10 * SAMPLE_RATE and abs(first - again) < SAMPLE_RATE // 100
 
 
 def test_render_is_trimmed_so_speech_starts_on_its_first_sample(synth: Synthesizer) -> None:

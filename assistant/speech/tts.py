@@ -306,6 +306,10 @@ class Synthesizer:
             try:
                 engine.save_to_file(text, path)
                 engine.runAndWait()
+                # pyttsx3's eSpeak driver starts an asynchronous synthesis and its loop can
+                # return before eSpeak's thread has written the file (measured: the first
+                # render of a process now and then found no file): wait for eSpeak.
+                engine_thread.synchronize()
                 if not os.path.exists(path):
                     raise DeviceError(f"text-to-speech wrote no audio for {text[:40]!r}")
                 samples, file_rate = sf.read(path, dtype="float32", always_2d=True)

@@ -10,8 +10,10 @@ same listener without the loudspeaker's signal (no echo cancellation, no echo gu
 from __future__ import annotations
 
 import json
+import multiprocessing
 import statistics
 import tempfile
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,7 @@ import numpy as np
 import soundfile as sf
 
 from assistant import app
-from assistant.loader import load_routine, load_routine_text
+from assistant.loader import load_routine
 from assistant.runner import Echo
 from assistant.settings import Settings
 from assistant.testing import BARGE_IN_ROUTINE, fan
@@ -30,18 +32,16 @@ MOMENTS = [1.3 + 0.3 * k for k in range(8)]  # seconds into the instruction
 FAN_DB = -35.0
 
 
-def simulate(routine: Any, mic: np.ndarray | None, tmp: Path, naive: bool) -> list[dict]:
-    path = None
-    if mic is not None:
-        path = tmp / "mic.wav"
-        sf.write(path, mic, RATE)
-    events = tmp / "events.jsonl"
+def simulate_in_process(routine_file: str, mic: str | None, events: str, naive: bool) -> list[dict]:
+    """One simulation; run in a new process (see `simulate`)."""
     request = app.SimulationRequest(
-        routine=routine, settings=Settings(pause_limit=20.0), events=events, mic_file=path,
+        routine=load_routine(Path(routine_file)), settings=Settings(pause_limit=20.0),
+        events=Path(events), mic_file=None if mic is None else Path(mic),
         echo=Echo(0.5, 0.030), journal=False,
     )
-    make = app.make_listener
     if naive:
+        make = app.make_listener
+
         def deaf_to_reference(settings: Settings) -> Any:
             listener = make(settings)
             process = listener.process
@@ -49,11 +49,25 @@ def simulate(routine: Any, mic: np.ndarray | None, tmp: Path, naive: bool) -> li
             return listener
 
         app.make_listener = deaf_to_reference  # type: ignore[assignment]
-    try:
-        app.run_simulation(request)
-    finally:
-        app.make_listener = make  # type: ignore[assignment]
-    return [json.loads(line) for line in events.read_text().splitlines()]
+    app.run_simulation(request)
+    return [json.loads(line) for line in Path(events).read_text().splitlines()]
+
+
+def simulate(routine_file: Path, mics: list[np.ndarray | None], tmp: Path, naive: bool
+             ) -> list[list[dict]]:
+    """The event logs of one simulation per microphone signal, two at a time, each in a new
+    process: eSpeak NG's output depends on what it said before in the same process, so a
+    fresh one makes the same inputs give the same figures."""
+    jobs = []
+    for n, mic in enumerate(mics):
+        path = None
+        if mic is not None:
+            path = str(tmp / f"mic{n}.wav")
+            sf.write(path, mic, RATE)
+        jobs.append((str(routine_file), path, str(tmp / f"events{n}.jsonl"), naive))
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(2, mp_context=spawn, max_tasks_per_child=1) as pool:
+        return list(pool.map(simulate_in_process, *zip(*jobs, strict=True)))
 
 
 def words() -> list[np.ndarray]:
@@ -70,11 +84,13 @@ def words() -> list[np.ndarray]:
 
 def barge_in(noisy: bool, naive: bool, tmp: Path) -> tuple[int, int, list[float], int]:
     """(paused in time, words, delays of those heard, other commands heard)."""
-    routine = load_routine_text(BARGE_IN_ROUTINE, str(tmp / "barge.yaml"))
-    quiet = simulate(routine, None, tmp, naive=False)
+    routine = tmp / "barge.yaml"
+    routine.write_text(BARGE_IN_ROUTINE)
+    (quiet,) = simulate(routine, [None], tmp, naive=False)
     start = next(r for r in quiet if r["type"] == "say" and r["text"].startswith("Start"))["t"]
     clips = words()
-    in_time, delays, other = 0, [], 0
+    mics: list[np.ndarray | None] = []
+    moments = []
     for i, clip in enumerate(clips):
         said_at = start + MOMENTS[i % len(MOMENTS)]
         mic = np.zeros(round((said_at + 4.0) * RATE), np.float32)
@@ -82,7 +98,11 @@ def barge_in(noisy: bool, naive: bool, tmp: Path) -> tuple[int, int, list[float]
             mic += fan(len(mic) / RATE, FAN_DB, seed=9)
         at = round(said_at * RATE)
         mic[at : at + len(clip)] += clip
-        records = simulate(routine, mic, tmp, naive)
+        mics.append(mic)
+        moments.append(said_at)
+    in_time, delays, other = 0, [], 0
+    logs = simulate(routine, mics, tmp, naive)
+    for clip, said_at, records in zip(clips, moments, logs, strict=True):
         heard = [r for r in records if r["type"] == "heard"]
         other += sum(1 for h in heard if h["command"] != "pause")
         paused = [r["t"] for r in records if r["type"] == "phase" and r["phase"] == "paused"]
@@ -94,10 +114,10 @@ def barge_in(noisy: bool, naive: bool, tmp: Path) -> tuple[int, int, list[float]
 
 
 def own_voice(noisy: bool, naive: bool, tmp: Path) -> tuple[int, float]:
-    routine = load_routine(corpus.ROOT / "exercises" / "desk-break.yaml")
-    length = simulate(routine, None, tmp, naive=False)[-1]["t"]
+    routine = corpus.ROOT / "exercises" / "desk-break.yaml"
+    length = simulate(routine, [None], tmp, naive=False)[0][-1]["t"]
     mic = fan(length + 2.0, FAN_DB, seed=9) if noisy else None
-    records = simulate(routine, mic, tmp, naive)
+    (records,) = simulate(routine, [mic], tmp, naive)
     return sum(1 for r in records if r["type"] == "heard"), length
 
 

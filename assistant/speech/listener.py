@@ -152,7 +152,11 @@ class EchoGuard:
         if not self.active:
             self.residual_db = _SILENT_DB
             return out
-        if not talking and not double_talk and not hold:
+        # measured only where the echo stands clear of the room's noise: between the
+        # assistant's words the fan's flicker over its floor, divided by a weak echo, read
+        # as a leak of -9 dB (measured) where the canceller really left -20 dB or less
+        clear = echo_db > _db(noise) + 10.0
+        if not talking and not double_talk and not hold and clear:
             self._leaks.append(min(left_db - echo_db, 0.0))
             if len(self._leaks) >= 20:
                 self.leak_db = float(np.percentile(self._leaks, 95))

@@ -65,14 +65,51 @@ def test_the_ears_own_decision_replaces_a_vetoed_command() -> None:
     assert got is not None and got.text == "stop"
 
 
-def test_both_engines_hear_the_same_audio() -> None:
-    """Every chunk fed to the checked engine reaches PocketSphinx and the ear unchanged."""
+def forced(answer: str | None, scores: list[float], forced_says: str | None,
+           ear_says: str | None = None) -> CheckedEngine:
+    ear = ScriptedEngine([ear_says], CLASSES)
+    ear.scores = np.array(scores, np.float32)
+    return CheckedEngine(
+        ScriptedEngine([answer]), ear, Vocabulary(), min_probability=0.05,
+        forced=ScriptedEngine([forced_says]), agree_probability=0.5,
+    )
+
+
+def test_the_phrases_only_search_counts_when_the_ear_agrees() -> None:
+    """Neither PocketSphinx nor the ear alone deciding, the phrases-only search's "next" with
+    the ear giving "next" 0.5 gives "next"."""
+    engine = forced(None, [0.1, 0.1, 0.5, 0.2, 0.1], "next")
+    got = recognize(engine, np.zeros(1600, np.float32))
+    assert got is not None and got.text == "next"
+
+
+def test_the_phrases_only_search_is_dropped_when_the_ear_disagrees() -> None:
+    """The phrases-only search's "next" with the ear giving "next" 0.49 gives nothing."""
+    engine = forced(None, [0.1, 0.1, 0.49, 0.21, 0.1], "next")
+    assert recognize(engine, np.zeros(1600, np.float32)) is None
+
+
+def test_the_phrases_only_search_comes_after_the_other_two() -> None:
+    """PocketSphinx's accepted "stop", or else the ear's own "stop", wins over the
+    phrases-only search's "next" however sure the ear is of "next"."""
+    engine = forced("stop", [0.03, 0.03, 0.9, 0.02, 0.02], "next")
+    got = recognize(engine, np.zeros(1600, np.float32))
+    assert got is not None and got.text == "stop"
+    engine = forced(None, [0.03, 0.03, 0.9, 0.02, 0.02], "next", ear_says="stop")
+    got = recognize(engine, np.zeros(1600, np.float32))
+    assert got is not None and got.text == "stop"
+
+
+def test_every_engine_hears_the_same_audio() -> None:
+    """Every chunk fed to the checked engine reaches PocketSphinx, the ear and the
+    phrases-only search unchanged."""
     primary, ear = ScriptedEngine([None]), ScriptedEngine([None], CLASSES)
-    engine = CheckedEngine(primary, ear, Vocabulary())
+    second = ScriptedEngine([None])
+    engine = CheckedEngine(primary, ear, Vocabulary(), forced=second)
     audio = np.random.default_rng(3).standard_normal(2000).astype(np.float32)
     recognize(engine, audio, chunk=480)
-    np.testing.assert_array_equal(np.concatenate(primary.fed), audio)
-    np.testing.assert_array_equal(np.concatenate(ear.fed), audio)
+    for engine_ in (primary, ear, second):
+        np.testing.assert_array_equal(np.concatenate(engine_.fed), audio)
 
 
 def test_registry_creates_the_checked_engine() -> None:
@@ -80,3 +117,4 @@ def test_registry_creates_the_checked_engine() -> None:
     engine = create("checked", Vocabulary())
     assert isinstance(engine, CheckedEngine)
     assert engine.primary.name == "pocketsphinx" and engine.ear.name == "neural"
+    assert engine.forced is not None and engine.forced.name == "pocketsphinx"

@@ -45,7 +45,8 @@ def engine_options(command: F) -> F:
     return click.option(
         "--engine",
         help="Recognition engine: checked (the default: PocketSphinx vetoed by the trained ear, "
-        "plus what the ear alone is sure of), pocketsphinx, neural, vosk, whisper.",
+        "plus what the ear alone is sure of, plus what a phrases-only search and the ear "
+        "agree on), pocketsphinx, neural, vosk, whisper.",
     )(command)
 
 

@@ -52,9 +52,10 @@ REGISTRY: dict[str, str] = {
     "whisper": "assistant.speech.engines.optional:create_whisper",
 }
 
-#: PocketSphinx checked by the trained ear, plus the commands the ear alone is sure of: more
-#: commands than either alone in every condition of the recognition bench, and 0 to 3 wrong
-#: commands per condition where PocketSphinx alone gave 4 to 10 (see `checked`).
+#: PocketSphinx checked by the trained ear, plus the commands the ear alone is sure of and
+#: those a phrases-only search and the ear agree on: more commands than either alone in every
+#: condition of the recognition bench, and 0 to 3 wrong commands per condition where
+#: PocketSphinx alone gave 4 to 10 (see `checked`).
 DEFAULT_ENGINE = "checked"
 
 

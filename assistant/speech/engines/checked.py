@@ -81,17 +81,18 @@ class CheckedEngine:
         self.min_probability = min_probability
         self.forced = forced
         self.agree_probability = agree_probability
+        self._all: list[Engine] = [primary, ear, *([forced] if forced is not None else [])]
         self._intents = [vocabulary.parse(text) for text in ear.classes]
         self._vocabulary = vocabulary
         #: The ear's probability of the last utterance's phrase (for measurement).
         self.last_probability: float | None = None
 
     def start_utterance(self) -> None:
-        for engine in self._engines():
+        for engine in self._all:
             engine.start_utterance()
 
     def feed(self, audio: np.ndarray) -> None:
-        for engine in self._engines():
+        for engine in self._all:
             engine.feed(audio)
 
     def end_utterance(self) -> Recognition | None:
@@ -107,14 +108,10 @@ class CheckedEngine:
                 return heard
         if own is not None:
             return own
-        if forced is not None and self._probability(forced, probabilities) >= (
-            self.agree_probability
-        ):
-            return forced
-        return None
-
-    def _engines(self) -> list[Engine]:
-        return [self.primary, self.ear, *([self.forced] if self.forced is not None else [])]
+        agreed = forced is not None and (
+            self._probability(forced, probabilities) >= self.agree_probability
+        )
+        return forced if agreed else None
 
     def _probability(self, heard: Recognition, probabilities: np.ndarray) -> float:
         """The ear's probability of `heard`'s command (over all its phrases for it)."""

@@ -732,8 +732,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Off by default. With 60 Pico speakers, recall on Festival's voices (never trained on)
     # rose 44.9 -> 50.7 % and the ear alone heard 64 % of the real voices' commands instead
     # of 57 % (bench, evaluation only), but the default engine gained 1 point there and
-    # barge-in lost: "pause" said over the assistant in the barge-in test paused it in time
-    # 8-10 times of 12 against 12 of 12 (the bench: 10/16 against 12/16).
+    # barge-in lost: the pause words of the barge-in test (now deterministic) paused it in
+    # time 7 times of 12 against 12 of 12 in a quiet room, 7 against 8 with a fan.
     parser.add_argument(
         "--pico-groups", type=int, default=0, help="speakers from SVOX Pico's voices (ttspico)"
     )

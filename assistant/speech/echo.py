@@ -115,7 +115,8 @@ class EchoCanceller:
     def _steps(self) -> np.ndarray:
         """This block's step per bin, already divided by the far-end power: 0.5 where a
         quarter or more of what is left is echo, less where it is mostly something else
-        (noise, a voice)."""
+        (noise, a voice). Until the filter has learnt the room, the full step, and each
+        block adapted on counts toward that."""
         fixed = 0.5 if self.step is None else self.step
         normalised = fixed / (self._xpow.sum(axis=0) + self._delta)
         if self.step is not None or self._last is None:

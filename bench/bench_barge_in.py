@@ -84,13 +84,14 @@ def words() -> list[np.ndarray]:
     return out
 
 
-def barge_in(noisy: bool, naive: bool, tmp: Path) -> tuple[int, int, list[float], int]:
+def barge_in(
+    clips: list[np.ndarray], noisy: bool, naive: bool, tmp: Path
+) -> tuple[int, int, list[float], int]:
     """(paused in time, words, delays of those heard, other commands heard)."""
     routine = tmp / "barge.yaml"
     routine.write_text(BARGE_IN_ROUTINE)
     (quiet,) = simulate(routine, [None], tmp, naive=False)
     start = next(r for r in quiet if r["type"] == "say" and r["text"].startswith("Start"))["t"]
-    clips = words()
     mics: list[np.ndarray | None] = []
     moments = []
     for i, clip in enumerate(clips):
@@ -115,11 +116,11 @@ def barge_in(noisy: bool, naive: bool, tmp: Path) -> tuple[int, int, list[float]
     return in_time, len(clips), delays, other
 
 
-def alone(noisy: bool) -> int:
+def alone(clips: list[np.ndarray], noisy: bool) -> int:
     """How many of the words the listener hears as "pause" with nothing playing: the most
     barge-in could find."""
     found = 0
-    for clip in words():
+    for clip in clips:
         mic = np.zeros(3 * RATE, np.float32)
         if noisy:
             mic += fan(3.0, FAN_DB, seed=9)
@@ -152,12 +153,13 @@ def run() -> str:
         "| commands from its own voice in a whole session |",
         "|---|---|---|---|---|---|---|",
     ]
+    clips = words()
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
         for noisy in (False, True):
-            ceiling = alone(noisy)
+            ceiling = alone(clips, noisy)
             for naive in (False, True):
-                in_time, total, delays, other = barge_in(noisy, naive, tmp)
+                in_time, total, delays, other = barge_in(clips, noisy, naive, tmp)
                 false, length = own_voice(noisy, naive, tmp)
                 median = f"{1000 * statistics.median(delays):.0f} ms" if delays else "-"
                 lines.append(

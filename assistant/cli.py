@@ -24,7 +24,12 @@ ROUTINE_HELP = "A routine file, or the name of a bundled or saved routine (see `
 def settings_from(**overrides: Any) -> Settings:
     from assistant import paths
 
-    return load_settings(paths.settings_path()).override(**overrides)
+    settings = load_settings(paths.settings_path()).override(**overrides)
+    if "engine" in overrides:  # a command that listens: its engine and model can work
+        from assistant.speech import engines
+
+        engines.check(settings.engine, settings.model)
+    return settings
 
 
 class Help(click.Group):
@@ -39,14 +44,18 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def engine_options(command: F) -> F:
     """--engine and --model, shared by `start` and `listen`."""
+    from assistant.speech.engines import REGISTRY
+
     command = click.option(
-        "--model", type=click.Path(path_type=Path), help="Model folder for vosk/whisper."
+        "--model", type=click.Path(path_type=Path),
+        help="A model for the engine: for whisper any faster-whisper model folder (base.en, "
+        "small.en: more accurate, slower); vosk and openai-whisper need one.",
     )(command)
     return click.option(
-        "--engine",
-        help="Recognition engine: checked (the default: PocketSphinx vetoed by the trained ear, "
-        "plus what the ear alone is sure of, plus what a phrases-only search and the ear "
-        "agree on), pocketsphinx, neural, vosk, whisper.",
+        "--engine", type=click.Choice(list(REGISTRY)),
+        help="Speech recognition engine. whisper (the default): Whisper tiny.en, offline, "
+        "the most accurate; pocketsphinx: light, for small machines; checked and neural: "
+        "PocketSphinx and the ear trained here; vosk, openai-whisper: optional packages.",
     )(command)
 
 

@@ -15,7 +15,7 @@ from typing import Protocol
 
 import numpy as np
 
-from assistant.commands import Intent
+from assistant.commands import Command, Intent
 from assistant.events import CutSpeech, Effect, Heard, Key, Say, SetVolume, Start, Tick
 from assistant.session import Session
 
@@ -41,6 +41,8 @@ class Reference(Protocol):
 
 class CommandListener(Protocol):
     def process(self, mic: np.ndarray, reference: np.ndarray | None = None) -> list[Heard]: ...
+
+    def expect(self, commands: frozenset[Command] | None) -> None: ...
 
 
 def speaker_sink(speaker: Speaker) -> EffectSink:
@@ -146,6 +148,7 @@ def simulate(
             if echo is not None:
                 delayed = reference.audio(start / SAMPLE_RATE - echo.delay, t_end - echo.delay)
                 frame = frame + echo.gain * delayed.astype(np.float32)
+        listener.expect(session.expecting())
         for heard in listener.process(frame, played):
             emit(session.handle(heard, now))
         block += 1

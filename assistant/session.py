@@ -170,6 +170,18 @@ class Session:
     def factor(self) -> float:
         return self._factor
 
+    def expecting(self) -> frozenset[Command]:
+        """What a person can usefully say now: the commands, plus "yes"/"no" when a
+        question waits for one and numbers when a pain rating is asked for. The listener
+        hears only these, so that a count muttered along ("three") is not an answer."""
+        if self.mode is Mode.CONFIRMING:
+            return _COMMANDS | _YES_NO
+        if self.mode is Mode.RUNNING and self.step.kind is StepKind.QUESTION:
+            if self.step.tag == "resume" or self._answer is not None:
+                return _COMMANDS | _YES_NO
+            return _COMMANDS | {Command.NUMBER}
+        return _COMMANDS
+
     def snapshot(self, now: float) -> Snapshot:
         step = self.step
         running = self.mode in (Mode.RUNNING, Mode.ENDING, Mode.DONE)
@@ -695,3 +707,7 @@ _HANDLERS = {
     Command.LOUDER: lambda s, now, out: s.do_volume(now, out, +1),
     Command.QUIETER: lambda s, now, out: s.do_volume(now, out, -1),
 }
+
+#: The commands that always make sense; answers only when a question asks for them.
+_COMMANDS = frozenset(_HANDLERS)
+_YES_NO = frozenset({Command.YES, Command.NO})

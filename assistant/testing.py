@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from assistant.commands import DEFAULT_VOCABULARY, Intent, parse_command_name
+from assistant.commands import DEFAULT_VOCABULARY, Command, Intent, parse_command_name
 from assistant.eventlog import Transcript
 from assistant.events import Heard, Say
 from assistant.plan import Plan, SpeechTimer, build_plan
@@ -91,6 +91,10 @@ class ScriptedListener:
     def __init__(self, phrases: Iterable[tuple[float, float, str]]) -> None:
         self._pending = sorted(phrases)
         self._t = 0.0
+        self.expected: frozenset[Command] | None = None
+
+    def expect(self, commands: frozenset[Command] | None) -> None:
+        self.expected = commands
 
     def process(self, mic: np.ndarray, reference: np.ndarray | None = None) -> list[Heard]:
         self._t += len(mic) / 16000
@@ -98,7 +102,7 @@ class ScriptedListener:
         while self._pending and self._pending[0][1] <= self._t + 1e-9:
             start, end, text = self._pending.pop(0)
             intent = DEFAULT_VOCABULARY.parse(text)
-            if intent is not None:
+            if intent is not None and (self.expected is None or intent.command in self.expected):
                 out.append(Heard(intent, text, 0.9, start, end))
         return out
 

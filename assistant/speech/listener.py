@@ -3,7 +3,8 @@
     mic (+ what the loudspeaker played) -> echo canceller
         -> noise suppression (RNNoise in steady noise, WebRTC's otherwise; see `denoise`)
         -> endpointer (energy over an adaptive noise floor and over the residual echo)
-        -> utterance length limits -> engine -> Vocabulary.parse -> Heard
+        -> utterance length limits -> engine -> Vocabulary.parse -> what the session
+           expects now (`expect`) -> Heard
 
 Pure computation: no threads, no devices, no clock. The same object serves a WAV file and
 the live microphone (the runner feeds it blocks from a queue on a worker thread). Times in
@@ -13,7 +14,11 @@ A command is a whole short utterance with quiet around it: an utterance longer t
 `max_utterance` is not a command, and nothing is taken from it, so "I will call my sister
 next week" is never "next". Frames whose energy is explained by the loudspeaker signal (the
 residual echo after cancellation) do not count as speech, so the assistant's own voice never
-starts an utterance, while a user talking over it does."""
+starts an utterance, while a user talking over it does.
+
+An engine that can `peek` (Whisper) decodes when an utterance's silence begins, not when
+the silence has lasted long enough to end it; a phrase that no longer phrase begins with
+then ends its utterance after `early_finish` of silence instead of `hangover`."""
 
 from __future__ import annotations
 
@@ -24,11 +29,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.commands import Vocabulary
+from assistant.commands import Command, Vocabulary
 from assistant.events import Heard
 from assistant.speech.denoise import WebRTCSuppressor, load_rnnoise
 from assistant.speech.echo import EchoCanceller
-from assistant.speech.engines import SAMPLE_RATE, Engine
+from assistant.speech.engines import SAMPLE_RATE, Engine, Recognition
 
 FRAME = 160  # 10 ms at 16 kHz: the unit of every stage
 FRAME_S = FRAME / SAMPLE_RATE
@@ -193,6 +198,8 @@ class Listener:
         min_utterance: float = 0.12,
         min_utterance_under_echo: float = 0.06,
         max_utterance: float = 1.8,
+        peek_after: float = 0.05,
+        early_finish: float = 0.12,
         peak_drop_db: float = 20.0,
         noise_percentile: float = 50.0,
         settle: float = 0.5,
@@ -253,8 +260,29 @@ class Listener:
         self._start = 0  # first speech frame of the utterance
         self._last_speech = 0  # last speech frame
         self._under_echo = False  # the utterance was said while the assistant spoke
+        self._expected: frozenset[Command] | None = None
+        # the engine's early look at an utterance when its silence begins (see `_frame`)
+        self._peek = getattr(engine, "peek", None)
+        self.peek_after = max(1, round(peek_after / FRAME_S))
+        self.early_frames = max(self.peek_after + 1, round(early_finish / FRAME_S))
+        self._early: Recognition | None = None
+        self._held: list[np.ndarray] = []  # silence after the speech, not yet fed
 
     # ----------------------------------------------------------------------- public
+
+    def expect(self, commands: frozenset[Command] | None) -> None:
+        """Hear only these commands from now on (None: the whole vocabulary). An engine
+        that can use it (Whisper's prompt) is told the phrases; any other command heard
+        is rejected as "not expected now"."""
+        if commands == self._expected:
+            return
+        self._expected = commands
+        expect = getattr(self.engine, "expect", None)
+        if expect is not None:
+            phrases = None if commands is None else [
+                p for p, i in self.vocabulary.phrases.items() if i.command in commands
+            ]
+            expect(phrases)
 
     @property
     def time(self) -> float:
@@ -379,10 +407,29 @@ class Listener:
                 self._state = "idle"
                 self._onset.clear()
             return None
-        # in an utterance
-        self.engine.feed(heard_audio if self._use_clean else mic)
+        # in an utterance. An engine that peeks (Whisper: it decodes when the silence
+        # begins rather than at the end) hears the first `peek_after` of the silence, the
+        # word's quiet tail, and then nothing more until the speech goes on: so at the end it
+        # has heard exactly what it peeked at, and its early result stands.
+        audio = heard_audio if self._use_clean else mic
+        silent = index - self._last_speech  # frames since the last speech frame
         if continues:
+            self._early = None
+            for held in self._held:
+                self.engine.feed(held)
+            self._held.clear()
+            self.engine.feed(audio)
             self._last_speech = index
+        elif self._peek is None or silent <= self.peek_after:
+            self.engine.feed(audio)
+            if self._peek is not None and silent == self.peek_after:
+                self._early = self._peek()
+        else:
+            self._held.append(audio)
+            # a whole phrase that no longer phrase begins with ("pause", not "go" of "go
+            # back") ends its utterance sooner: nothing said after it could change it
+            if silent == self.early_frames and self._final(self._early):
+                return self._finish()
         self._under_echo = self._under_echo or echoing
         # the speech itself is measured, not the silence after it that ends the utterance
         if self._last_speech - self._start + 1 > self.max_frames:
@@ -394,6 +441,15 @@ class Listener:
             return self._finish()
         return None
 
+    def _final(self, recognition: Recognition | None) -> bool:
+        """A recognised phrase that is not the start of a longer one."""
+        if recognition is None:
+            return False
+        text = recognition.text
+        return self.vocabulary.parse(text) is not None and not any(
+            p.startswith(text + " ") for p in self.vocabulary.phrases
+        )
+
     def _begin(self, index: int) -> None:
         onset = len(self._onset) - 1 - next(i for i, s in enumerate(self._onset) if s)
         self._start = index - onset
@@ -401,6 +457,8 @@ class Listener:
         self._under_echo = self._echo is not None and self._echo.active
         self._peak = _SILENT_DB
         self._state = "speech"
+        self._held.clear()
+        self._early = None
         # the engine hears the noise-suppressed signal only in noise: in a quiet room
         # suppression costs recall (measured: 26/30 -> 19/30 clean with PocketSphinx)
         self._use_clean = self._raw_floor.level > self.suppress_above_db
@@ -428,6 +486,9 @@ class Listener:
         intent = self.vocabulary.parse(recognition.text)
         if intent is None:
             self._reject(start, end, "not a command", recognition.text)
+            return None
+        if self._expected is not None and intent.command not in self._expected:
+            self._reject(start, end, "not expected now", recognition.text)
             return None
         return Heard(
             intent=intent,

@@ -1,4 +1,5 @@
-"""Optional engines a user can install: Vosk (with a local model) and Whisper.
+"""Optional engines a user can install: Vosk (with a local model) and OpenAI's Whisper
+(`openai-whisper`, PyTorch; the default `whisper` engine runs it through CTranslate2).
 
 Both buffer the utterance and recognise it whole at its end, wrapped in SpeechRecognition's
 `AudioData`. The free text becomes a command only when the whole utterance is exactly a
@@ -22,7 +23,7 @@ from assistant.speech.engines import SAMPLE_RATE, Recognition
 
 
 def _require(package: str, engine: str, model_path: Path | None, model_hint: str) -> Path:
-    message = f"the {engine} engine needs `pip install {package}` and --model PATH to {model_hint}"
+    message = f"the {engine} engine needs `pip install {engine}` and --model PATH to {model_hint}"
     if (
         importlib.util.find_spec(package) is None
         or importlib.util.find_spec("speech_recognition") is None
@@ -85,7 +86,7 @@ class VoskEngine(_Buffered):
 
 
 class WhisperEngine(_Buffered):
-    name = "whisper"
+    name = "openai-whisper"
 
     def __init__(self, vocabulary: Vocabulary, model_path: Path) -> None:
         super().__init__(vocabulary)
@@ -110,5 +111,5 @@ def create_vosk(vocabulary: Vocabulary, model_path: Path | None = None) -> VoskE
 
 def create_whisper(vocabulary: Vocabulary, model_path: Path | None = None) -> WhisperEngine:
     """Whisper (openai-whisper) with a local checkpoint file, or a folder holding one."""
-    path = _require("whisper", "whisper", model_path, "a model checkpoint (.pt)")
+    path = _require("whisper", "openai-whisper", model_path, "a model checkpoint (.pt)")
     return WhisperEngine(vocabulary, path)

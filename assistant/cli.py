@@ -77,9 +77,12 @@ Examples:
   exercise-assistant start --simulate --mic-file me.wav --speaker-file out.wav --echo 0.5:30
 
 Keys (when there is a terminal): space pause/resume, n next, b back, r repeat,
-s skip, - slower, + faster, ? how many left, h help, q end workout, y yes, x no.""")
+s skip, - slower, + faster, ? how many left, h help, q end workout, y yes, x no,
+] louder, [ quieter.""")
 @click.argument("routine", required=False)
-@click.option("--simulate", is_flag=True, help="Run on a virtual clock, as fast as possible.")
+@click.option("--simulate", is_flag=True,
+              help="Run on a virtual clock, as fast as possible; recorded in the journal only "
+              "with --journal (a simulation is not exercise).")
 @click.option("--events", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the event log here (JSON lines).")
 @click.option("--commands", "commands_file", type=click.Path(dir_okay=False, path_type=Path),
@@ -99,12 +102,14 @@ s skip, - slower, + faster, ? how many left, h help, q end workout, y yes, x no.
 @click.option("--input-device", help="Microphone (see `devices`).")
 @click.option("--output-device", help="Loudspeaker (see `devices`).")
 @click.option("--no-listen", is_flag=True, help="Do not use the microphone (keys still work).")
-@click.option("--no-journal", is_flag=True, help="Do not record this session in the journal.")
+@click.option("--journal/--no-journal", default=None,
+              help="Record this session in the journal (the default for a live session; "
+              "with --simulate only when given).")
 def start(routine: str | None, simulate: bool, events: Path | None, commands_file: Path | None,
           mic_file: Path | None, speaker_file: Path | None, echo: str | None,
           pause_limit: str | None, voice: str | None, rate: int | None, volume: float | None,
           engine: str | None, model: Path | None, input_device: str | None,
-          output_device: str | None, no_listen: bool, no_journal: bool) -> None:
+          output_device: str | None, no_listen: bool, journal: bool | None) -> None:
     """Start a guided session (the bundled upper-back routine if none is given)."""
     limit = None
     if pause_limit is not None:
@@ -128,13 +133,13 @@ def start(routine: str | None, simulate: bool, events: Path | None, commands_fil
         from assistant.live import run_live
 
         run_live(loaded, settings, events=events, listen=not no_listen,
-                 journal=not no_journal)
+                 journal=journal is not False)
         return
     request = app.SimulationRequest(
         routine=loaded, settings=settings, events=events, speaker_file=speaker_file,
         mic_file=mic_file, echo=app.parse_echo(echo) if echo else None,
         commands=app.read_script(commands_file, settings.vocabulary()) if commands_file else (),
-        listen=not no_listen, journal=not no_journal,
+        listen=not no_listen, journal=bool(journal),
     )
     result = app.run_simulation(request, echo_line=_print_say)
     state = "completed" if result.completed else "not completed"

@@ -46,7 +46,9 @@ def voice_settings(settings: Settings, routine: Routine) -> tuple[str | None, in
 
 
 class Voice:
-    """Text-to-speech if this machine has it; otherwise None and the reason, said once."""
+    """Text-to-speech if this machine has it; otherwise None and the reason, said once.
+    A voice (in settings, on the command line or in the routine) that names no installed
+    voice raises UnknownVoiceError: `show`, `render`, `start` and `--simulate` alike."""
 
     def __init__(self, settings: Settings, routine: Routine, *, required: bool = False) -> None:
         self.voice, self.rate, self.volume = voice_settings(settings, routine)
@@ -57,6 +59,8 @@ class Voice:
 
             synth = Synthesizer(voice=self.voice, rate=self.rate, volume=self.volume)
             synth.check()
+            if self.voice:  # a voice nobody has installed stops every command, one line
+                synth.resolve_voice(self.voice)
             synth.render("Ready.")
             self.synth = synth
         except (DeviceError, ImportError, OSError) as exc:

@@ -80,6 +80,12 @@ def plan_for(routine: Routine, timer: SpeechTimer) -> Plan:
     return build_plan(routine, timer)
 
 
+def spoken_plan(routine: Routine, settings: Settings) -> Plan:
+    """The plan timed by this machine's voice (estimated without one): what `list`, `show`
+    and a session all use, so they agree on every length."""
+    return plan_for(routine, Voice(settings, routine).timer())
+
+
 # --- scripted commands (--commands FILE) ---------------------------------------------------
 
 

@@ -171,24 +171,24 @@ def validate(files: tuple[Path, ...]) -> None:
     click.echo(f"{len(files)} file{'s' if len(files) != 1 else ''} valid.")
 
 
-@cli.command("list", epilog="Example:\n\n  exercise-assistant list")
+@cli.command("list", epilog="\b\nExample:\n  exercise-assistant list")
 def list_() -> None:
     """Bundled and saved routines, with their total time."""
     from rich.console import Console
     from rich.table import Table
 
     from assistant.loader import load_routine
-    from assistant.plan import estimate_speech
 
+    settings = settings_from()
     table = Table("name", "routine", "time", "exercises", "from", box=None)
     for entry in library.entries():
         try:
             routine = load_routine(entry.path)
+            plan = app.spoken_plan(routine, settings)  # the plan and total `show` gives
         except RoutineErrors as exc:
             table.add_row(entry.name, f"[red]invalid: {exc.errors[0].message}[/]", "", "",
                           entry.origin)
             continue
-        plan = app.plan_for(routine, estimate_speech)
         table.add_row(entry.name, routine.name, clock_duration(plan.total),
                       str(len(routine.exercises)), entry.origin)
     Console().print(table)
@@ -206,8 +206,7 @@ def show(routine: str | None) -> None:
     from rich.table import Table
 
     loaded = app.load_routine(routine)
-    voice = app.Voice(settings_from(), loaded)
-    plan = app.plan_for(loaded, voice.timer())
+    plan = app.spoken_plan(loaded, settings_from())
     table = Table("start", "step", "length", title=loaded.name, box=None)
     for start_t, step in zip(plan.starts(), plan.steps, strict=True):
         table.add_row(clock_duration(start_t), step.title, clock_duration(step.duration))

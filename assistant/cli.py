@@ -253,17 +253,32 @@ def render(routine: str | None, output: Path, voice: str | None, rate: int | Non
     click.echo(f"Wrote {output}: {clock_duration(length)} ({length:.1f} s).")
 
 
-@cli.command(epilog="Example:\n\n  exercise-assistant voices")
-def voices() -> None:
-    """The installed text-to-speech voices."""
-    from assistant.speech.tts import Synthesizer
+@cli.command(epilog="""\b
+Examples:
+  exercise-assistant voices
+  exercise-assistant voices --language en
+  exercise-assistant start --voice en-gb""")
+@click.option("--language", metavar="CODE",
+              help="Only voices for this language, such as en or en-us.")
+def voices(language: str | None) -> None:
+    """The installed text-to-speech voices: give the first column to --voice or to `voice:`
+    in settings (the name or a language code such as en-gb works too)."""
+    from assistant.speech.tts import Synthesizer, voices_for_language
 
-    for info in Synthesizer().voices():
-        languages = ", ".join(info.languages)
-        click.echo(f"{info.id}\t{info.name}\t{languages}")
+    found = Synthesizer().voices()
+    if language is not None:
+        found = voices_for_language(found, language)
+        if not found:
+            raise AssistantError(f"no voice for the language {language!r} "
+                                 "(see: exercise-assistant voices)")
+    rows = [("voice", "name", "language"),
+            *((v.short, v.name, ", ".join(v.languages)) for v in found)]
+    widths = [max(len(row[i]) for row in rows) for i in range(2)]
+    for row in rows:
+        click.echo(f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]}".rstrip())
 
 
-@cli.command(epilog="Example:\n\n  exercise-assistant devices")
+@cli.command(epilog="\b\nExample:\n  exercise-assistant devices")
 def devices() -> None:
     """The audio input and output devices."""
     from assistant.audio import list_devices

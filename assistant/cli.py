@@ -341,6 +341,7 @@ def history(weeks: int, as_json: bool, as_csv: bool, plot: Path | None) -> None:
 
     if as_json and as_csv:
         raise click.UsageError("choose one of --json and --csv")
+    app.writable_or_fail(plot)  # before the tables, not after them
     with Journal(paths.journal_path()) as journal:
         if as_json or as_csv:
             sessions = journal.sessions()

@@ -381,8 +381,13 @@ def remind(at_time: str | None, routine: str, install: bool, yes: bool, remove: 
         if at_time is None and not status:
             click.echo("Give --at HH:MM to plan one.")
         return
+    library.find(routine)  # a reminder for a routine that `start` cannot find helps nobody
     plan = reminders.reminder_plan(at_time, routine)
+    if install and plan.kind == "manual":
+        reminders.install(plan)  # says, in one line, why it cannot and what to do instead
     click.echo(plan.describe())
+    if plan.kind == "manual":
+        return
     if not install:
         click.echo("Nothing installed yet: add --install to install it.")
         return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -98,9 +99,16 @@ exercises:
 """
 
 
+def slug_for(name: str) -> str:
+    """The file name (without .yaml) for a routine called `name`: its letters and digits,
+    in any script and lower case ("Übung für den Rücken" -> "übung-für-den-rücken"),
+    words joined by "-"."""
+    return re.sub(r"[\W_]+", "-", unicodedata.normalize("NFC", name).lower()).strip("-")
+
+
 def create(name: str) -> Path:
     """Write a commented template routine called `name` to the user's routine folder."""
-    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    slug = slug_for(name)
     if not slug:
         raise AssistantError(f"{name!r} cannot be a file name; use letters and digits")
     path = paths.routines_dir() / f"{slug}.yaml"

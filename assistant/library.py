@@ -14,6 +14,7 @@ from assistant.errors import AssistantError
 
 DEFAULT_ROUTINE = "upper-back"
 SUFFIXES = (".yaml", ".yml")
+MAX_SLUG_BYTES = 100
 
 
 def bundled_dir() -> Path:
@@ -103,7 +104,10 @@ def slug_for(name: str) -> str:
     """The file name (without .yaml) for a routine called `name`: its letters and digits,
     in any script and lower case ("Übung für den Rücken" -> "übung-für-den-rücken"),
     words joined by "-"."""
-    return re.sub(r"[\W_]+", "-", unicodedata.normalize("NFC", name).lower()).strip("-")
+    slug = re.sub(r"[\W_]+", "-", unicodedata.normalize("NFC", name).lower()).strip("-")
+    while len(slug.encode("utf-8")) > MAX_SLUG_BYTES:  # file names stop at 255 bytes
+        slug = slug[:-1].rstrip("-")
+    return slug
 
 
 def create(name: str) -> Path:
@@ -116,5 +120,8 @@ def create(name: str) -> Path:
         raise AssistantError(f"{path} already exists; edit it, or choose another name")
     title = name.strip() if name.strip() else slug
     text = TEMPLATE.format(title=title, title_yaml=json.dumps(title), slug=slug, path=path)
-    path.write_text(text, encoding="utf-8")
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise AssistantError(f"cannot write {path}: {exc.strerror or exc}") from None
     return path

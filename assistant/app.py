@@ -45,6 +45,22 @@ def voice_settings(settings: Settings, routine: Routine) -> tuple[str | None, in
     return voice, rate, volume
 
 
+def voice_origin(settings: Settings, routine: Routine) -> str:
+    """Where the voice of `voice_settings` was asked for, to name in an error: the settings
+    file, --voice, or the routine file."""
+    if not settings.voice:
+        return f"{routine.source or routine.name}: voice"
+    from assistant import paths
+    from assistant.settings import load_settings
+
+    path = paths.settings_path()
+    try:
+        in_file = load_settings(path).voice
+    except AssistantError:
+        in_file = None
+    return f"{path}: voice" if in_file == settings.voice else "--voice"
+
+
 class Voice:
     """Text-to-speech if this machine has it; otherwise None and the reason, said once.
     A voice (in settings, on the command line or in the routine) that names no installed
@@ -55,12 +71,15 @@ class Voice:
         self.synth: Any = None
         self.problem = ""
         try:
-            from assistant.speech.tts import Synthesizer
+            from assistant.speech.tts import Synthesizer, UnknownVoiceError
 
             synth = Synthesizer(voice=self.voice, rate=self.rate, volume=self.volume)
             synth.check()
             if self.voice:  # a voice nobody has installed stops every command, one line
-                synth.resolve_voice(self.voice)
+                try:
+                    synth.resolve_voice(self.voice)
+                except UnknownVoiceError as exc:
+                    raise UnknownVoiceError(f"{voice_origin(settings, routine)}: {exc}") from None
             synth.render("Ready.")
             self.synth = synth
         except (DeviceError, ImportError, OSError) as exc:

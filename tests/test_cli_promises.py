@@ -148,14 +148,16 @@ def test_the_readme_voice_setting_and_the_names_voices_lists_are_accepted(
 def test_an_unknown_voice_stops_every_command_with_one_line_naming_close_matches(
         home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """`voice: en-uss` in settings stops `show`, `render`, `start --simulate` and a live
-    `start` alike, before anything runs, with the same one line naming en-us; no command
-    falls back to estimated durations or silent text."""
+    `start` alike, before anything runs, with the same one line naming the settings file
+    and en-us; no command falls back to estimated durations or silent text. Given with
+    --voice or in the routine, the line names that instead."""
     needs_speech()
     write_settings(home, "voice: en-uss\n")
     routine = home / "carry.yaml"
     routine.write_text(CARRY)
-    expected = ("exercise-assistant: unknown voice 'en-uss'; did you mean en-us, en-us-nyc? "
-                "(see: exercise-assistant voices)\n")
+    settings = home / "config" / "exercise-assistant" / "settings.yaml"
+    expected = (f"exercise-assistant: {settings}: voice: unknown voice 'en-uss'; did you mean "
+                "en-us, en-us-nyc? (see: exercise-assistant voices)\n")
     for argv in (["show", str(routine)], ["render", str(routine), "-o", str(home / "o.wav")],
                  ["start", str(routine), "--simulate", "--no-listen"],
                  ["start", str(routine), "--no-listen", "--no-journal"]):
@@ -163,8 +165,16 @@ def test_an_unknown_voice_stops_every_command_with_one_line_naming_close_matches
         out = capsys.readouterr()
         assert (status, out.out, out.err) == (1, "", expected), argv
     assert not (home / "o.wav").exists()
-    assert call(["show", str(routine), "--help"]) == 0  # help still works
+    settings.unlink()
+    assert call(["show", str(routine), "--voice", "xx-yy"]) == 2  # show has no --voice
     capsys.readouterr()
+    assert call(["render", str(routine), "-o", str(home / "o.wav"), "--voice", "xx-yy"]) == 1
+    assert capsys.readouterr().err == ("exercise-assistant: --voice: unknown voice 'xx-yy' "
+                                       "(see: exercise-assistant voices)\n")
+    routine.write_text("voice: {name: vulcan}\n" + CARRY)
+    assert call(["start", str(routine), "--simulate", "--no-listen"]) == 1
+    assert capsys.readouterr().err == (f"exercise-assistant: {routine}: voice: unknown voice "
+                                       "'vulcan' (see: exercise-assistant voices)\n")
 
 
 # --- 3: simulations are not exercise -------------------------------------------------------

@@ -175,9 +175,11 @@ def validate(files: tuple[Path, ...]) -> None:
 def list_() -> None:
     """Bundled and saved routines, with their total time."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from assistant.loader import load_routine
+    from assistant.speech.tts import UnknownVoiceError
 
     settings = settings_from()
     table = Table("name", "routine", "time", "exercises", "from", box=None)
@@ -187,6 +189,13 @@ def list_() -> None:
             plan = app.spoken_plan(routine, settings)  # the plan and total `show` gives
         except RoutineErrors as exc:
             table.add_row(entry.name, f"[red]invalid: {exc.errors[0].message}[/]", "", "",
+                          entry.origin)
+            continue
+        except UnknownVoiceError as exc:
+            if settings.voice:  # the settings' voice: every routine would fail alike
+                raise
+            problem = str(exc).rsplit(": voice: ", 1)[-1]  # the row names the routine
+            table.add_row(entry.name, f"[red]invalid: {escape(problem)}[/]", "", "",
                           entry.origin)
             continue
         table.add_row(entry.name, routine.name, clock_duration(plan.total),

@@ -272,6 +272,22 @@ def test_list_and_show_give_the_same_total_for_every_bundled_routine(
         assert total and total[1] == time, name
 
 
+def test_list_shows_a_routine_with_an_unknown_voice_as_invalid_and_lists_the_rest(
+        home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A saved routine whose own voice is not installed is a row "invalid: unknown voice
+    ..." in `list`, which still lists and times every other routine and exits 0."""
+    needs_speech()
+    monkeypatch.setenv("COLUMNS", "200")  # each row on one line
+    (paths.routines_dir() / "vulcan.yaml").write_text("voice: {name: vulcan}\n" + CARRY)
+    assert call(["list"]) == 0
+    out = capsys.readouterr()
+    rows = {line.split()[0]: " ".join(line.split()[1:]) for line in out.out.splitlines()[1:]}
+    assert rows["vulcan"] == ("invalid: unknown voice 'vulcan' (see: exercise-assistant "
+                              "voices) yours")
+    assert re.fullmatch(r"Upper back relief \d+:\d\d 3 bundled", rows["upper-back"])
+    assert out.err == ""
+
+
 # --- 14: no folder left in /tmp --------------------------------------------------------------
 
 

@@ -45,18 +45,41 @@ def voice_settings(settings: Settings, routine: Routine) -> tuple[str | None, in
     return voice, rate, volume
 
 
+def voice_origin(settings: Settings, routine: Routine) -> str:
+    """Where the voice of `voice_settings` was asked for, to name in an error: the settings
+    file, --voice, or the routine file."""
+    if not settings.voice:
+        return f"{routine.source or routine.name}: voice"
+    from assistant import paths
+    from assistant.settings import load_settings
+
+    path = paths.settings_path()
+    try:
+        in_file = load_settings(path).voice
+    except AssistantError:
+        in_file = None
+    return f"{path}: voice" if in_file == settings.voice else "--voice"
+
+
 class Voice:
-    """Text-to-speech if this machine has it; otherwise None and the reason, said once."""
+    """Text-to-speech if this machine has it; otherwise None and the reason, said once.
+    A voice (in settings, on the command line or in the routine) that names no installed
+    voice raises UnknownVoiceError: `show`, `render`, `start` and `--simulate` alike."""
 
     def __init__(self, settings: Settings, routine: Routine, *, required: bool = False) -> None:
         self.voice, self.rate, self.volume = voice_settings(settings, routine)
         self.synth: Any = None
         self.problem = ""
         try:
-            from assistant.speech.tts import Synthesizer
+            from assistant.speech.tts import Synthesizer, UnknownVoiceError
 
             synth = Synthesizer(voice=self.voice, rate=self.rate, volume=self.volume)
             synth.check()
+            if self.voice:  # a voice nobody has installed stops every command, one line
+                try:
+                    synth.resolve_voice(self.voice)
+                except UnknownVoiceError as exc:
+                    raise UnknownVoiceError(f"{voice_origin(settings, routine)}: {exc}") from None
             synth.render("Ready.")
             self.synth = synth
         except (DeviceError, ImportError, OSError) as exc:
@@ -74,6 +97,12 @@ class Voice:
 
 def plan_for(routine: Routine, timer: SpeechTimer) -> Plan:
     return build_plan(routine, timer)
+
+
+def spoken_plan(routine: Routine, settings: Settings) -> Plan:
+    """The plan timed by this machine's voice (estimated without one): what `list`, `show`
+    and a session all use, so they agree on every length."""
+    return plan_for(routine, Voice(settings, routine).timer())
 
 
 # --- scripted commands (--commands FILE) ---------------------------------------------------

@@ -86,9 +86,12 @@ Examples:
   exercise-assistant start --simulate --mic-file me.wav --speaker-file out.wav --echo 0.5:30
 
 Keys (when there is a terminal): space pause/resume, n next, b back, r repeat,
-s skip, - slower, + faster, ? how many left, h help, q end workout, y yes, x no.""")
+s skip, - slower, + faster, ? how many left, h help, q end workout, y yes, x no,
+] louder, [ quieter.""")
 @click.argument("routine", required=False)
-@click.option("--simulate", is_flag=True, help="Run on a virtual clock, as fast as possible.")
+@click.option("--simulate", is_flag=True,
+              help="Run on a virtual clock, as fast as possible; recorded in the journal only "
+              "with --journal (a simulation is not exercise).")
 @click.option("--events", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the event log here (JSON lines).")
 @click.option("--commands", "commands_file", type=click.Path(dir_okay=False, path_type=Path),
@@ -108,12 +111,14 @@ s skip, - slower, + faster, ? how many left, h help, q end workout, y yes, x no.
 @click.option("--input-device", help="Microphone (see `devices`).")
 @click.option("--output-device", help="Loudspeaker (see `devices`).")
 @click.option("--no-listen", is_flag=True, help="Do not use the microphone (keys still work).")
-@click.option("--no-journal", is_flag=True, help="Do not record this session in the journal.")
+@click.option("--journal/--no-journal", default=None,
+              help="Record this session in the journal (the default for a live session; "
+              "with --simulate only when given).")
 def start(routine: str | None, simulate: bool, events: Path | None, commands_file: Path | None,
           mic_file: Path | None, speaker_file: Path | None, echo: str | None,
           pause_limit: str | None, voice: str | None, rate: int | None, volume: float | None,
           engine: str | None, model: Path | None, input_device: str | None,
-          output_device: str | None, no_listen: bool, no_journal: bool) -> None:
+          output_device: str | None, no_listen: bool, journal: bool | None) -> None:
     """Start a guided session (the bundled upper-back routine if none is given)."""
     limit = None
     if pause_limit is not None:
@@ -137,13 +142,13 @@ def start(routine: str | None, simulate: bool, events: Path | None, commands_fil
         from assistant.live import run_live
 
         run_live(loaded, settings, events=events, listen=not no_listen,
-                 journal=not no_journal)
+                 journal=journal is not False)
         return
     request = app.SimulationRequest(
         routine=loaded, settings=settings, events=events, speaker_file=speaker_file,
         mic_file=mic_file, echo=app.parse_echo(echo) if echo else None,
         commands=app.read_script(commands_file, settings.vocabulary()) if commands_file else (),
-        listen=not no_listen, journal=not no_journal,
+        listen=not no_listen, journal=bool(journal),
     )
     result = app.run_simulation(request, echo_line=_print_say)
     state = "completed" if result.completed else "not completed"
@@ -175,24 +180,33 @@ def validate(files: tuple[Path, ...]) -> None:
     click.echo(f"{len(files)} file{'s' if len(files) != 1 else ''} valid.")
 
 
-@cli.command("list", epilog="Example:\n\n  exercise-assistant list")
+@cli.command("list", epilog="\b\nExample:\n  exercise-assistant list")
 def list_() -> None:
     """Bundled and saved routines, with their total time."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from assistant.loader import load_routine
-    from assistant.plan import estimate_speech
+    from assistant.speech.tts import UnknownVoiceError
 
+    settings = settings_from()
     table = Table("name", "routine", "time", "exercises", "from", box=None)
     for entry in library.entries():
         try:
             routine = load_routine(entry.path)
+            plan = app.spoken_plan(routine, settings)  # the plan and total `show` gives
         except RoutineErrors as exc:
             table.add_row(entry.name, f"[red]invalid: {exc.errors[0].message}[/]", "", "",
                           entry.origin)
             continue
-        plan = app.plan_for(routine, estimate_speech)
+        except UnknownVoiceError as exc:
+            if settings.voice:  # the settings' voice: every routine would fail alike
+                raise
+            problem = str(exc).rsplit(": voice: ", 1)[-1]  # the row names the routine
+            table.add_row(entry.name, f"[red]invalid: {escape(problem)}[/]", "", "",
+                          entry.origin)
+            continue
         table.add_row(entry.name, routine.name, clock_duration(plan.total),
                       str(len(routine.exercises)), entry.origin)
     Console().print(table)
@@ -210,8 +224,7 @@ def show(routine: str | None) -> None:
     from rich.table import Table
 
     loaded = app.load_routine(routine)
-    voice = app.Voice(settings_from(), loaded)
-    plan = app.plan_for(loaded, voice.timer())
+    plan = app.spoken_plan(loaded, settings_from())
     table = Table("start", "step", "length", title=loaded.name, box=None)
     for start_t, step in zip(plan.starts(), plan.steps, strict=True):
         table.add_row(clock_duration(start_t), step.title, clock_duration(step.duration))
@@ -258,17 +271,32 @@ def render(routine: str | None, output: Path, voice: str | None, rate: int | Non
     click.echo(f"Wrote {output}: {clock_duration(length)} ({length:.1f} s).")
 
 
-@cli.command(epilog="Example:\n\n  exercise-assistant voices")
-def voices() -> None:
-    """The installed text-to-speech voices."""
-    from assistant.speech.tts import Synthesizer
+@cli.command(epilog="""\b
+Examples:
+  exercise-assistant voices
+  exercise-assistant voices --language en
+  exercise-assistant start --voice en-gb""")
+@click.option("--language", metavar="CODE",
+              help="Only voices for this language, such as en or en-us.")
+def voices(language: str | None) -> None:
+    """The installed text-to-speech voices: give the first column to --voice or to `voice:`
+    in settings (the name or a language code such as en-gb works too)."""
+    from assistant.speech.tts import Synthesizer, voices_for_language
 
-    for info in Synthesizer().voices():
-        languages = ", ".join(info.languages)
-        click.echo(f"{info.id}\t{info.name}\t{languages}")
+    found = Synthesizer().voices()
+    if language is not None:
+        found = voices_for_language(found, language)
+        if not found:
+            raise AssistantError(f"no voice for the language {language!r} "
+                                 "(see: exercise-assistant voices)")
+    rows = [("voice", "name", "language"),
+            *((v.short, v.name, ", ".join(v.languages)) for v in found)]
+    widths = [max(len(row[i]) for row in rows) for i in range(2)]
+    for row in rows:
+        click.echo(f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]}".rstrip())
 
 
-@cli.command(epilog="Example:\n\n  exercise-assistant devices")
+@cli.command(epilog="\b\nExample:\n  exercise-assistant devices")
 def devices() -> None:
     """The audio input and output devices."""
     from assistant.audio import list_devices
@@ -331,6 +359,7 @@ def history(weeks: int, as_json: bool, as_csv: bool, plot: Path | None) -> None:
 
     if as_json and as_csv:
         raise click.UsageError("choose one of --json and --csv")
+    app.writable_or_fail(plot)  # before the tables, not after them
     with Journal(paths.journal_path()) as journal:
         if as_json or as_csv:
             sessions = journal.sessions()
@@ -370,8 +399,13 @@ def remind(at_time: str | None, routine: str, install: bool, yes: bool, remove: 
         if at_time is None and not status:
             click.echo("Give --at HH:MM to plan one.")
         return
+    library.find(routine)  # a reminder for a routine that `start` cannot find helps nobody
     plan = reminders.reminder_plan(at_time, routine)
+    if install and plan.kind == "manual":
+        reminders.install(plan)  # says, in one line, why it cannot and what to do instead
     click.echo(plan.describe())
+    if plan.kind == "manual":
+        return
     if not install:
         click.echo("Nothing installed yet: add --install to install it.")
         return

@@ -568,4 +568,7 @@ def plot(report: HistoryReport, path_png: str | PathLike[str]) -> None:
     bottom.legend(loc="upper right")
     bottom.set_xticks(x, labels, rotation=45, ha="right")
     figure.tight_layout()
-    figure.savefig(path_png, format="png")
+    try:
+        figure.savefig(path_png, format="png")
+    except OSError as exc:  # the folder went away or filled up after the CLI checked it
+        raise AssistantError(f"cannot write the plot {path_png}: {exc.strerror or exc}") from None

@@ -98,9 +98,18 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             data TEXT NOT NULL                 -- JSON object: the record's fields
         )""",
     ),
+    (
+        # 1 when the session ended itself after the pause limit ("your progress is saved"):
+        # offered to carry on like an interrupted session, until resumed or abandoned
+        "ALTER TABLE sessions ADD COLUMN timed_out INTEGER NOT NULL DEFAULT 0",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
+
+#: The sessions that the next start of their routine offers to carry on: interrupted (no
+#: end time), or ended by the pause limit; neither completed nor declined.
+_OPEN = "(ended_at IS NULL OR timed_out) AND NOT completed AND NOT abandoned"
 
 #: Records written in their own transaction the moment they arrive.
 DURABLE_TYPES = frozenset({"session_start", "set_done", "exercise_end", "checkin", "session_end"})
@@ -201,6 +210,7 @@ class Journal:
         self._paused_since: float | None = None
         self._paused_total = 0.0
         self._last_t = 0.0
+        self._timed_out = False  # this run ended itself after the pause limit
         self._buffer: list[tuple[int, float, str, str]] = []
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -287,11 +297,8 @@ class Journal:
     def resume(self, session_id: int) -> None:
         """Continue `session_id` (from `interrupted_session`) instead of starting a new one:
         the next `session_start` record attaches to it."""
-        row = self._db.execute(
-            "SELECT ended_at IS NULL AND NOT abandoned AND NOT completed FROM sessions"
-            " WHERE id = ?",
-            (session_id,),
-        ).fetchone()
+        row = self._db.execute(f"SELECT {_OPEN} FROM sessions WHERE id = ?",
+                               (session_id,)).fetchone()
         if row is None or not row[0]:
             raise JournalError(f"session {session_id} is not an interrupted session")
         self._resume = session_id
@@ -320,6 +327,8 @@ class Journal:
         self._last_t = max(self._last_t, rec.t)
         if kind == "phase":
             self._phase(rec.t, str(data.get("phase", "")))
+        elif kind == "timed_out":
+            self._timed_out = True
         elif kind == "tempo":
             self._tempo_changes += 1
         if kind in DURABLE_TYPES:
@@ -353,6 +362,7 @@ class Journal:
         self._paused_since = None
         self._paused_total = 0.0
         self._last_t = rec.t
+        self._timed_out = False
         self._buffer.clear()
         with self._transaction() as db:
             if self._resume is not None:
@@ -365,7 +375,9 @@ class Journal:
                 self._base_seconds, self._base_paused = float(row[0]), float(row[1])
                 self._pauses, self._tempo_changes = int(row[2]), int(row[3])
                 self._base_seconds -= rec.t
-                db.execute("UPDATE sessions SET resumes = resumes + 1 WHERE id = ?", (session,))
+                # running again: no end time until this run ends (or is interrupted)
+                db.execute("UPDATE sessions SET resumes = resumes + 1, ended_at = NULL,"
+                           " timed_out = 0 WHERE id = ?", (session,))
             else:
                 self._base_seconds = -rec.t
                 self._base_paused = 0.0
@@ -451,8 +463,9 @@ class Journal:
             assert self._origin is not None
             ended = self._origin + timedelta(seconds=rec.t)
             db.execute(
-                "UPDATE sessions SET ended_at = ?, completed = ? WHERE id = ?",
-                (ended.isoformat(), 1 if data.get("completed") else 0, session),
+                "UPDATE sessions SET ended_at = ?, completed = ?, timed_out = ? WHERE id = ?",
+                (ended.isoformat(), 1 if data.get("completed") else 0,
+                 1 if self._timed_out else 0, session),
             )
 
     def mark_abandoned(self, session_id: int) -> None:
@@ -467,13 +480,13 @@ class Journal:
     def interrupted_session(
         self, routine_path: str | os.PathLike[str], exercises: int | None = None
     ) -> ResumePoint | None:
-        """The latest session of this routine file, when it neither ended nor was abandoned
-        (an older interrupted session is never offered), with where to continue: after the
+        """The latest session of this routine file, when it neither ended (or ended itself
+        after the pause limit) nor was abandoned (an older interrupted session is never
+        offered), with where to continue: after the
         last ended exercise, at the first set not completed. Give `exercises` (the routine's
         exercise count) to get None when every exercise was already done."""
         row = self._db.execute(
-            "SELECT id, routine, routine_path, started_at,"
-            " ended_at IS NULL AND NOT completed AND NOT abandoned"
+            f"SELECT id, routine, routine_path, started_at, {_OPEN}"
             " FROM sessions WHERE routine_path = ? ORDER BY id DESC LIMIT 1",
             (_normal_path(routine_path),),
         ).fetchone()

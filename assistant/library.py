@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -13,6 +14,7 @@ from assistant.errors import AssistantError
 
 DEFAULT_ROUTINE = "upper-back"
 SUFFIXES = (".yaml", ".yml")
+MAX_SLUG_BYTES = 100
 
 
 def bundled_dir() -> Path:
@@ -98,9 +100,19 @@ exercises:
 """
 
 
+def slug_for(name: str) -> str:
+    """The file name (without .yaml) for a routine called `name`: its letters and digits,
+    in any script and lower case ("Übung für den Rücken" -> "übung-für-den-rücken"),
+    words joined by "-"."""
+    slug = re.sub(r"[\W_]+", "-", unicodedata.normalize("NFC", name).lower()).strip("-")
+    while len(slug.encode("utf-8")) > MAX_SLUG_BYTES:  # file names stop at 255 bytes
+        slug = slug[:-1].rstrip("-")
+    return slug
+
+
 def create(name: str) -> Path:
     """Write a commented template routine called `name` to the user's routine folder."""
-    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    slug = slug_for(name)
     if not slug:
         raise AssistantError(f"{name!r} cannot be a file name; use letters and digits")
     path = paths.routines_dir() / f"{slug}.yaml"
@@ -108,5 +120,8 @@ def create(name: str) -> Path:
         raise AssistantError(f"{path} already exists; edit it, or choose another name")
     title = name.strip() if name.strip() else slug
     text = TEMPLATE.format(title=title, title_yaml=json.dumps(title), slug=slug, path=path)
-    path.write_text(text, encoding="utf-8")
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise AssistantError(f"cannot write {path}: {exc.strerror or exc}") from None
     return path

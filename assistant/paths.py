@@ -5,6 +5,8 @@ point them elsewhere):
 
 - data:     ``$XDG_DATA_HOME/exercise-assistant``   (default ``~/.local/share/...``)
 - config:   ``$XDG_CONFIG_HOME/exercise-assistant`` (default ``~/.config/...``)
+- cache:    ``$XDG_CACHE_HOME/exercise-assistant``  (default ``~/.cache/...``): speech
+  rendered to files on its way to memory (``tts/``), removed as soon as it is read
 - journal:  ``<data>/journal.sqlite3``
 - routines: ``<data>/routines``
 - settings: ``<config>/settings.yaml``
@@ -40,6 +42,12 @@ def data_dir() -> Path:
 def config_dir() -> Path:
     """The user's configuration directory for the assistant (settings), created if missing."""
     return _ensure(Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)))
+
+
+def cache_dir() -> Path:
+    """The user's cache directory for the assistant (nothing there needs keeping), created
+    if missing."""
+    return _ensure(Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False)))
 
 
 def routines_dir() -> Path:

@@ -79,14 +79,22 @@ def detect_platform() -> PlatformInfo:
 class ReminderPlan:
     """Exactly what `install` writes and runs."""
 
-    kind: Literal["systemd", "cron"]
+    kind: Literal["systemd", "cron", "manual"]  # manual: no scheduler this can use
     time: str  # "HH:MM", local time, every day
     routine: str
     files: tuple[tuple[Path, str], ...]  # systemd: unit file paths and their text
     crontab_line: str | None  # cron: the line added to the user's crontab
     commands: tuple[tuple[str, ...], ...]  # run after writing the files
+    notifier: tuple[str, ...] = ()  # the command that reminds, run once a day
 
     def describe(self) -> str:
+        if self.kind == "manual":
+            return (
+                f"A reminder every day at {self.time} for {self.routine!r}: there is no systemd"
+                " user manager and no crontab here, so it cannot be installed. Have your"
+                f" system's scheduler run this command every day at {self.time}:\n"
+                f"  {shlex.join(self.notifier)}"
+            )
         lines = [f"A reminder every day at {self.time} for {self.routine!r} ({self.kind}):"]
         for path, text in self.files:
             lines += [f"--- {path}", text.rstrip("\n")]
@@ -137,7 +145,8 @@ def _cron_command(words: Sequence[str]) -> str:
 
 def reminder_plan(time: str, routine: str, platform: PlatformInfo | None = None) -> ReminderPlan:
     """What would be installed for a daily reminder at `time` for `routine`: a systemd
-    user timer when systemd --user is available, else a crontab line."""
+    user timer when systemd --user is available, else a crontab line, else (kind "manual")
+    only the command for the person to schedule themselves."""
     hour, minute = parse_time(time)
     clock = f"{hour:02d}:{minute:02d}"
     name = _check_routine(routine)
@@ -174,6 +183,7 @@ def reminder_plan(time: str, routine: str, platform: PlatformInfo | None = None)
             time=clock,
             routine=name,
             files=((unit_dir / SERVICE_NAME, service), (unit_dir / TIMER_NAME, timer)),
+            notifier=tuple(notifier),
             crontab_line=None,
             commands=(
                 ("systemctl", "--user", "daemon-reload"),
@@ -189,10 +199,16 @@ def reminder_plan(time: str, routine: str, platform: PlatformInfo | None = None)
             files=(),
             crontab_line=line,
             commands=(),
+            notifier=tuple(notifier),
         )
-    raise ReminderError(
-        "no systemd user manager and no crontab here; use your system's scheduler to run"
-        f" {shlex.join(notifier)} daily"
+    return ReminderPlan(
+        kind="manual",
+        time=clock,
+        routine=name,
+        files=(),
+        crontab_line=None,
+        commands=(),
+        notifier=tuple(notifier),
     )
 
 
@@ -247,6 +263,11 @@ def _write_crontab(text: str) -> None:
 def install(plan: ReminderPlan) -> None:
     """Install `plan`, replacing a reminder installed before. Refuses to overwrite a file
     of the same name that is not ours."""
+    if plan.kind == "manual":
+        raise ReminderError(
+            f"no systemd user manager and no crontab here, so nothing can be installed; have"
+            f" your system's scheduler run {shlex.join(plan.notifier)} every day at {plan.time}"
+        )
     if plan.kind == "systemd":
         for path, _text in plan.files:
             if path.exists() and not _owned(path):

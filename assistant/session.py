@@ -280,7 +280,11 @@ class Session:
     def _fire(self, due: float, out: list[Effect]) -> None:
         if self.mode in (Mode.PAUSED, Mode.CONFIRMING):
             out.append(CutSpeech(due))
-            self._finish(due, TIMED_OUT, out)
+            # "Your progress is saved": the journal offers to carry on next time, from the
+            # set where it stopped, so the exercise in progress is left open (as a crash
+            # leaves it), not ended
+            out.append(Record(due, "timed_out", {"pause_limit": self.options.pause_limit}))
+            self._finish(due, TIMED_OUT, out, close_exercise=False)
         elif self.mode is Mode.ENDING:
             self._set_phase("done", due, out)
             out.append(Record(due, "session_end", {"completed": bool(self.completed)}))
@@ -439,10 +443,12 @@ class Session:
             self._close_exercise(now, out, skipped=True)
         self._enter(target, now, out)
 
-    def _finish(self, t: float, text: str, out: list[Effect]) -> None:
+    def _finish(self, t: float, text: str, out: list[Effect], *,
+                close_exercise: bool = True) -> None:
         """End the session early with a last sentence (not completed)."""
         self._leave(t, out, complete=False)
-        self._close_exercise(t, out, skipped=False)
+        if close_exercise:
+            self._close_exercise(t, out, skipped=False)
         out.append(Say(t, text, "prompt"))
         self.completed = False
         self.mode = Mode.ENDING

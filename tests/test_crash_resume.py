@@ -27,7 +27,7 @@ def start(tmp: Path, *args: str) -> subprocess.Popen[bytes]:
            "XDG_CONFIG_HOME": str(tmp / "config")}
     return subprocess.Popen(
         [sys.executable, "-m", "assistant", "start", str(tmp / "crash.yaml"), "--simulate",
-         "--no-listen", *args],
+         "--journal", "--no-listen", *args],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
 

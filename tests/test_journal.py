@@ -15,6 +15,8 @@ import pytest
 
 from assistant.events import Record
 from assistant.journal import (
+    APPLICATION_ID,
+    MIGRATIONS,
     SCHEMA_VERSION,
     ExerciseSummary,
     Journal,
@@ -173,7 +175,7 @@ def test_new_journal_is_at_the_latest_schema_in_wal_mode_with_full_sync(tmp_path
     journal mode, and synchronous=FULL on the journal's connection."""
     path = tmp_path / "sub" / "journal.sqlite3"
     with Journal(path) as j:
-        assert j.schema_version == SCHEMA_VERSION == 1
+        assert j.schema_version == SCHEMA_VERSION == 2
         assert j._db.execute("PRAGMA synchronous").fetchone()[0] == 2
     other = sqlite3.connect(path)
     assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -457,3 +459,78 @@ def test_an_empty_file_becomes_a_new_journal(tmp_path: Path) -> None:
     path.touch()
     with Journal(path) as j:
         assert j.schema_version == SCHEMA_VERSION
+
+
+def _ended_early(t0: datetime, *, timed_out: bool) -> list[Record]:
+    """Two sets done, then paused in the next set and ended: by the pause limit (a
+    `timed_out` record, the exercise left open) or by the person ("end workout", yes)."""
+    records = session_records(t0, stop_after_sets=2)
+    t = records[-1].t + 10.0
+    records.append(Record(t, "phase", {"phase": "paused"}))
+    if timed_out:
+        records.append(Record(t + 60.0, "timed_out", {"pause_limit": 60.0}))
+    else:
+        records.append(Record(t + 5.0, "exercise_end", {
+            "exercise": "Knees to chest", "exercise_index": 1, "sets_done": 1,
+            "skipped": False}))
+    records += [Record(t + 65.0, "phase", {"phase": "done"}),
+                Record(t + 65.0, "session_end", {"completed": False})]
+    return records
+
+
+def test_a_session_ended_by_the_pause_limit_is_offered_and_one_ended_by_the_person_is_not(
+    journal: Journal,
+) -> None:
+    """A session that ended itself after the pause limit is offered to carry on from the
+    first set not completed (as an interrupted one is); one the person ended is not."""
+    feed(journal, _ended_early(START, timed_out=True))
+    point = journal.interrupted_session("/routines/upper-back.yaml", exercises=3)
+    assert point is not None
+    assert (point.exercise_index, point.set, point.exercise) == (1, 2, "Knees to chest")
+    [s] = journal.sessions()
+    assert (s.completed, s.ended_at is not None) == (False, True)
+    feed(journal, _ended_early(START + timedelta(days=1), timed_out=False))
+    assert journal.interrupted_session("/routines/upper-back.yaml") is None
+
+
+def test_a_timed_out_session_carried_on_to_the_end_is_no_longer_offered(
+    journal: Journal,
+) -> None:
+    """Resumed after the pause limit, the session has no end time while it runs (a crash
+    then still offers it); once it completes it is not offered again."""
+    feed(journal, _ended_early(START, timed_out=True))
+    point = journal.interrupted_session("/routines/upper-back.yaml")
+    assert point is not None
+    journal.resume(point.session_id)
+    later = START + timedelta(hours=1)
+    second = [r for r in session_records(later) if _from_point(r, point)]
+    feed(journal, second[:3])  # started again, then killed
+    [s] = journal.sessions()
+    assert s.ended_at is None
+    assert journal.interrupted_session("/routines/upper-back.yaml") == point
+    journal.resume(point.session_id)
+    feed(journal, second)
+    [s] = journal.sessions()
+    assert s.completed and s.id == point.session_id
+    assert journal.interrupted_session("/routines/upper-back.yaml") is None
+
+
+def test_a_version_1_journal_is_migrated_and_keeps_its_interrupted_session(
+    tmp_path: Path,
+) -> None:
+    """A journal written before the timed_out column opens at the latest version with its
+    sessions, and its interrupted session is still offered."""
+    path = tmp_path / "journal.sqlite3"
+    db = sqlite3.connect(path, isolation_level=None)
+    for statement in MIGRATIONS[0]:
+        db.execute(statement)
+    db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    db.execute("PRAGMA user_version = 1")
+    db.execute("INSERT INTO sessions (routine, routine_path, started_at, start_epoch,"
+               " local_date) VALUES ('Upper back relief', '/routines/upper-back.yaml', ?, ?,"
+               " '2026-03-02')", (START.isoformat(), START.timestamp()))
+    db.close()
+    with Journal(path) as j:
+        assert j.schema_version == SCHEMA_VERSION == 2
+        point = j.interrupted_session("/routines/upper-back.yaml")
+        assert point is not None and (point.session_id, point.exercise_index) == (1, 0)

@@ -5,6 +5,7 @@ tests write), in a temporary XDG_CONFIG_HOME."""
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -152,11 +153,30 @@ def test_a_routine_name_on_two_lines_is_refused(tmp_path: Path) -> None:
         reminder_plan("07:00", "a\n* * * * * rm -rf ~", cron_platform(tmp_path))
 
 
-def test_no_scheduler_is_a_clear_error(tmp_path: Path) -> None:
-    """With neither systemd --user nor crontab, planning says so in one line."""
-    platform = PlatformInfo(False, False, tmp_path, PY)
-    with pytest.raises(ReminderError, match="no systemd user manager and no crontab"):
-        reminder_plan("07:00", "Upper back relief", platform)
+def test_with_no_scheduler_the_plan_names_the_time_and_a_command_that_works(
+        tmp_path: Path) -> None:
+    """With neither systemd --user nor crontab, the plan is "manual": it names the time and
+    the exact notifier command (which, run as shown, reminds and exits 0), and installing
+    it fails with one line saying what to do instead."""
+    platform = PlatformInfo(False, False, tmp_path, sys.executable)
+    plan = reminder_plan("7:30", "upper-back", platform)
+    command = [sys.executable, "-m", "assistant.reminders", "notify", "upper-back"]
+    assert (plan.kind, plan.time, plan.notifier) == ("manual", "07:30", tuple(command))
+    assert plan.describe() == (
+        "A reminder every day at 07:30 for 'upper-back': there is no systemd user manager and"
+        " no crontab here, so it cannot be installed. Have your system's scheduler run this"
+        f" command every day at 07:30:\n  {shlex.join(command)}")
+    shown = shlex.split(plan.describe().splitlines()[1])
+    ran = subprocess.run(shown, cwd=ROOT, capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "PATH": str(tmp_path)}, check=False)
+    assert (ran.returncode, ran.stderr) == (0, "")
+    assert ran.stdout == ("Time for your exercises: upper-back. "
+                          "Start with: exercise-assistant start upper-back\n")
+    with pytest.raises(ReminderError) as caught:
+        install(plan)
+    assert str(caught.value) == (
+        "no systemd user manager and no crontab here, so nothing can be installed; have your"
+        f" system's scheduler run {shlex.join(command)} every day at 07:30")
 
 
 def test_cron_install_and_remove_round_trip_exactly(shims: Shims, tmp_path: Path) -> None:

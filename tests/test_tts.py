@@ -14,8 +14,11 @@ from assistant.speech.tts import (
     SAMPLE_RATE,
     SILENCE_THRESHOLD,
     Synthesizer,
+    UnknownVoiceError,
+    VoiceInfo,
     fit,
     trim_silence,
+    voices_for_language,
 )
 
 SENTENCE = "Sit tall. Raise one knee toward your chest, lower it, then the other leg."
@@ -138,10 +141,45 @@ def test_voices_lists_english(synth: Synthesizer) -> None:
     assert all(v.id and v.name for v in voices)
 
 
-def test_unknown_voice_is_a_device_error(synth: Synthesizer) -> None:
-    """Asking for a voice that is not installed fails with a one-line DeviceError."""
-    with pytest.raises(DeviceError, match="unknown voice 'no-such-voice'"):
+def test_unknown_voice_is_an_error_naming_close_matches(synth: Synthesizer) -> None:
+    """Asking for a voice that is not installed fails with one line that names the close
+    matches, and is not a DeviceError (which would let a session go on as text)."""
+    with pytest.raises(UnknownVoiceError) as caught:
+        synth.render("Hello.", voice="en-uss")
+    assert not isinstance(caught.value, DeviceError)
+    assert str(caught.value) == ("unknown voice 'en-uss'; did you mean en-us, en-us-nyc? "
+                                 "(see: exercise-assistant voices)")
+    with pytest.raises(UnknownVoiceError, match=r"^unknown voice 'no-such-voice' \(see"):
         synth.render("Hello.", voice="no-such-voice")
+
+
+@pytest.mark.parametrize(("wanted", "voice_id"), [
+    ("gmw/en-us", "gmw/en-us"), ("English (America)", "gmw/en-us"), ("en-us", "gmw/en-us"),
+    ("EN_US", "gmw/en-us"), ("en-gb", "gmw/en"), ("en", "gmw/en"),
+    ("english (great britain)", "gmw/en"), ("en-gb-scotland", "gmw/en-gb-scotland"),
+])
+def test_a_voice_is_found_by_id_name_short_id_or_language(
+        synth: Synthesizer, wanted: str, voice_id: str) -> None:
+    """A voice is named by what `voices` lists (its id, name, short id or language), in any
+    case and with `_` for `-`, and speaks as that voice (eSpeak NG is not sample-exact from
+    one render to the next: the same first 200 samples within 1e-4, lengths within 2 %)."""
+    assert synth.resolve_voice(wanted) == voice_id
+    named, by_id = synth.render("Hello.", voice=wanted), synth.render("Hello.", voice=voice_id)
+    assert np.allclose(named[:200], by_id[:200], atol=1e-4)
+    assert abs(len(named) - len(by_id)) <= 0.02 * len(by_id)
+
+
+def test_voices_for_a_language_takes_its_regional_variants() -> None:
+    """`en` selects every en-* voice, `en-gb` only en-gb and its variants, never `eo`."""
+    voices = [VoiceInfo("gmw/en", "English (Great Britain)", ("en-gb",)),
+              VoiceInfo("gmw/en-us", "English (America)", ("en-us",)),
+              VoiceInfo("gmw/en-gb-scotland", "English (Scotland)", ("en-gb-scotland",)),
+              VoiceInfo("art/eo", "Esperanto", ("eo",))]
+    assert [v.id for v in voices_for_language(voices, "en")] == [
+        "gmw/en", "gmw/en-us", "gmw/en-gb-scotland"]
+    assert [v.id for v in voices_for_language(voices, "EN_GB")] == [
+        "gmw/en", "gmw/en-gb-scotland"]
+    assert voices_for_language(voices, "e") == []
 
 
 def test_empty_text_is_empty_audio(synth: Synthesizer) -> None:

@@ -12,14 +12,14 @@ pyttsx3 quirks handled here (see shared AUDIO-NOTES.md, pinned by tests/test_tts
 from __future__ import annotations
 
 import builtins
+import difflib
 import itertools
 import os
 import queue
 import sys
-import tempfile
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -28,7 +28,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from assistant.errors import DeviceError
+from assistant.errors import AssistantError, DeviceError
 
 SAMPLE_RATE = 16_000
 """The project's one sample rate (Hz): speech out, microphone in, WAV files."""
@@ -47,11 +47,54 @@ FADE_SECONDS = 0.010
 T = TypeVar("T")
 
 
+class UnknownVoiceError(AssistantError):
+    """A voice name that matches no installed voice: the person must fix it, so it is never
+    taken for "no speech on this machine" (a DeviceError, after which the session goes on
+    as text)."""
+
+
 @dataclass(frozen=True)
 class VoiceInfo:
     id: str
     name: str
     languages: tuple[str, ...]
+
+    @property
+    def short(self) -> str:
+        """The id without its language family: `en-us` for `gmw/en-us`."""
+        return self.id.rsplit("/", 1)[-1]
+
+
+def _voice_key(text: str) -> str:
+    return " ".join(text.replace("_", "-").split()).casefold()
+
+
+def voices_for_language(voices: Sequence[VoiceInfo], language: str) -> list[VoiceInfo]:
+    """The voices that speak `language` (`en` takes en-us, en-gb, ...; `en-gb` takes
+    en-gb and en-gb-scotland), ignoring case and `_` for `-`."""
+    key = _voice_key(language)
+    return [v for v in voices
+            if any(_voice_key(lang) == key or _voice_key(lang).startswith(key + "-")
+                   for lang in v.languages)]
+
+
+def resolve_voice(wanted: str, voices: Sequence[VoiceInfo]) -> str:
+    """The id of the voice that `wanted` names: an id (`gmw/en-us`), a name
+    (`English (America)`), a short id (`en-us`, `en`) or a language (`en-gb`, `en_US`), in
+    that order of precedence, ignoring case. Otherwise UnknownVoiceError naming close
+    matches."""
+    key = _voice_key(wanted)
+    for names in (lambda v: (v.id,), lambda v: (v.name,), lambda v: (v.short,),
+                  lambda v: v.languages):
+        for voice in voices:
+            if any(_voice_key(n) == key for n in names(voice)):
+                return voice.id
+    known = {_voice_key(n): n for v in voices for n in (v.short, v.name, *v.languages)}
+    close = [known[k] for k in difflib.get_close_matches(key, list(known), n=4, cutoff=0.6)]
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    raise UnknownVoiceError(
+        f"unknown voice {wanted!r}{hint} (see: exercise-assistant voices)"
+    )
 
 
 def trim_silence(pcm: np.ndarray, threshold: float = SILENCE_THRESHOLD) -> np.ndarray:
@@ -135,7 +178,7 @@ class _EngineThread:
         self._engine: Any = None
         self.default_voice: str | None = None
         self._driver_module: Any = None
-        self._tmpdir = tempfile.mkdtemp(prefix="exercise-assistant-tts-")
+        self._tmpdir: str | None = None  # made on the first render, in the user's cache
         self._names = itertools.count()
         self._thread = threading.Thread(target=self._loop, name="tts-engine", daemon=True)
         self._thread.start()
@@ -160,7 +203,21 @@ class _EngineThread:
             sync()
 
     def temp_path(self) -> str:
-        return os.path.join(self._tmpdir, f"{next(self._names)}.wav")
+        """A new file name for one render. Every process shares one folder in the user's
+        cache directory (never a new temporary folder per process, left behind at exit);
+        the process id keeps processes apart, and each file is removed once read."""
+        if self._tmpdir is None:
+            from assistant import paths
+
+            try:
+                folder = paths.cache_dir() / "tts"
+                folder.mkdir(exist_ok=True)
+            except OSError as exc:
+                raise DeviceError(
+                    f"cannot write speech to the cache folder {exc.filename}: {exc.strerror}"
+                ) from None
+            self._tmpdir = str(folder)
+        return os.path.join(self._tmpdir, f"{os.getpid()}-{next(self._names)}.wav")
 
     def _loop(self) -> None:
         while True:
@@ -220,7 +277,7 @@ class Synthesizer:
         self.renders = 0  # how many times the engine actually rendered (cache misses)
         self._cache: OrderedDict[tuple[str, str | None, int, float], np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
-        self._known_voices: set[str] | None = None
+        self._voice_ids: dict[str, str] = {}
         self._engine = _EngineThread.shared()
 
     def check(self) -> None:
@@ -282,21 +339,26 @@ class Synthesizer:
 
         return self._engine.call(job, self.timeout)
 
-    def _voice_names(self) -> set[str]:
-        if self._known_voices is None:
-            self._known_voices = {n for v in self.voices() for n in (v.id, v.name)}
-        return self._known_voices
+    def resolve_voice(self, voice: str) -> str:
+        """The installed voice's id for `voice` (see `resolve_voice`); UnknownVoiceError
+        when none matches."""
+        with self._lock:
+            known = self._voice_ids.get(voice)
+        if known is None:
+            known = resolve_voice(voice, self.voices())
+            with self._lock:
+                self._voice_ids[voice] = known
+        return known
 
     def _render_uncached(self, text: str, voice: str | None, rate: int) -> np.ndarray:
         if not text.strip():
             return _readonly(np.zeros(0, dtype=np.float32))
         engine_thread = self._engine
-        if voice is not None and voice not in self._voice_names():
-            raise DeviceError(f"unknown voice {voice!r} (not among the installed voices)")
+        voice_id = None if voice is None else self.resolve_voice(voice)
         path = engine_thread.temp_path()
 
         def job(engine: Any) -> tuple[np.ndarray, int]:
-            engine.setProperty("voice", voice or engine_thread.default_voice)
+            engine.setProperty("voice", voice_id or engine_thread.default_voice)
             engine.setProperty("rate", rate)
             engine.setProperty("volume", 1.0)  # volume is applied as a gain, exactly
             # eSpeak NG queues parameter changes on its own thread; without this, a render

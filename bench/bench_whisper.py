@@ -27,12 +27,14 @@ from bench import corpus
 
 #: Short everyday words and replies that are not commands; many sound close to one.
 #: Short everyday words and replies that are not commands, many close to one ("free",
-#: "won", "now", "stock"). None of the words of the Speech Commands set is here: its clips
-#: are the evaluation, never the tuning.
+#: "now", "stock"), but none that sounds the same as one ("won", "too", "paws": no ear can
+#: tell those apart, and a person who says them alone is understood to say the command).
+#: None of the words of the Speech Commands set is here: its clips are the evaluation,
+#: never the tuning.
 OTHER_WORDS = (
     "hello", "okay", "alright", "thanks", "really", "maybe", "sure", "good", "fine", "great",
-    "water", "coffee", "dinner", "free", "won", "too", "for", "ate", "nein", "now", "know",
-    "yet", "goat", "stock", "paws", "weight", "text", "neck", "lip", "hay", "sky", "low",
+    "water", "coffee", "dinner", "free", "now",
+    "yet", "goat", "stock", "text", "neck", "lip", "hay", "sky", "low",
     "stone", "top", "shop", "post", "rest", "test", "hope", "open", "mouse", "car", "door",
     "floor", "chair", "table", "window", "garden", "morning", "evening", "later", "then",
     "there", "where", "when", "what", "why", "who", "which", "this", "that", "some", "many",
@@ -199,7 +201,7 @@ def run(voices: int = 3) -> str:
                 rng = np.random.default_rng(13)
                 noisy = [Clip(c.text, _noisy(rng, c.audio, snr), c.command) for c in clips]
                 started = time.perf_counter()
-                heard = [engine.hear(c.audio) for c in noisy]
+                heard = [engine.hear(c.audio, full=True) for c in noisy]
                 seconds += time.perf_counter() - started
                 count += len(noisy)
                 label = name + (", quiet" if snr is None else f", pink {snr:.0f} dB")

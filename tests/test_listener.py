@@ -226,7 +226,7 @@ def test_pause_spoken_over_the_assistants_voice_is_heard() -> None:
 
 
 @pytest.mark.parametrize(
-    ("factory", "package"), [("create_vosk", "vosk"), ("create_whisper", "whisper")]
+    ("factory", "package"), [("create_vosk", "vosk"), ("create_whisper", "openai-whisper")]
 )
 def test_optional_engine_without_its_package_or_model_is_one_clear_line(
     factory: str, package: str

@@ -121,6 +121,7 @@ class Hearing:
     no_speech: float  # probability of the no-speech token (plain decode)
     plain_score: float  # the plain text's own score (NaN when it is empty)
     candidates: tuple[tuple[str, float], ...] = ()  # vocabulary phrases and their scores
+    prompted_score: float = float("nan")  # the prompted decode's own, after the prompt
 
     @property
     def best(self) -> tuple[str, float] | None:
@@ -253,28 +254,39 @@ class WhisperEngine:
             to_cpu=False,
         )
 
-    def hear(self, audio: np.ndarray) -> Hearing:
-        """Whisper's decodes of `audio`, and the phrases they suggest scored on it."""
+    def hear(self, audio: np.ndarray, *, full: bool = False) -> Hearing:
+        """Whisper's decodes of `audio`, and the phrases they suggest scored on it. When
+        the plain decode is a phrase expected now, which `decide` takes as it is, the rest
+        is skipped unless `full` (for the bench, which compares decisions)."""
         encoded = self._encode(np.asarray(audio, np.float32))
         plain_r = self._model.generate(
-            encoded, [self._start], beam_size=1, max_length=_MAX_TOKENS,
+            encoded, [self._start], beam_size=1, max_length=_MAX_TOKENS, return_scores=True,
             return_no_speech_prob=True, return_logits_vocab=self.shortlist > 0,
         )[0]
-        prompted = ""
+        if not full:
+            plain = canonical(self._tokenizer.decode(plain_r.sequences_ids[0]))
+            if plain in self._phrases:
+                score = float(plain_r.scores[0])  # CTranslate2's: per token already
+                return Hearing("", plain, float(plain_r.no_speech_prob), score,
+                               ((plain, score),))
+        prompted, prompted_score = "", float("nan")
         if self.prompted:
             # a second call: CTranslate2 wants <|startoftranscript|> at one position in a batch
             prompt = self._prompt + self._start
             prompted_r = self._model.generate(
-                encoded, [prompt], beam_size=1, max_length=len(prompt) + _MAX_TOKENS
+                encoded, [prompt], beam_size=1, max_length=len(prompt) + _MAX_TOKENS,
+                return_scores=True,
             )[0]
             prompted = canonical(self._tokenizer.decode(prompted_r.sequences_ids[0]))
+            prompted_score = float(prompted_r.scores[0])
         raw_plain = self._tokenizer.decode(plain_r.sequences_ids[0])
         plain = canonical(raw_plain)
         phrases = self._candidates(prompted, plain)
         if self.shortlist > 0 and plain_r.logits:
             phrases += self._likely(np.asarray(plain_r.logits[0][0], np.float64), phrases)
         if not phrases:
-            return Hearing(prompted, plain, float(plain_r.no_speech_prob), float("nan"))
+            return Hearing(prompted, plain, float(plain_r.no_speech_prob), float("nan"),
+                           prompted_score=prompted_score)
         # each phrase as Whisper writes a short sentence, the plain text as it wrote it
         texts = [f" {p.capitalize()}." for p in phrases] + ([raw_plain] if plain else [])
         scores = self._score(encoded, texts, len(audio) // 160)
@@ -284,6 +296,7 @@ class WhisperEngine:
             no_speech=float(plain_r.no_speech_prob),
             plain_score=scores[-1] if plain else float("nan"),
             candidates=tuple(zip(phrases, scores, strict=False)),
+            prompted_score=prompted_score,
         )
 
     def _candidates(self, prompted: str, plain: str) -> list[str]:

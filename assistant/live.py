@@ -126,6 +126,29 @@ def keyboard(events: queue.Queue[Any]) -> Iterator[bool]:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
 
+@contextlib.contextmanager
+def native_stderr_to(path: Path) -> Iterator[None]:
+    """While the live view is drawn, what C libraries (ALSA, PortAudio) write on the stderr
+    file descriptor goes to `path`: a stray "underrun occurred" line under rich's Live moves
+    the cursor and leaves a stale copy of the view. Python's own sys.stderr keeps the
+    terminal."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    log = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(log, 2)
+    os.close(log)
+    old = sys.stderr
+    sys.stderr = os.fdopen(os.dup(saved), "w", buffering=1)
+    try:
+        yield
+    finally:
+        mine, sys.stderr = sys.stderr, old
+        with contextlib.suppress(OSError):
+            mine.close()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 class Microphone:
     """A sounddevice input stream: the callback only copies and enqueues; a worker thread
     runs the listener (never the audio thread) and puts Heard events on the queue.
@@ -239,8 +262,9 @@ class Loudspeaker:
     Session time is the speaker's sample counter (counts land on their sample). When the
     stream stops by itself or stalls for STALL seconds, the clock carries on from the
     monotonic clock, speech goes to `show` (printed), and every RETRY seconds `check()`
-    tries to open the device again; a new stream starts at the session time of that
-    moment, so the session clock never jumps back or stops."""
+    tries to open the device again. A new stream is taken once its clock runs (streams can
+    stall for a second or two after opening), from the session time of that moment, so the
+    session clock never stops or jumps back."""
 
     STALL = 2.5
     RETRY = 1.0
@@ -249,6 +273,8 @@ class Loudspeaker:
         self._open = open_speaker
         self._show = show
         self.speaker: Any = open_speaker()
+        self._pending: Any = None  # a reopened stream, until its clock runs
+        self._pending_since = 0.0
         self._base = 0.0
         self._last = (0.0, time.monotonic())  # (session time, monotonic time) of its advance
         self._next_try = 0.0
@@ -269,29 +295,39 @@ class Loudspeaker:
         """"lost" when the loudspeaker has just gone away, "back" when it has just come
         back, else None."""
         now = time.monotonic()
-        self.clock()
         speaker = self.speaker
         if speaker is not None:
+            self.clock()
             if speaker.alive and now - self._last[1] < self.STALL:
                 return None
+            self._last = (self.clock(), now)
             self.speaker = None
-            with contextlib.suppress(Exception):
-                speaker.close()
+            _close(speaker)
             self._next_try = now + self.RETRY
             return "lost"
+        pending = self._pending
+        if pending is not None:
+            if pending.alive and pending.clock() > 0:
+                self._base = self.clock() - pending.clock()
+                self._last = (self._base + pending.clock(), now)
+                if self._volume != 1.0:
+                    pending.change_volume(self._volume - 1.0)
+                self.speaker, self._pending = pending, None
+                return "back"
+            if not pending.alive or now - self._pending_since > self.STALL:
+                self._pending = None
+                _close(pending)
+                self._next_try = now + self.RETRY
+            return None
         if now < self._next_try:
             return None
         self._next_try = now + self.RETRY
         try:
-            speaker = self._open()
+            self._pending = self._open()
         except DeviceError:
             return None
-        self._base = self.clock()
-        self._last = (self._base, time.monotonic())
-        if self._volume != 1.0:
-            speaker.change_volume(self._volume - 1.0)
-        self.speaker = speaker
-        return "back"
+        self._pending_since = now
+        return None
 
     def schedule(self, say: Say) -> None:
         speaker = self.speaker
@@ -316,8 +352,14 @@ class Loudspeaker:
         return np.asarray(speaker.played(start_t - base, end_t - base))
 
     def close(self) -> None:
-        if self.speaker is not None:
-            self.speaker.close()
+        for speaker in (self.speaker, self._pending):
+            if speaker is not None:
+                _close(speaker)
+
+
+def _close(speaker: Any) -> None:
+    with contextlib.suppress(Exception):
+        speaker.close()
 
 
 LOST = {
@@ -373,7 +415,8 @@ def run_live(routine: Routine, settings: Settings, *, events: Path | None, liste
                                                  exc.__cause__ or exc)) from None
 
         try:
-            speaker = Loudspeaker(open_speaker, show)
+            # with no terminal, `watch` prints every Say already
+            speaker = Loudspeaker(open_speaker, show if interactive else lambda say: None)
             clock = speaker.clock
         except DeviceError as exc:
             notes.append(f"{sentence(str(exc))}. What I say is printed here instead.")
@@ -391,6 +434,10 @@ def run_live(routine: Routine, settings: Settings, *, events: Path | None, liste
                 show(effect)
 
     with contextlib.ExitStack() as stack:
+        if interactive:
+            from assistant import paths
+
+            stack.enter_context(native_stderr_to(paths.data_dir() / "audio-messages.log"))
         sinks: list[EffectSink] = [watch]
         if speaker is not None:
             stack.callback(speaker.close)

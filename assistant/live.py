@@ -369,6 +369,27 @@ LOST = {
 BACK = {"loudspeaker": "The loudspeaker is back.", "microphone": "The microphone is back."}
 
 
+def shown(event: Event, effects: list[Effect], has_keys: bool) -> tuple[str | None, str | None]:
+    """What the view shows after the session handled `event`: (heard, reply), None for what
+    does not change. Only what the session acted on (it logged a "command") is shown: a word
+    it ignored, such as its own count coming back through the microphone, is not. The reply
+    is the answer to help or how-many-left ("" for any other command: it is out of date)."""
+    acted = any(isinstance(e, Record) and e.type == "command" for e in effects)
+    if not acted or not isinstance(event, Heard | Key):
+        return None, None
+    heard = None
+    if isinstance(event, Heard):
+        value = event.intent.value
+        heard = (f"{event.text} → {event.intent.command.value}"
+                 + (f" {value}" if value is not None else ""))
+    if event.intent.command not in (Command.HELP, Command.STATUS):
+        return heard, ""
+    reply = " ".join(e.text for e in effects if isinstance(e, Say))
+    if event.intent.command is Command.HELP and has_keys:
+        reply += " " + KEY_HELP
+    return heard, reply
+
+
 def sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
@@ -504,22 +525,10 @@ def run_live(routine: Routine, settings: Settings, *, events: Path | None, liste
                 todo.append(item)
             for event in todo:
                 last = now
-                out = emit(session.handle(event, now))
-                acted = any(isinstance(e, Record) and e.type == "command" for e in out)
-                if not acted or not isinstance(event, Heard | Key):
-                    continue
-                if isinstance(event, Heard):
-                    value = event.intent.value
-                    heard_text = (f"{event.text} → {event.intent.command.value}"
-                                  + (f" {value}" if value is not None else ""))
-                if event.intent.command in (Command.HELP, Command.STATUS):
-                    answer = [e.text for e in out if isinstance(e, Say)]
-                    reply = " ".join(answer)
-                    if event.intent.command is Command.HELP and has_keys:
-                        reply += " " + KEY_HELP
-                    reply_step = session.step
-                else:
-                    reply = ""
+                heard, answer = shown(event, emit(session.handle(event, now)), has_keys)
+                heard_text = heard if heard is not None else heard_text
+                if answer is not None:
+                    reply, reply_step = answer, session.step
             due = session.next_due()
             if due is not None and due - clock() <= LOOKAHEAD:
                 last = max(last, due)

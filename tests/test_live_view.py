@@ -8,13 +8,13 @@ import io
 from rich.console import Console
 
 from assistant.commands import Command, Intent
-from assistant.events import Key, Start, Tick
-from assistant.live import DigitKeys
+from assistant.events import Heard, Key, Start, Tick
+from assistant.live import DigitKeys, shown
 from assistant.loader import load_routine_text
 from assistant.plan import build_plan
 from assistant.session import Session
 from assistant.testing import fixed_timer
-from assistant.view import Extras, render
+from assistant.view import KEY_HELP, Extras, render
 
 ROUTINE = """\
 name: View check
@@ -132,3 +132,34 @@ def test_the_done_frame_names_no_exercise_and_nothing_next() -> None:
     assert "Session ended early." in shown
     assert "DONE" in shown
     assert "next" not in shown and "said" not in shown and "Welcome" not in shown
+
+
+def heard(text: str, command: Command, value: int | None = None) -> Heard:
+    return Heard(Intent(command, value), text, 0.9, 1.0, 1.4)
+
+
+def test_heard_shows_only_what_the_session_acted_on() -> None:
+    """A number heard during a set (the assistant's own "three" coming back) is ignored by
+    the session and not shown; "pause" heard then is shown as "pause → pause"."""
+    s = session()
+    now = run_until(s, s.steps[3].title) + 5.0
+    s.handle(Tick(), now)
+    echo = heard("three", Command.NUMBER, 3)
+    assert shown(echo, s.handle(echo, now), True) == (None, None)
+    event = heard("pause", Command.PAUSE)
+    assert shown(event, s.handle(event, now + 0.1), True) == ("pause → pause", "")
+
+
+def test_help_and_status_answers_are_shown_as_spoken() -> None:
+    """The answer to "how many left" is what was said; the help answer adds the keys when
+    there is a keyboard."""
+    s = session()
+    now = run_until(s, s.steps[3].title) + 5.0
+    s.handle(Tick(), now)
+    status = Key(Intent(Command.STATUS), "?")
+    said = shown(status, s.handle(status, now), True)
+    assert said == (None, s.status_text(now))
+    help_key = Key(Intent(Command.HELP), "h")
+    _, reply = shown(help_key, s.handle(help_key, now), True)
+    assert reply is not None and reply.startswith("You can say: pause, resume")
+    assert reply.endswith(KEY_HELP)

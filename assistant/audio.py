@@ -95,3 +95,40 @@ def mix_echo(
     if n > 0:
         out[delay : delay + n] += np.float32(gain) * reference[:n].astype(np.float32, copy=False)
     return out
+
+
+def device_problem(kind: str, device: int | str | None, exc: BaseException) -> str:
+    """What is missing and what to do about it, in words, for a `kind` ("microphone" or
+    "loudspeaker") that PortAudio could not open: PortAudio's own message ("Error querying
+    device -1") says neither."""
+    option = "--input-device" if kind == "microphone" else "--output-device"
+    try:
+        inputs, outputs = list_devices()
+    except DeviceError:
+        return f"no {kind}: the audio system (PortAudio) is missing ({exc})"
+    found = inputs if kind == "microphone" else outputs
+    if not found:
+        return f"no {kind} found: plug one in (or start PulseAudio or PipeWire)"
+    if device is not None:
+        named = [d for d in found if d.index == device or str(device).lower() in d.name.lower()]
+        if not named:
+            return (f"no {kind} called {device!r}: pick one of `exercise-assistant devices` "
+                    f"with {option}")
+    reason = " ".join(str(exc).split())
+    which = f"{device!r}" if device is not None else "(the default)"
+    return (f"the {kind} {which} would not open ({reason}): pick another with {option} "
+            "(see `exercise-assistant devices`)")
+
+
+def no_devices_advice(has_input: bool, has_output: bool) -> str:
+    """What `devices` says when a kind of device is missing: what it means, what to do."""
+    missing = " or ".join(kind for kind, has in (("microphone", has_input),
+                                                  ("loudspeaker", has_output)) if not has)
+    lines = [f"No {missing} found: plug one in (a headset is both), or start PulseAudio or "
+             "PipeWire if you have one; then run this again."]
+    if not has_input:
+        lines.append("Without a microphone: `exercise-assistant start --no-listen` "
+                     "(the keys give every command).")
+    if not has_output:
+        lines.append("Without a loudspeaker, what the assistant says is printed instead.")
+    return "\n".join(lines)

@@ -310,7 +310,12 @@ def devices() -> None:
             click.echo(f"  {d.index:>3}  {d.name}  {d.channels} ch, {d.default_rate:g} Hz{mark}")
         if not found:
             click.echo("  none")
-    click.echo("Choose one with --input-device / --output-device NAME or number.")
+    if inputs or outputs:
+        click.echo("Choose one with --input-device / --output-device NAME or number.")
+    if not inputs or not outputs:
+        from assistant.audio import no_devices_advice
+
+        click.echo(no_devices_advice(bool(inputs), bool(outputs)))
 
 
 @cli.command(epilog="""\b

@@ -3,6 +3,7 @@ same streaming code the session uses."""
 
 from __future__ import annotations
 
+import gc
 import json
 import queue
 import sys
@@ -12,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from assistant.app import make_listener
+from assistant.errors import DeviceError
 from assistant.events import Heard
 from assistant.settings import Settings
 
@@ -51,6 +53,16 @@ def listen_file(path: Path, settings: Settings, *, as_json: bool, verbose: bool)
     audio = read_wav(path)
     listener = make_listener(settings)
     count = 0
+    rejected = 0
+    told = listener.on_rejected
+
+    def reject(item: Any) -> None:
+        nonlocal rejected
+        rejected += 1
+        if told is not None:
+            told(item)
+
+    listener.on_rejected = reject
     for start in range(0, len(audio), BLOCK):
         block = np.zeros(BLOCK, dtype=np.float32)
         chunk = audio[start:start + BLOCK]
@@ -70,7 +82,20 @@ def listen_file(path: Path, settings: Settings, *, as_json: bool, verbose: bool)
         count += 1
     if verbose:
         show_rejected(listener, as_json)
+    print(summary(path, len(audio) / SAMPLE_RATE, count, rejected, verbose), file=sys.stderr,
+          flush=True)
     return count
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def summary(path: Path, seconds: float, commands: int, rejected: int, verbose: bool) -> str:
+    """The last line of `listen --file` (on stderr): what was heard, in one line."""
+    why = " (--verbose shows why)" if rejected and not verbose else ""
+    return (f"{path}: {seconds:.1f} s of audio, {plural(commands + rejected, 'utterance')} "
+            f"heard: {plural(commands, 'command')}, {rejected} rejected{why}.")
 
 
 def listen_microphone(settings: Settings, *, as_json: bool, verbose: bool) -> None:
@@ -79,7 +104,11 @@ def listen_microphone(settings: Settings, *, as_json: bool, verbose: bool) -> No
 
     listener = make_listener(settings)
     inbox: queue.Queue[Any] = queue.Queue()
-    mic = Microphone(listener, inbox, device(settings.input_device), None)
+    try:
+        mic = Microphone(listener, inbox, device(settings.input_device), None)
+    except DeviceError as exc:
+        raise DeviceError(f"{exc}. Without a microphone, `exercise-assistant start "
+                          "--no-listen` works with the keys.") from None
     if not as_json:
         print("Listening: say a command (Ctrl-C to stop).", file=sys.stderr, flush=True)
     try:
@@ -93,4 +122,9 @@ def listen_microphone(settings: Settings, *, as_json: bool, verbose: bool) -> No
             if isinstance(item, Heard):
                 show(item, as_json)
     finally:
+        # the stream and the listener's worker stop before the interpreter does, and the
+        # listener (with its resamplers) is freed here: at exit, nanobind reports a
+        # resampler still held by a running thread as "leaked"
         mic.close()
+        del mic, listener
+        gc.collect()

@@ -31,7 +31,7 @@ from assistant.routine import Routine
 from assistant.runner import speaker_sink
 from assistant.session import Mode, Session
 from assistant.settings import Settings
-from assistant.view import Extras, render
+from assistant.view import KEY_HELP, Extras, render
 
 LOOKAHEAD = 0.05  # speech is handed to the speaker this early, to start on its sample
 SAMPLE_RATE = 16000
@@ -46,6 +46,39 @@ class KeyPress:
 def device(name: str | None) -> int | str | None:
     """A device as PortAudio takes it: its number, or (part of) its name."""
     return int(name) if name is not None and name.strip().isdigit() else name
+
+
+TEN_WAIT = 0.7  # seconds a "1" waits for a "0" that makes it 10
+
+
+class DigitKeys:
+    """Digit keys as numbers 0-10, for the pain check-in: a "1" waits TEN_WAIT seconds for
+    a "0" that makes it 10 (then or at the next key it counts as 1)."""
+
+    def __init__(self, wait: float = TEN_WAIT) -> None:
+        self.wait = wait
+        self._one_at: float | None = None
+
+    def press(self, char: str, now: float) -> list[Key]:
+        """The number keys that a key press completes (a digit, or 10)."""
+        if self._one_at is not None:
+            self._one_at = None
+            if char == "0":
+                return [Key(Intent(Command.NUMBER, 10), "10")]
+            return [Key(Intent(Command.NUMBER, 1), "1"), *self.press(char, now)]
+        if char == "1":
+            self._one_at = now
+            return []
+        if char.isdigit() and len(char) == 1 and char.isascii():
+            return [Key(Intent(Command.NUMBER, int(char)), char)]
+        return []
+
+    def due(self, now: float) -> list[Key]:
+        """A lone "1" whose wait is over."""
+        if self._one_at is not None and now - self._one_at >= self.wait:
+            self._one_at = None
+            return [Key(Intent(Command.NUMBER, 1), "1")]
+        return []
 
 
 def key_intent(char: str, mode: Mode) -> Intent | None:
@@ -93,33 +126,85 @@ def keyboard(events: queue.Queue[Any]) -> Iterator[bool]:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
 
+@contextlib.contextmanager
+def native_stderr_to(path: Path) -> Iterator[None]:
+    """While the live view is drawn, what C libraries (ALSA, PortAudio) write on the stderr
+    file descriptor goes to `path`: a stray "underrun occurred" line under rich's Live moves
+    the cursor and leaves a stale copy of the view. Python's own sys.stderr keeps the
+    terminal."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    log = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(log, 2)
+    os.close(log)
+    old = sys.stderr
+    sys.stderr = os.fdopen(os.dup(saved), "w", buffering=1)
+    try:
+        yield
+    finally:
+        mine, sys.stderr = sys.stderr, old
+        with contextlib.suppress(OSError):
+            mine.close()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 class Microphone:
     """A sounddevice input stream: the callback only copies and enqueues; a worker thread
-    runs the listener (never the audio thread) and puts Heard events on the queue."""
+    runs the listener (never the audio thread) and puts Heard events on the queue.
+
+    When the device goes away (the stream stops by itself, or no audio arrives for
+    STALL seconds), `check()` closes it and tries to open it again every RETRY seconds."""
+
+    STALL = 2.5
+    RETRY = 1.0
 
     def __init__(self, listener: Any, events: queue.Queue[Any], device: int | str | None,
-                 reference: Callable[[float, float], np.ndarray] | None) -> None:
-        import sounddevice as sd
-
+                 reference: Callable[[float, float], np.ndarray] | None,
+                 clock: Callable[[], float] | None = None) -> None:
         self.level = 0.0
         self._frames: queue.Queue[np.ndarray | None] = queue.Queue()
         self._listener = listener
         self._events = events
+        self._device = device
         self._reference = reference
+        self._clock = clock
         self._samples = 0
-        try:
-            self._stream = sd.InputStream(
-                samplerate=SAMPLE_RATE, channels=1, dtype="float32", blocksize=MIC_BLOCK,
-                device=device, callback=self._callback,
-            )
-            self._stream.start()
-        except Exception as exc:  # PortAudio raises several types for missing devices
-            raise DeviceError(f"cannot open the microphone: {exc}") from None
+        self._offset = 0.0  # session time minus microphone time, for the echo reference
+        self._stream: Any = None
+        self._finished = False
+        self._heard_at = time.monotonic()
+        self._next_try = 0.0
+        self._open()
         self._worker = threading.Thread(target=self._work, name="listener", daemon=True)
         self._worker.start()
 
+    def _open(self) -> None:
+        import sounddevice as sd
+
+        try:
+            stream = sd.InputStream(
+                samplerate=SAMPLE_RATE, channels=1, dtype="float32", blocksize=MIC_BLOCK,
+                device=self._device, callback=self._callback,
+                finished_callback=self._on_finished,
+            )
+            stream.start()
+        except Exception as exc:  # PortAudio raises several types for missing devices
+            from assistant.audio import device_problem
+
+            raise DeviceError(device_problem("microphone", self._device, exc)) from None
+        self._finished = False
+        self._heard_at = time.monotonic()
+        if self._clock is not None:
+            self._offset = self._clock() - self._samples / SAMPLE_RATE
+        self._stream = stream
+
     def _callback(self, indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
+        self._heard_at = time.monotonic()
         self._frames.put(indata[:, 0].copy())
+
+    def _on_finished(self) -> None:
+        self._finished = True
 
     def _work(self) -> None:
         while (frame := self._frames.get()) is not None:
@@ -127,53 +212,253 @@ class Microphone:
             self._samples += len(frame)
             end = self._samples / SAMPLE_RATE
             self.level = min(1.0, float(np.sqrt(np.mean(frame**2))) * 10)
-            played = self._reference(start, end) if self._reference else None
+            offset = self._offset
+            played = self._reference(start + offset, end + offset) if self._reference else None
             for heard in self._listener.process(frame, played):
                 self._events.put(heard)
 
+    @property
+    def alive(self) -> bool:
+        return self._stream is not None
+
+    def check(self) -> str | None:
+        """"lost" when the microphone has just gone away, "back" when it has just come
+        back, else None. Call it often (from the thread that owns the session)."""
+        now = time.monotonic()
+        if self._stream is not None:
+            if not self._finished and self._stream.active and now - self._heard_at < self.STALL:
+                return None
+            self._drop()
+            self.level = 0.0
+            self._next_try = now + self.RETRY
+            return "lost"
+        if now < self._next_try:
+            return None
+        self._next_try = now + self.RETRY
+        try:
+            self._open()
+        except DeviceError:
+            return None
+        return "back"
+
+    def _drop(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            with contextlib.suppress(Exception):
+                stream.abort()
+                stream.close()
+
     def close(self) -> None:
-        self._stream.stop()
-        self._stream.close()
+        """Stop the stream and the worker: after this nothing holds the listener (its
+        resamplers are freed before the interpreter exits)."""
+        self._drop()
         self._frames.put(None)
+        self._worker.join(timeout=5)
+
+
+class Loudspeaker:
+    """The loudspeaker and the session clock, through a device that may go away.
+
+    Session time is the speaker's sample counter (counts land on their sample). When the
+    stream stops by itself or stalls for STALL seconds, the clock carries on from the
+    monotonic clock, speech goes to `show` (printed), and every RETRY seconds `check()`
+    tries to open the device again. A new stream is taken once its clock runs (streams can
+    stall for a second or two after opening), from the session time of that moment, so the
+    session clock never stops or jumps back."""
+
+    STALL = 2.5
+    RETRY = 1.0
+
+    def __init__(self, open_speaker: Callable[[], Any], show: Callable[[Say], None]) -> None:
+        self._open = open_speaker
+        self._show = show
+        self.speaker: Any = open_speaker()
+        self._pending: Any = None  # a reopened stream, until its clock runs
+        self._pending_since = 0.0
+        self._base = 0.0
+        self._last = (0.0, time.monotonic())  # (session time, monotonic time) of its advance
+        self._next_try = 0.0
+        self._volume = 1.0
+
+    def clock(self) -> float:
+        t, at = self._last
+        speaker = self.speaker
+        if speaker is None:
+            return t + (time.monotonic() - at)
+        now = self._base + speaker.clock()
+        if now > t:
+            self._last = (now, time.monotonic())
+            return now
+        return t
+
+    def check(self) -> str | None:
+        """"lost" when the loudspeaker has just gone away, "back" when it has just come
+        back, else None."""
+        now = time.monotonic()
+        speaker = self.speaker
+        if speaker is not None:
+            self.clock()
+            if speaker.alive and now - self._last[1] < self.STALL:
+                return None
+            self._last = (self.clock(), now)
+            self.speaker = None
+            _close(speaker)
+            self._next_try = now + self.RETRY
+            return "lost"
+        pending = self._pending
+        if pending is not None:
+            if pending.alive and pending.clock() > 0:
+                self._base = self.clock() - pending.clock()
+                self._last = (self._base + pending.clock(), now)
+                if self._volume != 1.0:
+                    pending.change_volume(self._volume - 1.0)
+                self.speaker, self._pending = pending, None
+                return "back"
+            if not pending.alive or now - self._pending_since > self.STALL:
+                self._pending = None
+                _close(pending)
+                self._next_try = now + self.RETRY
+            return None
+        if now < self._next_try:
+            return None
+        self._next_try = now + self.RETRY
+        try:
+            self._pending = self._open()
+        except DeviceError:
+            return None
+        self._pending_since = now
+        return None
+
+    def schedule(self, say: Say) -> None:
+        speaker = self.speaker
+        if speaker is None:
+            self._show(say)
+        else:
+            speaker.schedule(replace(say, t=say.t - self._base))
+
+    def cut(self, t: float) -> None:
+        if self.speaker is not None:
+            self.speaker.cut(t - self._base)
+
+    def change_volume(self, step: float) -> None:
+        self._volume = min(1.0, max(0.0, self._volume + step))
+        if self.speaker is not None:
+            self.speaker.change_volume(step)
+
+    def played(self, start_t: float, end_t: float) -> np.ndarray:
+        speaker, base = self.speaker, self._base
+        if speaker is None:
+            return np.zeros(max(0, round((end_t - start_t) * SAMPLE_RATE)), dtype=np.float32)
+        return np.asarray(speaker.played(start_t - base, end_t - base))
+
+    def close(self) -> None:
+        for speaker in (self.speaker, self._pending):
+            if speaker is not None:
+                _close(speaker)
+
+
+def _close(speaker: Any) -> None:
+    with contextlib.suppress(Exception):
+        speaker.close()
+
+
+LOST = {
+    "loudspeaker": "The loudspeaker went away: what I say is printed here until it is back.",
+    "microphone": "The microphone went away: use the keys until it is back.",
+}
+BACK = {"loudspeaker": "The loudspeaker is back.", "microphone": "The microphone is back."}
+
+
+def shown(event: Event, effects: list[Effect], has_keys: bool) -> tuple[str | None, str | None]:
+    """What the view shows after the session handled `event`: (heard, reply), None for what
+    does not change. Only what the session acted on (it logged a "command") is shown: a word
+    it ignored, such as its own count coming back through the microphone, is not. The reply
+    is the answer to help or how-many-left ("" for any other command: it is out of date)."""
+    acted = any(isinstance(e, Record) and e.type == "command" for e in effects)
+    if not acted or not isinstance(event, Heard | Key):
+        return None, None
+    heard = None
+    if isinstance(event, Heard):
+        value = event.intent.value
+        heard = (f"{event.text} → {event.intent.command.value}"
+                 + (f" {value}" if value is not None else ""))
+    if event.intent.command not in (Command.HELP, Command.STATUS):
+        return heard, ""
+    reply = " ".join(e.text for e in effects if isinstance(e, Say))
+    if event.intent.command is Command.HELP and has_keys:
+        reply += " " + KEY_HELP
+    return heard, reply
+
+
+def sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def run_live(routine: Routine, settings: Settings, *, events: Path | None, listen: bool,
              journal: bool) -> None:
-    """A session in real time, with voice, microphone, keyboard and the terminal view."""
+    """A session in real time, with voice, microphone, keyboard and the terminal view.
+
+    With no terminal on stdout there is no view: the timed transcript is printed instead."""
     from rich.console import Console
     from rich.live import Live
+    from rich.markup import escape
 
     console = Console()
+    interactive = console.is_terminal
     voice = app.Voice(settings, routine)
     notes = [voice.problem] if voice.problem else []
-    speaker: Any = None
+
+    def tell(message: str) -> None:
+        """A message for the user: on the view, or printed when there is none."""
+        notes.append(message)
+        del notes[:-3]
+        if not interactive:
+            console.print(escape(message), highlight=False, soft_wrap=True)
+
+    def show(say: Say) -> None:
+        console.print(f"[dim]{say.t:7.1f}[/]  {escape(say.text)}", highlight=False,
+                      soft_wrap=not interactive)
+
+    speaker: Loudspeaker | None = None
     clock: Callable[[], float] = MonotonicClock()
     if voice.synth is not None:
-        try:
-            from assistant.speech.player import LiveSpeaker
+        from assistant.speech.player import LiveSpeaker
 
-            speaker = LiveSpeaker(voice.synth, device=device(settings.output_device))
+        out_device = device(settings.output_device)
+
+        def open_speaker() -> LiveSpeaker:
+            try:
+                return LiveSpeaker(voice.synth, device=out_device)
+            except DeviceError as exc:
+                from assistant.audio import device_problem
+
+                raise DeviceError(device_problem("loudspeaker", out_device,
+                                                 exc.__cause__ or exc)) from None
+
+        try:
+            # with no terminal, `watch` prints every Say already
+            speaker = Loudspeaker(open_speaker, show if interactive else lambda say: None)
             clock = speaker.clock
         except DeviceError as exc:
-            notes.append(f"no loudspeaker ({exc}); the session goes on as printed text")
+            notes.append(f"{sentence(str(exc))}. What I say is printed here instead.")
     plan = app.plan_for(routine, voice.timer())
     if voice.synth is not None:  # every planned utterance now, so a count never waits
         voice.synth.prerender(item.text for step in plan.steps for item in step.items
                               if isinstance(item, SayItem))
     inbox: queue.Queue[Any] = queue.Queue()
-    extras = Extras(note="; ".join(notes))
     said: list[str] = [""]
-    heard_text: list[str] = [""]
 
     def watch(effect: Effect) -> None:
         if isinstance(effect, Say):
             said[0] = effect.text
-            if speaker is None:
-                console.print(f"[dim]{effect.t:7.1f}[/]  {effect.text}")
-        elif isinstance(effect, Record) and effect.type == "heard":
-            heard_text[0] = f"{effect.data['text']} → {effect.data['command']}"
+            if speaker is None or not interactive:
+                show(effect)
 
     with contextlib.ExitStack() as stack:
+        if interactive:
+            from assistant import paths
+
+            stack.enter_context(native_stderr_to(paths.data_dir() / "audio-messages.log"))
         sinks: list[EffectSink] = [watch]
         if speaker is not None:
             stack.callback(speaker.close)
@@ -190,27 +475,39 @@ def run_live(routine: Routine, settings: Settings, *, events: Path | None, liste
         mic = None
         if listen:
             try:
-                played = getattr(speaker, "played", None)
+                played = speaker.played if speaker is not None else None
                 mic = Microphone(app.make_listener(settings), inbox,
-                                 device(settings.input_device), played)
+                                 device(settings.input_device), played, clock)
                 stack.callback(mic.close)
             except (DeviceError, AssistantError, ImportError) as exc:
-                extras = replace(extras, note="; ".join([*notes, f"not listening: {exc}"]))
+                notes.append(f"Not listening: {exc}. Use the keys, or --no-listen.")
         has_keys = stack.enter_context(keyboard(inbox))
+        if not has_keys and mic is None:
+            notes.append("No keyboard and no microphone: the session runs straight through.")
+        if not interactive:
+            for note in notes:
+                console.print(escape(note), highlight=False, soft_wrap=True)
 
-        def emit(effects: list[Effect]) -> None:
+        def emit(effects: list[Effect]) -> list[Effect]:
             for effect in effects:
                 for sink in sinks:
                     sink(effect)
+            return effects
 
-        live = stack.enter_context(Live(console=console, refresh_per_second=8,
-                                        transient=False, auto_refresh=False))
-        if not has_keys and mic is None:
-            extras = replace(extras, note=extras.note + " (no keyboard and no microphone: "
-                             "the session runs straight through)")
+        live = None
+        if interactive:
+            live = stack.enter_context(Live(console=console, refresh_per_second=8,
+                                            transient=False, auto_refresh=False))
+        digits = DigitKeys()
+        heard_text = reply = ""
+        reply_step = session.step
         last = clock()
         emit(session.handle(Start(app.now_iso()), last))
         while not session.done:
+            for name, part in (("loudspeaker", speaker), ("microphone", mic)):
+                change = part.check() if part is not None else None
+                if change is not None:
+                    tell(LOST[name] if change == "lost" else BACK[name])
             due = session.next_due()
             wait = 0.1 if due is None else max(0.0, min(0.1, due - clock() - LOOKAHEAD))
             try:
@@ -218,22 +515,35 @@ def run_live(routine: Routine, settings: Settings, *, events: Path | None, liste
             except queue.Empty:
                 item = None
             now = max(clock(), last)
-            event: Event | None = None
+            todo: list[Event] = list(digits.due(time.monotonic()))
             if isinstance(item, KeyPress):
-                intent = key_intent(item.char, session.mode)
-                event = Key(intent, item.char) if intent else None
+                todo += digits.press(item.char, time.monotonic())  # with a pending "1"
+                intent = None if item.char.isdigit() else key_intent(item.char, session.mode)
+                if intent is not None:
+                    todo.append(Key(intent, item.char))
             elif isinstance(item, Heard):
-                event = item
-            if event is not None:
+                todo.append(item)
+            for event in todo:
                 last = now
-                emit(session.handle(event, now))
+                heard, answer = shown(event, emit(session.handle(event, now)), has_keys)
+                heard_text = heard if heard is not None else heard_text
+                if answer is not None:
+                    reply, reply_step = answer, session.step
             due = session.next_due()
             if due is not None and due - clock() <= LOOKAHEAD:
                 last = max(last, due)
                 emit(session.handle(Tick(), last))
-            extras = replace(extras, said=said[0], heard=heard_text[0],
-                             mic_level=mic.level if mic else None)
-            live.update(render(session.snapshot(clock()), extras), refresh=True)
-        if speaker is not None:
+            if reply and session.step is not reply_step:
+                reply = ""  # an answer belongs to the step it was asked in
+            if live is not None:
+                extras = Extras(said=said[0], heard=heard_text, note="\n".join(notes),
+                                reply=reply, mic_level=mic.level if mic and mic.alive else None)
+                live.update(render(session.snapshot(clock()), extras,
+                                   (console.size.width, console.size.height)), refresh=True)
+        ended = "Session " + ("completed." if session.completed else "ended early.")
+        if live is not None:
+            live.update(render(session.snapshot(clock()), Extras(ended=ended),
+                               (console.size.width, console.size.height)), refresh=True)
+        if speaker is not None and speaker.speaker is not None:
             time.sleep(0.3)  # let the last words finish
-    console.print("Session " + ("completed." if session.completed else "ended early."))
+    console.print(ended)

@@ -118,6 +118,7 @@ class Snapshot:
     fraction: float  # of this step done, 0..1
     next_up: str
     mode: str
+    asking: str = ""  # what an answer must be now: "number", "yes/no", "end" (yes/no), or ""
 
 
 class Session:
@@ -205,7 +206,15 @@ class Session:
             fraction=offset / self._duration if self._duration else 1.0,
             next_up=upcoming.title if upcoming else "",
             mode=self.mode.value,
+            asking=self._asking(),
         )
+
+    def _asking(self) -> str:
+        if self.mode is Mode.CONFIRMING:
+            return "end"
+        if self.mode is not Mode.RUNNING or self.step.kind is not StepKind.QUESTION:
+            return ""
+        return "number" if self.step.tag != "resume" and self._answer is None else "yes/no"
 
     def next_due(self) -> float | None:
         """Session time of the next thing the session will do by itself, or None when done."""

@@ -247,6 +247,7 @@ class LiveSpeaker:
         self._schedule = Schedule(rate=self.rate)
         self._lock = threading.Lock()  # control side only; the callback never takes it
         self._ring = np.zeros(round(history_seconds * self.rate), dtype=np.float32)
+        self._finished = False
         try:
             self._stream = sd.OutputStream(
                 samplerate=self.rate,
@@ -256,6 +257,7 @@ class LiveSpeaker:
                 dtype="float32",
                 latency=latency,
                 callback=self._callback,
+                finished_callback=self._on_finished,
             )
             self._stream.start()
         except Exception as exc:
@@ -293,6 +295,14 @@ class LiveSpeaker:
         self._ring[i : i + k] = out[:k]
         self._ring[: frames - k] = out[k:]
         self._frames = n1
+
+    def _on_finished(self) -> None:
+        self._finished = True
+
+    @property
+    def alive(self) -> bool:
+        """False once the stream has stopped by itself (the device went away)."""
+        return not self._finished and bool(self._stream.active)
 
     # --- Speaker ----------------------------------------------------------------------
     def clock(self) -> float:

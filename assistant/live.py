@@ -170,6 +170,7 @@ class Microphone:
         self._reference = reference
         self._clock = clock
         self._samples = 0
+        self._expected: frozenset[Command] | None = None
         self._offset = 0.0  # session time minus microphone time, for the echo reference
         self._stream: Any = None
         self._finished = False
@@ -199,6 +200,11 @@ class Microphone:
             self._offset = self._clock() - self._samples / SAMPLE_RATE
         self._stream = stream
 
+    def expect(self, commands: frozenset[Command] | None) -> None:
+        """What the session can use now (see `Listener.expect`): handed to the listener by
+        the worker thread before its next frame, never while it is decoding."""
+        self._expected = commands
+
     def _callback(self, indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
         self._heard_at = time.monotonic()
         self._frames.put(indata[:, 0].copy())
@@ -214,6 +220,7 @@ class Microphone:
             self.level = min(1.0, float(np.sqrt(np.mean(frame**2))) * 10)
             offset = self._offset
             played = self._reference(start + offset, end + offset) if self._reference else None
+            self._listener.expect(self._expected)
             for heard in self._listener.process(frame, played):
                 self._events.put(heard)
 
@@ -268,6 +275,11 @@ class Loudspeaker:
 
     STALL = 2.5
     RETRY = 1.0
+
+    def expect(self, commands: frozenset[Command] | None) -> None:
+        """What the session can use now (see `Listener.expect`): handed to the listener by
+        the worker thread before its next frame, never while it is decoding."""
+        self._expected = commands
 
     def __init__(self, open_speaker: Callable[[], Any], show: Callable[[Say], None]) -> None:
         self._open = open_speaker
@@ -533,6 +545,8 @@ def run_live(routine: Routine, settings: Settings, *, events: Path | None, liste
             if due is not None and due - clock() <= LOOKAHEAD:
                 last = max(last, due)
                 emit(session.handle(Tick(), last))
+            if mic is not None:
+                mic.expect(session.expecting())
             if reply and session.step is not reply_step:
                 reply = ""  # an answer belongs to the step it was asked in
             if live is not None:

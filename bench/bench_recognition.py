@@ -181,6 +181,7 @@ def sr_faster_whisper(stream: corpus.Stream) -> Score:
 
 ENGINES = ("whisper", "pocketsphinx", "checked", "neural")
 NAIVE = "naive: SpeechRecognition faster-whisper"
+SUPPRESSED = "whisper, hearing suppressed audio"
 
 
 def _engines() -> dict[str, Callable[[], Engine]]:
@@ -194,6 +195,11 @@ def _engines() -> dict[str, Callable[[], Engine]]:
         except (DeviceError, Exception):  # an engine that cannot load is left out
             continue
         out[name] = lambda engine=engine: engine  # type: ignore[misc]
+    if "whisper" in out:
+        # the same engine fed the noise-suppressed signal in noise, as the others are
+        suppressed = create("whisper", vocabulary)
+        suppressed.hears_raw = False  # type: ignore[attr-defined]
+        out[SUPPRESSED] = lambda: suppressed
     return out
 
 

@@ -37,7 +37,8 @@ class Engine(Protocol):
     Two methods are optional: `expect(phrases | None)` narrows what the engine listens for
     to the phrases that make sense now, and `peek() -> Recognition | None` decodes what has
     been fed so far (called when the utterance's silence begins; when nothing more is fed,
-    `end_utterance` then answers at once). Whisper has both."""
+    `end_utterance` then answers at once). Whisper has both, and says `hears_raw = True`:
+    it is given the echo-cancelled signal before noise suppression, also in noise."""
 
     name: str
 

@@ -267,7 +267,7 @@ def run(count: int = COUNT, naive_count: int = 12) -> str:
         for stream in [*all_streams, talk, quiet]:
             table[name][stream.name] = listen(make(), stream)
     naive_streams = [corpus.condition(c, naive_count) for c in corpus.CONDITIONS]
-    naive_streams += [s for s in all_streams if s.name.startswith("real voices")]
+    naive_streams += [s for s in all_streams if s.name == "real voices"]
     for stream in [*naive_streams, talk]:
         table[NAIVE][stream.name] = sr_faster_whisper(stream)
 
@@ -276,7 +276,8 @@ def run(count: int = COUNT, naive_count: int = 12) -> str:
         "",
         f"{count} synthetic commands per condition (eSpeak NG and flite voices that nothing "
         "was tuned on), 1-2 s apart in a quiet room (-66 dBFS pink); the naive column on "
-        f"{naive_count} per synthetic condition (it loads the model for every utterance). "
+        f"{naive_count} per synthetic condition and the quiet real voices (it loads the model for "
+        "every utterance). "
         "Real voices: the 300 Speech Commands clips (140 command words, 160 other words), "
         "quiet and in pink noise. Conversation: "
         f"{talk.seconds / 60:.1f} min of ordinary sentences, many with command words inside. "

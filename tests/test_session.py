@@ -351,3 +351,32 @@ def test_resume_offer_no_starts_from_the_beginning() -> None:
     records = run_session(SMALL, [(asked + 3, "no")], options=options).records()
     assert {r["set"] for r in reps(records, "Squeeze")} == {1, 2}
     assert [r["accepted"] for r in records if r["type"] == "resume_offer"] == [False]
+
+
+def test_the_session_expects_numbers_only_when_it_asks_for_a_rating_and_yes_only_to_a_question(
+) -> None:
+    """While the pain question waits the session expects numbers (not yes/no), while "You
+    said 4. Is that right?" waits it expects yes/no (not numbers), and while reps are counted
+    it expects neither; every command is expected throughout."""
+    from assistant.commands import Command
+    from assistant.events import Say
+    from assistant.runner import simulate
+    from assistant.session import Session
+    from assistant.testing import script
+
+    timer = fixed_timer()
+    session = Session(build_plan(CHECKIN, timer), timer)
+    seen: dict[str, frozenset[Command]] = {}
+
+    def note(effect: object) -> None:
+        if isinstance(effect, Say):
+            seen.setdefault(effect.text.split(".")[0], session.expecting())
+
+    asked = question_time(run_session(CHECKIN).records(), "Before we start")
+    simulate(session, [note], commands=script([(asked + 5, "four"), (asked + 8, "yes")]))
+    answers = {Command.NUMBER, Command.YES, Command.NO}
+    commands = frozenset(Command) - answers
+    rating = next(v for k, v in seen.items() if k.startswith("Before we start"))
+    assert rating == commands | {Command.NUMBER}
+    assert seen["You said 4"] == commands | {Command.YES, Command.NO}
+    assert seen["2"] == commands

@@ -664,7 +664,7 @@ class Session:
                 left = (exercise.reps or 0) - min(progress.side_reps.get(s, 0)
                                                   for s in ("left", "right"))
                 where = "left on each side"
-            return f"{left} reps {where}. Set {step.set} of {exercise.sets}."
+            return f"{_count(left, 'rep')} {where}. Set {step.set} of {exercise.sets}."
         if step.kind is StepKind.TIMED:
             return f"{spoken_duration(max(self._duration - offset, 0))} to go."
         if step.kind is StepKind.REST and step.exercise is not None:
@@ -673,7 +673,7 @@ class Session:
         if step.exercise is not None:
             exercise = self._exercise()
             return f"Next: {exercise.name}, {describe(exercise)}."
-        return f"{len(self.routine.exercises)} exercises to go."
+        return f"{_count(len(self.routine.exercises), 'exercise')} to go."
 
     def do_help(self, now: float, out: list[Effect]) -> None:
         self._say(now, HELP_TEXT, out)
@@ -722,6 +722,11 @@ _HANDLERS = {
     Command.LOUDER: lambda s, now, out: s.do_volume(now, out, +1),
     Command.QUIETER: lambda s, now, out: s.do_volume(now, out, -1),
 }
+
+def _count(n: int, noun: str) -> str:
+    """ "1 rep", "3 reps"."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
 
 #: The commands that always make sense; answers only when a question asks for them.
 _COMMANDS = frozenset(_HANDLERS)

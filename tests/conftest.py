@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from assistant.cli import main
 from assistant.errors import DeviceError
 from assistant.speech.tts import Synthesizer
 
@@ -17,3 +20,22 @@ def synth() -> Synthesizer:
     except DeviceError as exc:
         pytest.skip(f"no text-to-speech here: {exc}")
     return s
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """XDG folders in tmp_path for in-process calls."""
+    for name in ("DATA", "CONFIG", "CACHE"):
+        monkeypatch.setenv(f"XDG_{name}_HOME", str(tmp_path / name.lower()))
+    monkeypatch.delenv("EXERCISE_ASSISTANT_DEBUG", raising=False)
+    return tmp_path
+
+
+def call(argv: list[str]) -> int:
+    """`main(argv)` in-process; its exit status (main returns normally for --help)."""
+    try:
+        main(argv)
+    except SystemExit as exc:
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    return 0

@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from conftest import call
 
 from assistant import cli, session
-from assistant.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / ".venv" / "bin" / "exercise-assistant"
@@ -57,25 +57,6 @@ def run_program(tmp_path: Path, *args: str, program: list[str] | None = None,
     command = program or [sys.executable, "-m", "assistant"]
     return subprocess.run([*command, *args], env=env_for(tmp_path), cwd=tmp_path,
                           capture_output=True, text=True, timeout=120, check=False)
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """XDG folders in tmp_path for in-process calls."""
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.delenv("EXERCISE_ASSISTANT_DEBUG", raising=False)
-    return tmp_path
-
-
-def call(argv: list[str]) -> int:
-    """`main(argv)` in-process; its exit status (main returns normally for --help)."""
-    try:
-        main(argv)
-    except SystemExit as exc:
-        code = exc.code
-        return code if isinstance(code, int) else (0 if code is None else 1)
-    return 0
 
 
 def stderr_lines(text: str) -> list[str]:

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import call
 
 from assistant import paths
-from assistant.cli import main
 from assistant.errors import DeviceError
 from assistant.journal import Journal
 from assistant.speech.tts import Synthesizer
@@ -37,25 +37,6 @@ exercises:
     tempo: 1s
     rest: 5s
 """
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """XDG folders in tmp_path for in-process calls."""
-    for name in ("DATA", "CONFIG", "CACHE"):
-        monkeypatch.setenv(f"XDG_{name}_HOME", str(tmp_path / name.lower()))
-    monkeypatch.delenv("EXERCISE_ASSISTANT_DEBUG", raising=False)
-    return tmp_path
-
-
-def call(argv: list[str]) -> int:
-    """`main(argv)` in-process; its exit status."""
-    try:
-        main(argv)
-    except SystemExit as exc:
-        code = exc.code
-        return code if isinstance(code, int) else (0 if code is None else 1)
-    return 0
 
 
 def read_events(path: Path) -> list[dict[str, Any]]:

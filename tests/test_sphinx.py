@@ -2,33 +2,24 @@
 
 from __future__ import annotations
 
-import io
 import shutil
-import subprocess
 
 import numpy as np
 import pytest
-import soundfile as sf
-import soxr
 
 from assistant.commands import Command, Vocabulary
 from assistant.errors import DeviceError
 from assistant.speech.engines import create, recognize
 from assistant.speech.engines.sphinx import SphinxEngine
+from assistant.testing import espeak_clip
 
 RATE = 16000
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="no espeak-ng")
 
 
 def spoken(text: str) -> np.ndarray:
-    """`text` by eSpeak NG at about -20 dBFS, with 0.25 s of quiet room before and after."""
-    out = subprocess.run(["espeak-ng", "-v", "en-us", "--stdout", text], capture_output=True)
-    audio, rate = sf.read(io.BytesIO(out.stdout), dtype="float32")
-    audio = soxr.resample(audio, rate, RATE).astype(np.float32)
-    audio = audio / np.sqrt(np.mean(audio**2)) * 0.1
-    pad = np.zeros(RATE // 4, np.float32)
-    clip = np.concatenate([pad, audio, pad])
-    return clip + np.random.default_rng(0).normal(0, 5e-4, len(clip)).astype(np.float32)
+    """`text` by eSpeak NG's en-us voice (see `espeak_clip`)."""
+    return espeak_clip(text)
 
 
 @pytest.fixture(scope="module")

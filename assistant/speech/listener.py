@@ -262,6 +262,7 @@ class Listener:
         self._under_echo = False  # the utterance was said while the assistant spoke
         self._expected: frozenset[Command] | None = None
         self.engine_hears_raw = bool(getattr(engine, "hears_raw", False))
+        self._tells_over_speech = hasattr(engine, "over_speech")
         # the engine's early look at an utterance when its silence begins (see `_frame`)
         self._peek = getattr(engine, "peek", None)
         self.peek_after = max(1, round(peek_after / FRAME_S))
@@ -432,8 +433,6 @@ class Listener:
             if silent == self.early_frames and self._final(self._early):
                 return self._finish()
         self._under_echo = self._under_echo or echoing
-        if echoing and hasattr(self.engine, "over_speech"):
-            self.engine.over_speech = True
         # the speech itself is measured, not the silence after it that ends the utterance
         if self._last_speech - self._start + 1 > self.max_frames:
             self.engine.end_utterance()
@@ -458,8 +457,6 @@ class Listener:
         self._start = index - onset
         self._last_speech = index
         self._under_echo = self._echo is not None and self._echo.active
-        if hasattr(self.engine, "over_speech"):
-            self.engine.over_speech = self._under_echo
         self._peak = _SILENT_DB
         self._state = "speech"
         self._held.clear()
@@ -482,6 +479,8 @@ class Listener:
         self._peak = _SILENT_DB
         self._onset.clear()
         start, end = self._start, self._last_speech + 1
+        if self._tells_over_speech:  # an engine that decides otherwise over the echo
+            self.engine.over_speech = self._under_echo  # type: ignore[attr-defined]
         recognition = self.engine.end_utterance()
         # over the assistant's voice only the loud middle of a word stands above the echo
         # left over (a fan's noise on top): "stop" kept 80-100 ms of its 400 (measured), and

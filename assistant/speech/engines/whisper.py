@@ -147,7 +147,6 @@ class Hearing:
     prompted: str = ""  # canonical text with the prompt
     plain: str = ""  # canonical text with no prompt
     prompted_score: float = float("nan")  # the prompted decode's own score
-    no_speech: float = float("nan")  # probability of the no-speech token (plain decode)
     plain_score: float = float("nan")  # the plain text scored like the candidates
     candidates: tuple[tuple[str, float], ...] = ()  # vocabulary phrases and their scores
     seconds: float = 0.0  # how long the audio heard was
@@ -205,7 +204,7 @@ class WhisperEngine:
         self._start = [*self._tokenizer.sot_sequence, self._tokenizer.no_timestamps]
         self._chunks: list[np.ndarray] = []
         self._peeked: tuple[int, Quick] | None = None
-        #: set by the listener: the utterance was said while the assistant spoke
+        #: set by the listener before `end_utterance`: said while the assistant spoke
         self.over_speech = False
         self._pause_words = frozenset(vocabulary.phrases_for(Command.PAUSE))
         self._pause_prompt = self._prompt_for(sorted(self._pause_words))
@@ -298,7 +297,7 @@ class WhisperEngine:
     def _decode(self, encoded: Any, prompt: list[int]) -> Any:
         return self._model.generate(
             encoded, [prompt], beam_size=1, max_length=len(prompt) + _MAX_TOKENS,
-            return_scores=True, return_no_speech_prob=True,
+            return_scores=True,
         )[0]
 
     def look(self, audio: np.ndarray) -> Quick:
@@ -336,7 +335,6 @@ class WhisperEngine:
             prompted=prompted,
             plain=plain,
             prompted_score=float(prompted_r.scores[0]),
-            no_speech=float(plain_r.no_speech_prob),
             plain_score=scores[-1] if plain else float("nan"),
             candidates=tuple(zip(phrases, scores, strict=False)),
             seconds=len(audio) / SAMPLE_RATE,

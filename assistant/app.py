@@ -279,8 +279,8 @@ def open_journal(enabled: bool, routine: Routine) -> Iterator[JournalSink | None
         journal.close()
 
 
-def run_simulation(request: SimulationRequest, echo_line: Callable[[Effect], None] | None = None
-                   ) -> SimulationResult:
+def run_simulation(request: SimulationRequest, echo_line: Callable[[Effect], None] | None = None,
+                   on_rejected: Callable[[Any], None] | None = None) -> SimulationResult:
     """The whole session on a virtual clock (DESIGN §6 `start --simulate`)."""
     routine, settings = request.routine, request.settings
     need_voice = request.speaker_file is not None or request.echo is not None
@@ -321,6 +321,9 @@ def run_simulation(request: SimulationRequest, echo_line: Callable[[Effect], Non
             mic = read_wav(request.mic_file)
         if request.listen and (mic is not None or request.echo is not None):
             listener = make_listener(settings)
+            if speaker is not None:
+                listener.hear_own_words(speaker.said)
+            listener.on_rejected = on_rejected
         length = simulate(
             session, sinks, commands=request.commands, mic=mic, listener=listener,
             reference=speaker, echo=request.echo, started_at=now_iso(),

@@ -114,11 +114,15 @@ s skip, - slower, + faster, ? how many left, h help, q end workout, y yes, x no,
 @click.option("--journal/--no-journal", default=None,
               help="Record this session in the journal (the default for a live session; "
               "with --simulate only when given).")
+@click.option("--verbose", "-v", is_flag=True,
+              help="Also show what was heard but not taken as a command, and why (such as "
+              "the assistant's own voice).")
 def start(routine: str | None, simulate: bool, events: Path | None, commands_file: Path | None,
           mic_file: Path | None, speaker_file: Path | None, echo: str | None,
           pause_limit: str | None, voice: str | None, rate: int | None, volume: float | None,
           engine: str | None, model: Path | None, input_device: str | None,
-          output_device: str | None, no_listen: bool, journal: bool | None) -> None:
+          output_device: str | None, no_listen: bool, journal: bool | None,
+          verbose: bool) -> None:
     """Start a guided session (the bundled upper-back routine if none is given)."""
     limit = None
     if pause_limit is not None:
@@ -142,7 +146,7 @@ def start(routine: str | None, simulate: bool, events: Path | None, commands_fil
         from assistant.live import run_live
 
         run_live(loaded, settings, events=events, listen=not no_listen,
-                 journal=journal is not False)
+                 journal=journal is not False, verbose=verbose)
         return
     request = app.SimulationRequest(
         routine=loaded, settings=settings, events=events, speaker_file=speaker_file,
@@ -150,9 +154,14 @@ def start(routine: str | None, simulate: bool, events: Path | None, commands_fil
         commands=app.read_script(commands_file, settings.vocabulary()) if commands_file else (),
         listen=not no_listen, journal=bool(journal),
     )
-    result = app.run_simulation(request, echo_line=_print_say)
+    result = app.run_simulation(request, echo_line=_print_say,
+                                on_rejected=_print_rejected if verbose else None)
     state = "completed" if result.completed else "not completed"
     click.echo(f"Session {state}: {clock_duration(result.length)} of session time.")
+
+
+def _print_rejected(item: Any) -> None:
+    click.echo(f"[{clock_duration(item.start)}] {item.describe()}", err=True)
 
 
 def _print_say(effect: object) -> None:

@@ -161,7 +161,8 @@ class Microphone:
 
     def __init__(self, listener: Any, events: queue.Queue[Any], device: int | str | None,
                  reference: Callable[[float, float], np.ndarray] | None,
-                 clock: Callable[[], float] | None = None) -> None:
+                 clock: Callable[[], float] | None = None,
+                 said: Callable[[float, float], list[str]] | None = None) -> None:
         self.level = 0.0
         self._frames: queue.Queue[np.ndarray | None] = queue.Queue()
         self._listener = listener
@@ -172,6 +173,8 @@ class Microphone:
         self._samples = 0
         self._expected: frozenset[Command] | None = None
         self._offset = 0.0  # session time minus microphone time, for the echo reference
+        if said is not None:  # what the loudspeaker said, in the listener's time
+            listener.hear_own_words(lambda a, b: said(a + self._offset, b + self._offset))
         self._stream: Any = None
         self._finished = False
         self._heard_at = time.monotonic()
@@ -357,6 +360,10 @@ class Loudspeaker:
         if self.speaker is not None:
             self.speaker.change_volume(step)
 
+    def said(self, start_t: float, end_t: float) -> list[str]:
+        speaker, base = self.speaker, self._base
+        return [] if speaker is None else speaker.said(start_t - base, end_t - base)
+
     def played(self, start_t: float, end_t: float) -> np.ndarray:
         speaker, base = self.speaker, self._base
         if speaker is None:
@@ -407,7 +414,7 @@ def sentence(text: str) -> str:
 
 
 def run_live(routine: Routine, settings: Settings, *, events: Path | None, listen: bool,
-             journal: bool) -> None:
+             journal: bool, verbose: bool = False) -> None:
     """A session in real time, with voice, microphone, keyboard and the terminal view.
 
     With no terminal on stdout there is no view: the timed transcript is printed instead."""
@@ -488,8 +495,12 @@ def run_live(routine: Routine, settings: Settings, *, events: Path | None, liste
         if listen:
             try:
                 played = speaker.played if speaker is not None else None
-                mic = Microphone(app.make_listener(settings), inbox,
-                                 device(settings.input_device), played, clock)
+                words = speaker.said if speaker is not None else None
+                listener = app.make_listener(settings)
+                if verbose:  # on the worker thread: told from the loop below
+                    listener.on_rejected = inbox.put
+                mic = Microphone(listener, inbox, device(settings.input_device), played, clock,
+                                 words)
                 stack.callback(mic.close)
             except (DeviceError, AssistantError, ImportError) as exc:
                 notes.append(f"Not listening: {exc}. Use the keys, or --no-listen.")
@@ -535,6 +546,8 @@ def run_live(routine: Routine, settings: Settings, *, events: Path | None, liste
                     todo.append(Key(intent, item.char))
             elif isinstance(item, Heard):
                 todo.append(item)
+            elif item is not None and hasattr(item, "describe"):  # rejected, with --verbose
+                tell(item.describe())
             for event in todo:
                 last = now
                 heard, answer = shown(event, emit(session.handle(event, now)), has_keys)

@@ -23,14 +23,17 @@ then ends its utterance after `early_finish` of silence instead of `hangover`.""
 from __future__ import annotations
 
 import math
+import re
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import islice
 
 import numpy as np
 
 from assistant.commands import Command, Vocabulary
 from assistant.events import Heard
+from assistant.speech.delay import DelayEstimator, Ring
 from assistant.speech.denoise import WebRTCSuppressor, load_rnnoise
 from assistant.speech.echo import EchoCanceller
 from assistant.speech.engines import SAMPLE_RATE, Engine, Recognition
@@ -49,14 +52,30 @@ def _level_db(block: np.ndarray) -> float:
     return _db(float(np.mean(block.astype(np.float64) ** 2)))
 
 
+SaidBetween = Callable[[float, float], Sequence[str]]
+_NUMBERS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
+
+
+def words(text: str) -> frozenset[str]:
+    """The words of a text, lower case, with the numbers 0-10 written out ("Set 2" and
+    "set two" share "two")."""
+    found = re.findall(r"[a-z0-9']+", text.lower())
+    return frozenset(_NUMBERS[int(w)] if w.isdigit() and int(w) <= 10 else w for w in found)
+
+
 @dataclass(frozen=True)
 class Rejected:
     """An utterance that gave no command, and why (for `--verbose`)."""
 
     start: float
     end: float
-    reason: str  # "too long", "too short", "not a command", "echo"
+    reason: str  # "too long", "too short", "not a command", "not expected now", "its own voice"
     text: str = ""
+
+    def describe(self) -> str:
+        """One line for `--verbose`."""
+        heard = f"{self.text!r} " if self.text else ""
+        return f"{self.start:.2f}-{self.end:.2f} s: {heard}not taken: {self.reason}"
 
 
 class NoiseFloor:
@@ -113,22 +132,35 @@ class EchoGuard:
     once the room's own noise (the cancelled signal's 15th percentile) is taken out."""
 
     NEAR_END_FRAMES = 30
+    LEAD = 0.03  # the canceller's window starts this long before the echo's delay
+    SPAN = 30  # frames of reference whose echo may still be in the microphone (300 ms)
 
     def __init__(self, coupling_db: float = 0.0) -> None:
         self.canceller = EchoCanceller(FRAME)
         self.coupling_db = coupling_db
-        self._ref_recent: deque[float] = deque(maxlen=30)  # 300 ms: the echo's delay
+        self.delay = DelayEstimator(SAMPLE_RATE)
+        # the reference as played, to be read back `_lead` samples late for the canceller
+        self._ref = Ring(self.delay.max_lag + 2 * FRAME)
+        self._lead = 0
+        lags = self.delay.max_lag // FRAME
+        self._ref_recent: deque[float] = deque(maxlen=lags + self.SPAN)  # newest last
         self._leaks: deque[float] = deque(maxlen=200)
         self._out_floor = NoiseFloor(percentile=15.0)
         self._near_end = 0  # frames in a row that sounded like a person talking
         self.leak_db = 0.0
         self.residual_db = _SILENT_DB
         self.active = False
+        self.voice = False  # this frame stood far above any echo left: a person talking
 
     def process(self, mic: np.ndarray, ref: np.ndarray, talking: bool) -> np.ndarray:
+        self._ref_recent.append(_level_db(ref))
+        self.delay.push(mic, ref)
+        self._ref.write(ref)
+        self._align()
+        end = self._ref.count - self._lead
+        ref = self._ref.read(end - FRAME, end)
         ref_db = _level_db(ref)
-        self._ref_recent.append(ref_db)
-        ref_env = max(self._ref_recent)
+        ref_env = self._ref_envelope()
         self.active = ref_env > -65.0
         # double talk (Geigel's test): the microphone louder than anything the loudspeaker
         # played in the last 300 ms is a person talking over it; adapting to that would
@@ -149,6 +181,7 @@ class EchoGuard:
         # utterance going until "too long", and later counts were heard as commands. Held
         # for at most `NEAR_END_FRAMES`, so that a moved loudspeaker is learnt again.
         near_end = len(self._leaks) >= 20 and left_db > echo_db + self.leak_db + 10.0
+        self.voice = near_end
         self._near_end = self._near_end + 1 if near_end else 0
         hold = 0 < self._near_end <= self.NEAR_END_FRAMES
         adapt = ref_db > -65.0 and not talking and not double_talk and not hold
@@ -159,8 +192,18 @@ class EchoGuard:
             return out
         # measured only where the echo stands clear of the room's noise: between the
         # assistant's words the fan's flicker over its floor, divided by a weak echo, read
-        # as a leak of -9 dB (measured) where the canceller really left -20 dB or less
-        clear = echo_db > _db(noise) + 10.0
+        # as a leak of -9 dB (measured) where the canceller really left -20 dB or less.
+        # And only where this frame carries echo itself (what was played one delay ago
+        # is within 20 dB of the envelope): in the gaps between words the envelope still
+        # holds the last word, and a run of such frames read as a leak of -80 dB. So it
+        # is measured only once the delay is known.
+        delay = self.delay.delay
+        if delay is None:
+            self.residual_db = _db(10.0 ** ((echo_db + self.leak_db) / 10.0) + noise)
+            return out
+        direct = self._ref.read(self._ref.count - delay - FRAME, self._ref.count - delay)
+        carries = _level_db(direct) + self.coupling_db > echo_db - 20.0
+        clear = echo_db > _db(noise) + 10.0 and carries
         if not talking and not double_talk and not hold and clear:
             self._leaks.append(min(left_db - echo_db, 0.0))
             if len(self._leaks) >= 20:
@@ -168,6 +211,32 @@ class EchoGuard:
         # what the microphone holds without anyone talking: the echo left plus the room
         self.residual_db = _db(10.0 ** ((echo_db + self.leak_db) / 10.0) + noise)
         return out
+
+    def _align(self) -> None:
+        """Start the canceller's window just before the echo's delay, once it is known: its
+        240 ms then model the room's echo path instead of the wait for it. A new filter
+        learns the room again when the delay moves out of that window."""
+        delay = self.delay.delay
+        if delay is None:
+            return
+        lead = max(0, delay - round(self.LEAD * SAMPLE_RATE))
+        if self._lead <= delay <= self._lead + round(0.1 * SAMPLE_RATE):
+            return
+        self._lead = lead
+        self.canceller = EchoCanceller(FRAME)
+        self._leaks.clear()  # a new filter has cancelled nothing yet
+        self.leak_db = 0.0
+
+    def _ref_envelope(self) -> float:
+        """The loudest frame the loudspeaker played whose echo may be in the microphone
+        now: `SPAN` frames from the delay on, or, while the delay is not known, any frame
+        up to the longest delay looked for."""
+        recent = self._ref_recent
+        if self.delay.delay is None:
+            return max(recent)
+        newest = len(recent) - 1 - self.delay.delay // FRAME
+        lo = max(0, newest - self.SPAN + 1)
+        return max(islice(recent, lo, max(newest + 1, lo + 1)))
 
 
 class Listener:
@@ -269,6 +338,10 @@ class Listener:
         self.early_frames = max(self.peek_after + 1, round(early_finish / FRAME_S))
         self._early: Recognition | None = None
         self._held: list[np.ndarray] = []  # silence after the speech, not yet fed
+        # the second line of defence against its own voice (see `hear_own_words`)
+        self._said: SaidBetween | None = None
+        self._voice: deque[bool] = deque(maxlen=(self._preroll.maxlen or 1) + onset_frames)
+        self._voice_frames = 0  # frames of the utterance that clearly held another voice
 
     # ----------------------------------------------------------------------- public
 
@@ -285,6 +358,19 @@ class Listener:
                 p for p, i in self.vocabulary.phrases.items() if i.command in commands
             ]
             expect(phrases)
+
+    def hear_own_words(self, said: SaidBetween | None) -> None:
+        """The second line of defence against the assistant's own voice. `said(a, b)` gives
+        the texts the loudspeaker played between stream times a and b. A command whose
+        words the assistant was saying just before it was heard (one echo delay, give or
+        take) is its own echo and is dropped ("its own voice"), unless at least
+        `VOICE_FRAMES` of the utterance stood far above the echo left after cancellation
+        (a person talking over the assistant: barge-in)."""
+        self._said = said
+
+    VOICE_FRAMES = 5
+    OWN_WORDS_BEFORE = 0.3  # s: preroll, and a word said a little before its echo is heard
+    LONGEST_ECHO = 0.8  # s: the echo delay assumed while it is not known
 
     @property
     def time(self) -> float:
@@ -395,6 +481,11 @@ class Listener:
         continues = loud and over_echo and energy > keep
         index = self._frames
         self._frames += 1
+        voice = self._echo is not None and self._echo.voice
+        if self._state == "speech":
+            self._voice_frames += voice
+        else:
+            self._voice.append(voice)
 
         if self._state == "idle":
             self._preroll.append((mic, heard_audio))
@@ -459,6 +550,8 @@ class Listener:
         self._under_echo = self._echo is not None and self._echo.active
         self._peak = _SILENT_DB
         self._state = "speech"
+        self._voice_frames = sum(self._voice)
+        self._voice.clear()
         self._held.clear()
         self._early = None
         # the engine hears the noise-suppressed signal only in noise: in a quiet room
@@ -499,6 +592,10 @@ class Listener:
         if self._expected is not None and intent.command not in self._expected:
             self._reject(start, end, "not expected now", recognition.text)
             return None
+        own = self._own_words(recognition.text, start, end)
+        if own is not None:
+            self._reject(start, end, f"its own voice (it was saying {own!r})", recognition.text)
+            return None
         return Heard(
             intent=intent,
             text=recognition.text,
@@ -506,6 +603,21 @@ class Listener:
             start=round(start * FRAME_S, 3),
             end=round(end * FRAME_S, 3),
         )
+
+    def _own_words(self, text: str, start: int, end: int) -> str | None:
+        """What the assistant was saying that the command `text`, heard from frame `start`
+        to `end`, shares a word with, if it was said one echo delay before and nothing in
+        the utterance clearly held another voice; else None."""
+        if self._said is None or self._voice_frames >= self.VOICE_FRAMES:
+            return None
+        delay = None if self._echo is None else self._echo.delay.seconds
+        a, b = start * FRAME_S, end * FRAME_S
+        if delay is None:
+            a, b = a - self.LONGEST_ECHO - self.OWN_WORDS_BEFORE, b
+        else:
+            a, b = a - delay - self.OWN_WORDS_BEFORE, b - delay + FRAME_S
+        heard = words(text)
+        return next((t for t in self._said(a, b) if heard & words(t)), None)
 
     def _reject(self, start: int, end: int, reason: str, text: str = "") -> None:
         item = Rejected(round(start * FRAME_S, 3), round(end * FRAME_S, 3), reason, text)

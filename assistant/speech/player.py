@@ -130,6 +130,11 @@ class Schedule:
         self.voices = [v for v in self.voices if v.end > sample]
 
 
+def _said(voices: list[Voice], a: int, b: int) -> list[str]:
+    """The texts of the voices that sounded between samples `a` and `b`."""
+    return [v.text for v in voices if v.start < b and v.end > a and not v.dropped]
+
+
 def _prepare(synth: Synthesizer, say: Say) -> np.ndarray:
     """The utterance's PCM, shortened to its slot (never longer)."""
     pcm = synth.render(say.text)
@@ -185,6 +190,10 @@ class TimelineSpeaker:
     def onsets(self) -> list[tuple[float, str, str]]:
         """(t, text, kind) of every utterance at the time its audio actually started."""
         return [(v.start / self.rate, v.text, v.kind) for v in self._all if not v.dropped]
+
+    def said(self, start_t: float, end_t: float) -> list[str]:
+        """The texts of the utterances heard between `start_t` and `end_t`."""
+        return _said(self._all, round(start_t * self.rate), round(end_t * self.rate))
 
     def audio(self, start_t: float, end_t: float) -> np.ndarray:
         """What was played from `start_t` to `end_t` (float32, round(t * rate) samples)."""
@@ -349,6 +358,12 @@ class LiveSpeaker:
                 for v in self._history
                 if v.started and not v.dropped
             ]
+
+    def said(self, start_t: float, end_t: float) -> list[str]:
+        """The texts of the utterances that were playing between `start_t` and `end_t`."""
+        with self._lock:
+            started = [v for v in self._history if v.started]
+        return _said(started, round(start_t * self.rate), round(end_t * self.rate))
 
     def played(self, start_t: float, end_t: float) -> np.ndarray:
         """What went to the device from `start_t` to `end_t` (the echo reference); samples

@@ -1,0 +1,133 @@
+"""The assistant's own voice coming back late: the delay estimator finds the delay, the echo
+guard cancels it, and the listener drops a command made of words it was saying itself."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from assistant.commands import Command, Intent, Vocabulary
+from assistant.speech.delay import DelayEstimator, Ring
+from assistant.speech.listener import Listener, words
+from assistant.speech.tts import Synthesizer
+from assistant.testing import ScriptedEngine, espeak_clip, fan
+
+RATE = 16000
+SENTENCES = [
+    "Welcome to Desk break. A five-minute break for your neck and shoulders.",
+    "Exercise 1 of 5: Chin tucks. Position: seated. 6 reps.",
+    "Go!",
+    "Next up: Shoulder rolls.",
+]
+
+
+@pytest.fixture(scope="module")
+def speech(synth: Synthesizer) -> np.ndarray:
+    pieces = [np.concatenate([synth.render(t), np.zeros(RATE // 2, np.float32)])
+              for t in SENTENCES]
+    return np.concatenate(pieces).astype(np.float32)
+
+
+def echoed(reference: np.ndarray, gain: float, delay_ms: float, fan_db: float | None = None
+           ) -> np.ndarray:
+    delay = round(delay_ms * RATE / 1000)
+    mic = np.zeros_like(reference)
+    mic[delay:] = gain * reference[: len(reference) - delay]
+    if fan_db is not None:
+        mic += fan(len(mic) / RATE + 1, fan_db, seed=2)[: len(mic)]
+    return mic
+
+
+def test_the_ring_reads_back_what_was_written_by_absolute_index() -> None:
+    """The last `size` samples come back by their index in the stream; older ones are zeros."""
+    ring = Ring(100)
+    for k in range(0, 250, 10):
+        ring.write(np.arange(k, k + 10, dtype=np.float32))
+    assert ring.read(240, 250).tolist() == list(range(240, 250))
+    assert ring.read(145, 155).tolist() == [0.0] * 5 + list(range(150, 155))
+
+
+@pytest.mark.parametrize("delay_ms", [30, 150, 250, 400, 600])
+@pytest.mark.parametrize("gain", [0.5, 1.0])
+def test_the_delay_is_found_within_a_millisecond_in_a_fans_noise(
+    speech: np.ndarray, delay_ms: int, gain: float
+) -> None:
+    """Echo at `gain`, `delay_ms` late, with a fan at -35 dBFS: within 2 s of the assistant
+    starting to talk the estimator settles on the delay, to a millisecond, and keeps it."""
+    mic = echoed(speech, gain, delay_ms, -35.0)
+    estimator = DelayEstimator(RATE)
+    found_at = None
+    for k in range(0, len(speech) - 160, 160):
+        estimator.push(mic[k : k + 160], speech[k : k + 160])
+        if found_at is None and estimator.delay is not None:
+            found_at = k / RATE
+    assert found_at is not None and found_at <= 2.0
+    assert estimator.delay is not None and abs(estimator.delay - delay_ms * 16) <= 16
+
+
+def test_no_delay_is_believed_when_the_microphone_holds_only_another_voice(
+    speech: np.ndarray,
+) -> None:
+    """A person talking and a fan, none of the loudspeaker's sound: no delay is found."""
+    other = np.concatenate([espeak_clip(s, "en-gb") for s in ("next exercise", "pause please",
+                                                               "how many are left")] * 3)
+    mic = np.zeros_like(speech)
+    mic[: len(other)] = other[: len(mic)]
+    mic += fan(len(mic) / RATE + 1, -40.0, seed=3)[: len(mic)]
+    estimator = DelayEstimator(RATE)
+    for k in range(0, len(speech) - 160, 160):
+        estimator.push(mic[k : k + 160], speech[k : k + 160])
+    assert estimator.delay is None
+
+
+def test_words_lowercases_and_writes_out_small_numbers() -> None:
+    """"Exercise 2 of 5: Go!" has the words exercise, two, of, five, go."""
+    assert words("Exercise 2 of 5: Go!") == {"exercise", "two", "of", "five", "go"}
+
+
+def listen(mic: np.ndarray, reference: np.ndarray, answers: list[str],
+           said: list[tuple[float, float, str]]) -> tuple[list[Intent], list[str]]:
+    """(commands heard, reasons rejected) with an engine that answers `answers` in turn, and
+    the loudspeaker having said `said` ((start, end, text) in stream seconds)."""
+    vocabulary = Vocabulary()
+    listener = Listener(ScriptedEngine(answers), vocabulary)
+    listener.hear_own_words(lambda a, b: [t for s, e, t in said if s < b and e > a])
+    heard = []
+    for k in range(0, len(mic), 320):
+        heard += listener.process(mic[k : k + 320], reference[k : k + 320])
+    heard += listener.flush()
+    return [h.intent for h in heard], [r.reason for r in listener.rejected]
+
+
+def test_a_command_made_of_the_assistants_own_words_is_dropped_as_its_own_voice() -> None:
+    """The reference says "Go!" and nothing cancels its echo (the canceller is not told of
+    it: the reference is silence); the engine hears "go": dropped as its own voice."""
+    go = espeak_clip("go")
+    mic = np.concatenate([np.zeros(RATE, np.float32), 0.5 * go, np.zeros(RATE, np.float32)])
+    silent = np.zeros_like(mic)
+    intents, reasons = listen(mic, silent, ["go"], [(1.0, 1.0 + len(go) / RATE, "Go!")])
+    assert intents == []
+    assert reasons == ["its own voice (it was saying 'Go!')"]
+
+
+def test_a_command_sharing_no_word_with_what_was_said_is_kept() -> None:
+    """The same, but the assistant was saying "Next up: Shoulder rolls." and the engine
+    hears "pause": kept."""
+    word = espeak_clip("pause")
+    mic = np.concatenate([np.zeros(RATE, np.float32), word, np.zeros(RATE, np.float32)])
+    silent = np.zeros_like(mic)
+    intents, _ = listen(mic, silent, ["pause"], [(1.0, 2.0, "Next up: Shoulder rolls.")])
+    assert intents == [Intent(Command.PAUSE)]
+
+
+def test_the_user_saying_the_assistants_word_over_it_is_still_heard(
+    speech: np.ndarray,
+) -> None:
+    """The assistant says "Go!" (its echo cancelled, half as loud, 250 ms late) and the
+    user says "go" over it, far louder than the echo left: kept, as barge-in."""
+    mic = echoed(speech, 0.5, 250)
+    user = espeak_clip("go") * 2.0
+    at = round(10.0 * RATE)
+    mic[at : at + len(user)] += user
+    intents, reasons = listen(mic, speech, ["go"], [(9.8, 10.6, "Go!")])
+    assert intents == [Intent(Command.RESUME)], reasons

@@ -441,7 +441,7 @@ def run_live(routine: Routine, settings: Settings, *, events: Path | None, liste
     speaker: Loudspeaker | None = None
     clock: Callable[[], float] = MonotonicClock()
     if voice.synth is not None:
-        from assistant.speech.player import LiveSpeaker
+        from assistant.voice.player import LiveSpeaker
 
         out_device = device(settings.output_device)
 

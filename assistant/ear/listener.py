@@ -32,11 +32,11 @@ from itertools import islice
 import numpy as np
 
 from assistant.commands import Command, Vocabulary
+from assistant.ear.delay import DelayEstimator, Ring
+from assistant.ear.denoise import WebRTCSuppressor, load_rnnoise
+from assistant.ear.echo import EchoCanceller
+from assistant.ear.engines import SAMPLE_RATE, Engine, Recognition
 from assistant.events import Heard
-from assistant.speech.delay import DelayEstimator, Ring
-from assistant.speech.denoise import WebRTCSuppressor, load_rnnoise
-from assistant.speech.echo import EchoCanceller
-from assistant.speech.engines import SAMPLE_RATE, Engine, Recognition
 
 FRAME = 160  # 10 ms at 16 kHz: the unit of every stage
 FRAME_S = FRAME / SAMPLE_RATE

@@ -373,6 +373,12 @@ class Listener:
     LONGEST_ECHO = 0.8  # s: the echo delay assumed while it is not known
 
     @property
+    def echo_delay(self) -> float | None:
+        """How late the loudspeaker's sound comes back into the microphone, in seconds, once
+        it is known."""
+        return None if self._echo is None else self._echo.delay.seconds
+
+    @property
     def time(self) -> float:
         """Seconds of microphone audio processed so far."""
         return self._frames * FRAME_S

@@ -71,7 +71,7 @@ class Voice:
         self.synth: Any = None
         self.problem = ""
         try:
-            from assistant.speech.tts import Synthesizer, UnknownVoiceError
+            from assistant.voice.tts import Synthesizer, UnknownVoiceError
 
             synth = Synthesizer(voice=self.voice, rate=self.rate, volume=self.volume)
             synth.check()
@@ -295,7 +295,7 @@ def run_simulation(request: SimulationRequest, echo_line: Callable[[Effect], Non
         session = Session(plan, voice.timer(), session_options(journal, settings.pause_limit))
         speaker = None
         if voice.synth is not None and need_voice:
-            from assistant.speech.player import TimelineSpeaker
+            from assistant.voice.player import TimelineSpeaker
 
             speaker = TimelineSpeaker(voice.synth)
             sinks.append(speaker_sink(speaker))
@@ -334,8 +334,8 @@ def run_simulation(request: SimulationRequest, echo_line: Callable[[Effect], Non
 
 
 def make_listener(settings: Settings) -> Any:
-    from assistant.speech import engines
-    from assistant.speech.listener import Listener
+    from assistant.ear import engines
+    from assistant.ear.listener import Listener
 
     vocabulary = settings.vocabulary()
     engine = engines.create(settings.engine or engines.DEFAULT_ENGINE, vocabulary, settings.model)
@@ -345,7 +345,7 @@ def make_listener(settings: Settings) -> Any:
 def render_routine(routine: Routine, settings: Settings, out: Path,
                    progress: Callable[[float, float], None] | None = None) -> float:
     """The whole session as audio, as if nobody said anything; returns its length."""
-    from assistant.speech.player import TimelineSpeaker
+    from assistant.voice.player import TimelineSpeaker
 
     writable_or_fail(out)
     voice = Voice(settings, routine, required=True)

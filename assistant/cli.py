@@ -26,7 +26,7 @@ def settings_from(**overrides: Any) -> Settings:
 
     settings = load_settings(paths.settings_path()).override(**overrides)
     if "engine" in overrides:  # a command that listens: its engine and model can work
-        from assistant.speech import engines
+        from assistant.ear import engines
 
         engines.check(settings.engine, settings.model)
     return settings
@@ -44,7 +44,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def engine_options(command: F) -> F:
     """--engine and --model, shared by `start` and `listen`."""
-    from assistant.speech.engines import REGISTRY
+    from assistant.ear.engines import REGISTRY
 
     command = click.option(
         "--model", type=click.Path(path_type=Path),
@@ -54,8 +54,8 @@ def engine_options(command: F) -> F:
     return click.option(
         "--engine", type=click.Choice(list(REGISTRY)),
         help="Speech recognition engine. whisper (the default): Whisper tiny.en, offline, "
-        "the most accurate; pocketsphinx: light, for small machines; checked and neural: "
-        "PocketSphinx and the ear trained here; vosk, openai-whisper: optional packages.",
+        "the most accurate; pocketsphinx: light, for small machines; vosk, openai-whisper: "
+        "optional packages.",
     )(command)
 
 
@@ -197,7 +197,7 @@ def list_() -> None:
     from rich.table import Table
 
     from assistant.loader import load_routine
-    from assistant.speech.tts import UnknownVoiceError
+    from assistant.voice.tts import UnknownVoiceError
 
     settings = settings_from()
     table = Table("name", "routine", "time", "exercises", "from", box=None)
@@ -290,7 +290,7 @@ Examples:
 def voices(language: str | None) -> None:
     """The installed text-to-speech voices: give the first column to --voice or to `voice:`
     in settings (the name or a language code such as en-gb works too)."""
-    from assistant.speech.tts import Synthesizer, voices_for_language
+    from assistant.voice.tts import Synthesizer, voices_for_language
 
     found = Synthesizer().voices()
     if language is not None:

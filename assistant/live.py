@@ -231,6 +231,10 @@ class Microphone:
     def alive(self) -> bool:
         return self._stream is not None
 
+    @property
+    def echo_delay(self) -> float | None:
+        return getattr(self._listener, "echo_delay", None)
+
     def check(self) -> str | None:
         """"lost" when the microphone has just gone away, "back" when it has just come
         back, else None. Call it often (from the thread that owns the session)."""
@@ -441,7 +445,7 @@ def run_live(routine: Routine, settings: Settings, *, events: Path | None, liste
     speaker: Loudspeaker | None = None
     clock: Callable[[], float] = MonotonicClock()
     if voice.synth is not None:
-        from assistant.speech.player import LiveSpeaker
+        from assistant.voice.player import LiveSpeaker
 
         out_device = device(settings.output_device)
 
@@ -522,6 +526,7 @@ def run_live(routine: Routine, settings: Settings, *, events: Path | None, liste
             live = stack.enter_context(Live(console=console, refresh_per_second=8,
                                             transient=False, auto_refresh=False))
         digits = DigitKeys()
+        echo_delay = None
         heard_text = reply = ""
         reply_step = session.step
         last = clock()
@@ -560,6 +565,10 @@ def run_live(routine: Routine, settings: Settings, *, events: Path | None, liste
                 emit(session.handle(Tick(), last))
             if mic is not None:
                 mic.expect(session.expecting())
+                if verbose and mic.echo_delay is not None and mic.echo_delay != echo_delay:
+                    echo_delay = mic.echo_delay
+                    tell(f"Its own voice comes back into the microphone "
+                         f"{1000 * echo_delay:.0f} ms late.")
             if reply and session.step is not reply_step:
                 reply = ""  # an answer belongs to the step it was asked in
             if live is not None:

@@ -5,7 +5,7 @@ immutable value. Precedence: command line > settings file > routine's own voice 
     voice: en-us
     rate: 160            # words per minute
     volume: 0.9          # 0.0 .. 1.0
-    engine: whisper      # or pocketsphinx, checked, neural, vosk, openai-whisper
+    engine: whisper      # or pocketsphinx, vosk, openai-whisper
     model: ~/models/vosk-small-en
     input_device: pulse
     output_device: pulse
@@ -186,7 +186,7 @@ def _value(path: Path, key: str, node: yaml.Node) -> Any:
     if key == "model":
         return Path(str(value)).expanduser()
     if key == "engine":
-        from assistant.speech.engines import REGISTRY
+        from assistant.ear.engines import REGISTRY
 
         if str(value) not in REGISTRY:
             raise SettingsError(f"{where}: unknown engine {value!r}; choose one of "

@@ -12,13 +12,13 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from assistant.commands import DEFAULT_VOCABULARY, Command, Intent, parse_command_name
+from assistant.ear.engines import Recognition
 from assistant.eventlog import Transcript
 from assistant.events import Heard, Say
 from assistant.plan import Plan, SpeechTimer, build_plan
 from assistant.routine import Routine
 from assistant.runner import Scripted, simulate
 from assistant.session import Session, SessionOptions
-from assistant.speech.engines import Recognition
 
 #: A routine whose first instruction is long enough to talk over: the barge-in tests and
 #: `bench barge_in` say pause words into it.
@@ -36,11 +36,21 @@ exercises:
 """
 
 
+def colored_noise(rng: np.random.Generator, n: int, kind: str, rate: int = 16000
+                  ) -> np.ndarray:
+    """Unit-RMS white, pink or brown noise of n samples."""
+    white = rng.standard_normal(n)
+    if kind != "white":
+        spec = np.fft.rfft(white)
+        f = np.maximum(np.fft.rfftfreq(n, 1 / rate), 20.0)
+        spec /= np.sqrt(f) if kind == "pink" else f
+        white = np.fft.irfft(spec, n)
+    return (white / (np.sqrt(np.mean(white**2)) + 1e-12)).astype(np.float32)
+
+
 def fan(seconds: float, level_db: float, seed: int) -> np.ndarray:
     """A steady fan for the microphone: pink noise at `level_db` dBFS, 16 kHz."""
-    from assistant.speech.eardata import SAMPLE_RATE, colored_noise
-
-    noise = colored_noise(np.random.default_rng(seed), round(seconds * SAMPLE_RATE), "pink")
+    noise = colored_noise(np.random.default_rng(seed), round(seconds * 16000), "pink")
     return (noise * np.float32(10 ** (level_db / 20))).astype(np.float32)
 
 

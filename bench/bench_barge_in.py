@@ -56,7 +56,7 @@ def simulate_in_process(routine_file: str, mic: str | None, events: str, naive: 
             listener.hear_own_words = lambda said: None
             return listener
 
-        app.make_listener = deaf_to_reference  # type: ignore[assignment]
+        app.make_listener = deaf_to_reference
     app.run_simulation(request)
     return [json.loads(line) for line in Path(events).read_text().splitlines()]
 

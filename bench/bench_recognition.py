@@ -17,12 +17,11 @@ from pathlib import Path
 import numpy as np
 
 from assistant.commands import Vocabulary
+from assistant.ear.engines import REGISTRY, Engine, create
+from assistant.ear.listener import Listener
 from assistant.errors import DeviceError
 from assistant.events import Heard
-from assistant.speech import eardata
-from assistant.speech.engines import REGISTRY, Engine, create
-from assistant.speech.listener import Listener
-from bench import corpus
+from bench import corpus, voices
 
 BLOCK = 320  # 20 ms, as a sounddevice callback would deliver
 TOLERANCE = 0.3  # seconds: a detection belongs to an utterance it overlaps, give or take this
@@ -151,7 +150,7 @@ def sr_faster_whisper(stream: corpus.Stream) -> Score:
     a command when it is exactly a phrase."""
     import speech_recognition as sr
 
-    from assistant.speech.engines.whisper import bundled_model, canonical
+    from assistant.ear.engines.whisper import bundled_model, canonical
 
     vocabulary = Vocabulary()
     r = sr.Recognizer()
@@ -179,7 +178,7 @@ def sr_faster_whisper(stream: corpus.Stream) -> Score:
 
 # ------------------------------------------------------------------------------- report
 
-ENGINES = ("whisper", "pocketsphinx", "checked", "neural")
+ENGINES = ("whisper", "pocketsphinx")
 NAIVE = "naive: SpeechRecognition faster-whisper"
 SUPPRESSED = "whisper, hearing suppressed audio"
 
@@ -216,7 +215,7 @@ def streams(count: int = COUNT) -> list[corpus.Stream]:
         n = len(real.audio)
         out.append(real)
         for snr in (10.0, 5.0):
-            noise = eardata.colored_noise(rng, n, "pink")
+            noise = voices.colored_noise(rng, n, "pink")
             out.append(corpus.with_noise(real, noise, snr, f"real voices, pink {snr:.0f} dB"))
     return out
 

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from assistant.events import Say
-from assistant.speech.player import LiveSpeaker, TimelineSpeaker
-from assistant.speech.tts import SAMPLE_RATE, Synthesizer
+from assistant.voice.player import LiveSpeaker, TimelineSpeaker
+from assistant.voice.tts import SAMPLE_RATE, Synthesizer
 
 RATE = SAMPLE_RATE
 THRESHOLD = 0.05

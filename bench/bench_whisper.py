@@ -21,9 +21,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from assistant.commands import Vocabulary
-from assistant.speech import eardata
-from assistant.speech.engines.whisper import Hearing, Quick, WhisperEngine
-from bench import corpus
+from assistant.ear.engines.whisper import Hearing, Quick, WhisperEngine
+from bench import corpus, voices
 
 #: Short everyday words and replies that are not commands; many sound close to one.
 #: Short everyday words and replies that are not commands, many close to one ("free",
@@ -99,17 +98,17 @@ def _pad(rng: np.random.Generator, audio: np.ndarray) -> np.ndarray:
 def _noisy(rng: np.random.Generator, clip: np.ndarray, snr_db: float | None) -> np.ndarray:
     if snr_db is None:
         return clip
-    noise = eardata.colored_noise(rng, len(clip), "pink")
+    noise = voices.colored_noise(rng, len(clip), "pink")
     level = corpus.active_rms(clip) / (10 ** (snr_db / 20))
     return (clip + noise / (np.sqrt(np.mean(noise**2)) + 1e-12) * level).astype(np.float32)
 
 
-def tuning_clips(voices: int = 3, seed: int = 11) -> list[Clip]:
+def tuning_clips(speakers: int = 3, seed: int = 11) -> list[Clip]:
     rng = np.random.default_rng(seed)
     phrases = list(Vocabulary().phrases)
     out: list[Clip] = []
-    for _ in range(voices):
-        voice = eardata.random_voice(rng, "train")
+    for _ in range(speakers):
+        voice = voices.random_voice(rng, "train")
         texts = [*phrases, *OTHER_WORDS]
         for text, audio in zip(texts, corpus.speak(voice, texts), strict=True):
             if len(audio):

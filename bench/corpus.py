@@ -1,8 +1,7 @@
 """Test corpus for listening: long "microphone" streams with ground truth, seeded.
 
-- Command utterances and other speech synthesised with eSpeak NG and flite, in the voices the
-  trained ear holds out of training (`assistant.speech.eardata`, split "test"), so no engine
-  is measured on voices it learnt from. Synthesis is cached under `.cache/corpus/`.
+- Command utterances and other speech synthesised with eSpeak NG and flite, in the voices
+  nothing was tuned on (`bench.voices`, split "test"). Synthesis is cached under `.cache/corpus/`.
 - Streams: utterances separated by 1-2 s of quiet room noise, with the truth (phrase, start,
   end) of every utterance; conditions: clean, reverb (exponentially decaying noise impulse
   response, RT60 0.5 s), pink noise at 10 and 5 dB SNR, babble (several overlapping voices
@@ -26,7 +25,7 @@ import soundfile as sf
 import soxr
 
 from assistant.commands import Vocabulary
-from assistant.speech import eardata
+from bench import voices
 
 SAMPLE_RATE = 16000
 ROOT = Path(__file__).resolve().parents[1]
@@ -129,18 +128,18 @@ class Stream:
 # ------------------------------------------------------------------------- synthesis
 
 
-def _voice_key(voice: eardata.Voice, texts: Sequence[str]) -> str:
+def _voice_key(voice: voices.Voice, texts: Sequence[str]) -> str:
     return hashlib.sha1((voice.key + "\n" + "\n".join(texts)).encode()).hexdigest()[:20]
 
 
-def speak(voice: eardata.Voice, texts: Sequence[str]) -> list[np.ndarray]:
+def speak(voice: voices.Voice, texts: Sequence[str]) -> list[np.ndarray]:
     """Each text spoken by `voice` (16 kHz float32, trimmed), cached on disk."""
     CACHE.mkdir(parents=True, exist_ok=True)
     path = CACHE / f"{_voice_key(voice, texts)}.npz"
     if path.exists():
         with np.load(path) as data:
             return [data[f"a{i}"] for i in range(len(texts))]
-    clips = eardata.synthesize(voice, list(texts))
+    clips = voices.synthesize(voice, list(texts))
     arrays: dict[str, np.ndarray] = {f"a{i}": c.astype(np.float32) for i, c in enumerate(clips)}
     # written whole, then renamed: a second bench process never reads a half-written file
     partial = path.with_name(f"{path.stem}.{os.getpid()}.partial.npz")
@@ -149,9 +148,9 @@ def speak(voice: eardata.Voice, texts: Sequence[str]) -> list[np.ndarray]:
     return clips
 
 
-def test_voice(rng: np.random.Generator) -> eardata.Voice:
+def test_voice(rng: np.random.Generator) -> voices.Voice:
     """A voice that the trained ear never learnt from."""
-    return eardata.random_voice(rng, "test")
+    return voices.random_voice(rng, "test")
 
 
 def speech_span(clip: np.ndarray) -> tuple[int, int]:
@@ -175,7 +174,7 @@ def active_rms(x: np.ndarray) -> float:
 
 
 def room_noise(rng: np.random.Generator, n: int, level_db: float = ROOM_DB) -> np.ndarray:
-    return eardata.colored_noise(rng, n, "pink") * np.float32(10 ** (level_db / 20))
+    return voices.colored_noise(rng, n, "pink") * np.float32(10 ** (level_db / 20))
 
 
 def lay_out(
@@ -236,8 +235,8 @@ def babble(rng: np.random.Generator, n: int, talkers: int = 5) -> np.ndarray:
     """Unit-RMS babble: `talkers` synthetic voices speaking ordinary sentences at once."""
     out = np.zeros(n, np.float64)
     for _ in range(talkers):
-        voice = eardata.random_voice(rng, "train")
-        texts = [str(s) for s in rng.choice(eardata.SENTENCES, size=8, replace=False)]
+        voice = voices.random_voice(rng, "train")
+        texts = [str(s) for s in rng.choice(voices.SENTENCES, size=8, replace=False)]
         speech = np.concatenate([c for c in speak(voice, texts) if len(c)])
         speech = np.tile(speech, n // len(speech) + 2)
         start = int(rng.integers(0, len(speech) - n))
@@ -269,7 +268,7 @@ def condition(name: str, count: int = 30, seed: int = 1) -> Stream:
         return Stream(name, reverberate(base.audio, rng) + room_noise(rng, n), base.truth)
     if name.startswith("pink"):
         snr = float(name.split()[1])
-        return with_noise(base, eardata.colored_noise(rng, n, "pink"), snr, name)
+        return with_noise(base, voices.colored_noise(rng, n, "pink"), snr, name)
     if name.startswith("babble"):
         snr = float(name.split()[1])
         return with_noise(base, babble(rng, n), snr, name)
@@ -314,7 +313,7 @@ def real_voices(folder: Path = REAL_VOICES, seed: int = 3) -> Stream | None:
 def assistant_voice() -> np.ndarray:
     """The assistant's instructions as its speech renderer would say them (eSpeak NG en-us),
     one after another with short pauses: the loudspeaker signal."""
-    clips = speak(eardata.Voice("espeak", "en-us"), ASSISTANT_SPEECH)
+    clips = speak(voices.Voice("espeak", "en-us"), ASSISTANT_SPEECH)
     gap = np.zeros(int(0.4 * SAMPLE_RATE), np.float32)
     out = np.concatenate([x for c in clips for x in (c / (active_rms(c) + 1e-9) * 0.1, gap)])
     return out.astype(np.float32)

@@ -8,7 +8,7 @@ import pytest
 
 from assistant.cli import main
 from assistant.errors import DeviceError
-from assistant.speech.tts import Synthesizer
+from assistant.voice.tts import Synthesizer
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from assistant.events import Say
-from assistant.speech.tts import SAMPLE_RATE, Synthesizer
+from assistant.voice.tts import SAMPLE_RATE, Synthesizer
 
 pytestmark = pytest.mark.audio
 
@@ -107,7 +107,7 @@ class Recorder:
 def rig(pulse: str, synth: Synthesizer) -> Iterator[tuple[Any, Recorder, int]]:
     """A running LiveSpeaker and Recorder, warmed up, with the constant offset between
     speaker samples and recording samples measured with a click."""
-    from assistant.speech.player import LiveSpeaker
+    from assistant.voice.player import LiveSpeaker
 
     rec = Recorder(pulse)
     sp = LiveSpeaker(synth, device=pulse)

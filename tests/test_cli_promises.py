@@ -24,7 +24,7 @@ from conftest import call
 from assistant import paths
 from assistant.errors import DeviceError
 from assistant.journal import Journal
-from assistant.speech.tts import Synthesizer
+from assistant.voice.tts import Synthesizer
 
 ROOT = Path(__file__).resolve().parent.parent
 

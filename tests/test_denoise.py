@@ -9,9 +9,9 @@ import pytest
 from test_listener import AcceptAll
 
 from assistant.commands import Vocabulary
-from assistant.speech import denoise
-from assistant.speech.denoise import RNNoise
-from assistant.speech.listener import Listener, SteadyNoise
+from assistant.ear import denoise
+from assistant.ear.denoise import RNNoise
+from assistant.ear.listener import Listener, SteadyNoise
 
 RATE = 16000
 needs_rnnoise = pytest.mark.skipif(not RNNoise.available(), reason="pyrnnoise not installed")

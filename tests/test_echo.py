@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from assistant.speech.echo import EchoCanceller
-from assistant.speech.tts import Synthesizer
+from assistant.ear.echo import EchoCanceller
 from assistant.testing import fan
+from assistant.voice.tts import Synthesizer
 
 TEXTS = [
     "Start on your hands and knees, wrists under shoulders, knees under hips.",

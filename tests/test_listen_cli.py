@@ -11,7 +11,7 @@ import pytest
 
 from assistant.audio import write_wav
 from assistant.cli import main
-from assistant.speech.tts import SAMPLE_RATE, Synthesizer
+from assistant.voice.tts import SAMPLE_RATE, Synthesizer
 
 
 def quiet(seconds: float) -> np.ndarray:

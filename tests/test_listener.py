@@ -13,10 +13,10 @@ import soundfile as sf
 import soxr
 
 from assistant.commands import Command, Intent, Vocabulary
+from assistant.ear.engines import Recognition
+from assistant.ear.listener import Listener, Rejected
 from assistant.errors import DeviceError
 from assistant.events import Heard
-from assistant.speech.engines import Recognition
-from assistant.speech.listener import Listener, Rejected
 
 RATE = 16000
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="no espeak-ng")
@@ -173,7 +173,7 @@ def test_a_command_10_db_above_babble_is_an_utterance_of_its_own() -> None:
 def test_spoken_command_is_heard_with_its_intent_and_times(phrase: str, intent: Intent) -> None:
     """A synthetic spoken command in a quiet room is heard once, with the right intent, and a
     start and end within 100 ms of the speech."""
-    from assistant.speech.engines.sphinx import create
+    from assistant.ear.engines.sphinx import create
 
     vocabulary = Vocabulary()
     mic, [(start, end)] = lay_out([espeak(phrase)])
@@ -200,7 +200,7 @@ def echo_of(reference: np.ndarray, gain: float = 0.5, delay_ms: float = 30.0) ->
 def test_the_assistants_own_voice_through_the_speaker_yields_no_command() -> None:
     """The assistant's spoken instruction, fed as the reference and as the microphone (half
     as loud, 30 ms later), gives no command."""
-    from assistant.speech.engines.sphinx import create
+    from assistant.ear.engines.sphinx import create
 
     vocabulary = Vocabulary()
     reference = np.concatenate([espeak(INSTRUCTION), np.zeros(RATE, np.float32)])
@@ -212,7 +212,7 @@ def test_the_assistants_own_voice_through_the_speaker_yields_no_command() -> Non
 def test_pause_spoken_over_the_assistants_voice_is_heard() -> None:
     """The user saying "pause" while the assistant talks (its echo as loud as the user) is
     heard as PAUSE, and nothing else is heard."""
-    from assistant.speech.engines.sphinx import create
+    from assistant.ear.engines.sphinx import create
 
     vocabulary = Vocabulary()
     reference = np.concatenate([espeak(INSTRUCTION), np.zeros(RATE, np.float32)])
@@ -233,7 +233,7 @@ def test_optional_engine_without_its_package_or_model_is_one_clear_line(
 ) -> None:
     """An optional engine whose package or model folder is missing raises DeviceError with a
     one-line message naming the pip package and --model."""
-    from assistant.speech.engines import optional
+    from assistant.ear.engines import optional
 
     with pytest.raises(DeviceError) as error:
         getattr(optional, factory)(Vocabulary(), Path("/nonexistent/model"))

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from assistant.commands import Command, Intent, Vocabulary
-from assistant.speech.delay import DelayEstimator, Ring
-from assistant.speech.listener import Listener, words
-from assistant.speech.tts import Synthesizer
+from assistant.ear.delay import DelayEstimator, Ring
+from assistant.ear.listener import Listener, words
 from assistant.testing import ScriptedEngine, espeak_clip, fan
+from assistant.voice.tts import Synthesizer
 
 RATE = 16000
 SENTENCES = [

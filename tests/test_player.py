@@ -11,8 +11,8 @@ import soundfile as sf
 
 from assistant.errors import DeviceError
 from assistant.events import Say
-from assistant.speech.player import FADE, GAP, PrintSpeaker, Schedule, TimelineSpeaker
-from assistant.speech.tts import SAMPLE_RATE, Synthesizer, fit
+from assistant.voice.player import FADE, GAP, PrintSpeaker, Schedule, TimelineSpeaker
+from assistant.voice.tts import SAMPLE_RATE, Synthesizer, fit
 
 RATE = SAMPLE_RATE
 GAP_N = round(GAP * RATE)  # a preempted utterance falls silent this many samples early

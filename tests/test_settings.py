@@ -86,7 +86,7 @@ def test_command_line_values_override_the_file_and_none_means_not_given(
         ("pause_limit: ~\n", "1:14: pause_limit is a duration such as 30m or 1h"),
         ("voice: ~\n", "1:8: voice must be text"),
         ("engine: whispr\n", "1:9: unknown engine 'whispr'; choose one of whisper, "
-         "pocketsphinx, neural, checked, vosk, openai-whisper"),
+         "pocketsphinx, vosk, openai-whisper"),
         ("model: [1]\n", "1:8: model must be a single value"),
         ("rate: 150\nrate: 160\n", "2:1: 'rate' is set twice"),
         ("- rate\n", "1:1: settings must be a mapping of key: value"),

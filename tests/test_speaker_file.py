@@ -16,8 +16,8 @@ from assistant.routine import Exercise, Routine, Sides, Tempo, TempoPhase
 from assistant.runner import simulate, speaker_sink
 from assistant.session import Session
 from assistant.settings import Settings
-from assistant.speech import player
 from assistant.testing import script
+from assistant.voice import player
 
 RATE = 16000
 ROUTINE = Routine(name="Tempo check", exercises=(

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from assistant.commands import Command, Vocabulary
+from assistant.ear.engines import create, recognize
+from assistant.ear.engines.sphinx import SphinxEngine
 from assistant.errors import DeviceError
-from assistant.speech.engines import create, recognize
-from assistant.speech.engines.sphinx import SphinxEngine
 from assistant.testing import espeak_clip
 
 RATE = 16000

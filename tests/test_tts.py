@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from assistant.errors import DeviceError
-from assistant.speech.tts import (
+from assistant.voice.tts import (
     SAMPLE_RATE,
     SILENCE_THRESHOLD,
     Synthesizer,
@@ -33,7 +33,7 @@ def test_render_gives_real_speech_of_plausible_length(synth: Synthesizer) -> Non
 
 
 FIRST_RENDER = """
-from assistant.speech.tts import Synthesizer
+from assistant.voice.tts import Synthesizer
 synth = Synthesizer(cache_size=0)
 text = " ".join([{sentence!r}] * 4)
 print(len(synth.render(text)), len(synth.render(text)))

@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 
 from assistant.commands import Command, Vocabulary
-from assistant.errors import DeviceError
-from assistant.speech.engines import DEFAULT_ENGINE, check, create, recognize
-from assistant.speech.engines.whisper import (
+from assistant.ear.engines import DEFAULT_ENGINE, check, create, recognize
+from assistant.ear.engines.whisper import (
     MODEL_SHA256,
     WhisperEngine,
     bundled_model,
@@ -19,7 +18,8 @@ from assistant.speech.engines.whisper import (
     check_model_folder,
     verify,
 )
-from assistant.speech.listener import Listener
+from assistant.ear.listener import Listener
+from assistant.errors import DeviceError
 from assistant.testing import espeak_clip
 
 RATE = 16000

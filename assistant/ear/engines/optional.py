@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from assistant.commands import Vocabulary
+from assistant.ear.engines import SAMPLE_RATE, Recognition
 from assistant.errors import DeviceError
-from assistant.speech.engines import SAMPLE_RATE, Recognition
 
 
 def _require(package: str, engine: str, model_path: Path | None, model_hint: str) -> Path:

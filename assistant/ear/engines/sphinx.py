@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from assistant.commands import Vocabulary
+from assistant.ear.engines import SAMPLE_RATE, Recognition
 from assistant.errors import DeviceError
-from assistant.speech.engines import SAMPLE_RATE, Recognition
 
 #: Ordinary words competing with the phrases. Words that sound like a phrase word (to, two,
 #: for, know, weight, ...) must never be here: they would steal the real command.

@@ -7,7 +7,8 @@ Two suppressors, each good at a different noise:
   stronger suppressor also eats the words.
 - `RNNoise`: a small recurrent network trained to remove noise from speech, much stronger
   in steady noise (a fan, traffic, an air conditioner). Measured on a development stream of
-  test voices, 60 commands (seed 11, not the benchmark's), with the `checked` engine:
+  test voices, 60 commands (seed 11, not the benchmark's), with PocketSphinx checked by the
+  trained ear of the time:
   pink noise at 10 dB SNR 29 -> 41 heard, at 5 dB 20 -> 35; white noise at 10 dB 25 -> 37;
   brown at 10 dB 44 -> 45; with other people talking it lost every command, so it is used
   only in steady noise (the listener's `SteadyNoise`).

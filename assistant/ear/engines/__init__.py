@@ -51,17 +51,14 @@ class Engine(Protocol):
 
 #: engine name -> "module:factory"; a factory takes (vocabulary, model_path) -> Engine.
 REGISTRY: dict[str, str] = {
-    "whisper": "assistant.speech.engines.whisper:create",
-    "pocketsphinx": "assistant.speech.engines.sphinx:create",
-    "neural": "assistant.speech.engines.neural:create",
-    "checked": "assistant.speech.engines.checked:create",
-    "vosk": "assistant.speech.engines.optional:create_vosk",
-    "openai-whisper": "assistant.speech.engines.optional:create_whisper",
+    "whisper": "assistant.ear.engines.whisper:create",
+    "pocketsphinx": "assistant.ear.engines.sphinx:create",
+    "vosk": "assistant.ear.engines.optional:create_vosk",
+    "openai-whisper": "assistant.ear.engines.optional:create_whisper",
 }
 
 #: Whisper tiny.en (see `whisper`): trained on real speech, it hears real people far better
-#: than PocketSphinx or the ear trained here on synthetic voices (README, "How well it hears
-#: you").
+#: than PocketSphinx (README, "How well it hears you").
 DEFAULT_ENGINE = "whisper"
 
 
@@ -73,7 +70,7 @@ def check(name: str | None, model: Path | None = None) -> None:
     if model is not None and not Path(model).expanduser().exists():
         raise DeviceError(f"--model {model}: no such file or folder")
     if name == "whisper" and model is not None:
-        from assistant.speech.engines.whisper import check_model_folder
+        from assistant.ear.engines.whisper import check_model_folder
 
         check_model_folder(model)
 

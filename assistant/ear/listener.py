@@ -32,11 +32,11 @@ from itertools import islice
 import numpy as np
 
 from assistant.commands import Command, Vocabulary
+from assistant.ear.delay import DelayEstimator, Ring
+from assistant.ear.denoise import WebRTCSuppressor, load_rnnoise
+from assistant.ear.echo import EchoCanceller
+from assistant.ear.engines import SAMPLE_RATE, Engine, Recognition
 from assistant.events import Heard
-from assistant.speech.delay import DelayEstimator, Ring
-from assistant.speech.denoise import WebRTCSuppressor, load_rnnoise
-from assistant.speech.echo import EchoCanceller
-from assistant.speech.engines import SAMPLE_RATE, Engine, Recognition
 
 FRAME = 160  # 10 ms at 16 kHz: the unit of every stage
 FRAME_S = FRAME / SAMPLE_RATE
@@ -371,6 +371,12 @@ class Listener:
     VOICE_FRAMES = 5
     OWN_WORDS_BEFORE = 0.3  # s: preroll, and a word said a little before its echo is heard
     LONGEST_ECHO = 0.8  # s: the echo delay assumed while it is not known
+
+    @property
+    def echo_delay(self) -> float | None:
+        """How late the loudspeaker's sound comes back into the microphone, in seconds, once
+        it is known."""
+        return None if self._echo is None else self._echo.delay.seconds
 
     @property
     def time(self) -> float:

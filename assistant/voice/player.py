@@ -1,6 +1,6 @@
 """The speaker side that the runner drives: speech placed on the session timeline by sample.
 
-Every utterance is rendered to PCM (assistant.speech.tts), shortened to its slot (`fit`), and
+Every utterance is rendered to PCM (assistant.voice.tts), shortened to its slot (`fit`), and
 placed so that its first sample plays at sample round(t * rate) of the speaker's timeline.
 Priority rules (`Schedule.add`), shared by every speaker:
 - rank: cue < count < instruction = prompt;
@@ -29,7 +29,7 @@ import numpy as np
 
 from assistant.errors import DeviceError
 from assistant.events import Say, SayKind
-from assistant.speech.tts import SAMPLE_RATE, Synthesizer, fit
+from assistant.voice.tts import SAMPLE_RATE, Synthesizer, fit
 
 RANK: dict[str, int] = {"cue": 0, "count": 1, "instruction": 2, "prompt": 2}
 MAX_WAIT = 2.0

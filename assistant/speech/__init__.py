@@ -1,1 +1,0 @@
-"""Speech output (tts, playback) and input (listener, engines)."""

@@ -38,13 +38,14 @@ FAN_DB = -35.0
 
 
 def simulate_in_process(routine_file: str, mic: str | None, events: str, naive: bool,
-                        echo: Echo) -> list[dict]:
+                        echo: Echo | None) -> list[dict]:
     """One simulation; run in a new process (see `simulate`). A pause ends the session 2 s
-    later (nothing after it is counted)."""
+    later (nothing after it is counted). Without `echo`, nothing is listened to (for the
+    session's own timeline)."""
     request = app.SimulationRequest(
         routine=load_routine(Path(routine_file)), settings=Settings(pause_limit=2.0),
         events=Path(events), mic_file=None if mic is None else Path(mic),
-        echo=echo, journal=False,
+        echo=echo, journal=False, listen=echo is not None,
     )
     if naive:
         make = app.make_listener
@@ -61,8 +62,8 @@ def simulate_in_process(routine_file: str, mic: str | None, events: str, naive: 
     return [json.loads(line) for line in Path(events).read_text().splitlines()]
 
 
-def simulate(routine_file: Path, mics: list[np.ndarray | None], tmp: Path, naive: bool,
-             echo: Echo) -> list[list[dict]]:
+def simulate(routine_file: Path, mics: list[np.ndarray | None], tmp: Path,
+             naive: bool | list[bool], echo: Echo | None) -> list[list[dict]]:
     """The event logs of one simulation per microphone signal, two at a time, each in a new
     process: eSpeak NG's output depends on what it said before in the same process, so a
     fresh one makes the same inputs give the same figures."""
@@ -72,7 +73,8 @@ def simulate(routine_file: Path, mics: list[np.ndarray | None], tmp: Path, naive
         if mic is not None:
             path = str(tmp / f"mic{n}.wav")
             sf.write(path, mic, RATE)
-        jobs.append((str(routine_file), path, str(tmp / f"events{n}.jsonl"), naive, echo))
+        flag = naive[n] if isinstance(naive, list) else naive
+        jobs.append((str(routine_file), path, str(tmp / f"events{n}.jsonl"), flag, echo))
     spawn = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(2, mp_context=spawn, max_tasks_per_child=1) as pool:
         return list(pool.map(simulate_in_process, *zip(*jobs, strict=True)))
@@ -96,7 +98,7 @@ def barge_in(
     """(paused in time, words, delays of those heard, other commands heard)."""
     routine = tmp / "barge.yaml"
     routine.write_text(BARGE_IN_ROUTINE)
-    (quiet,) = simulate(routine, [None], tmp, naive=False, echo=echo)
+    (quiet,) = simulate(routine, [None], tmp, naive=False, echo=None)
     start = next(r for r in quiet if r["type"] == "say" and r["text"].startswith("Start"))["t"]
     mics: list[np.ndarray | None] = []
     moments = []
@@ -144,9 +146,9 @@ def own_voice(noisy: bool, echo: Echo, tmp: Path) -> tuple[int, int]:
     """Commands heard in the whole desk-break routine from its own voice: (echo guard,
     naive)."""
     routine = corpus.ROOT / "exercises" / "desk-break.yaml"
-    length = simulate(routine, [None], tmp, naive=False, echo=echo)[0][-1]["t"]
+    length = simulate(routine, [None], tmp, naive=False, echo=None)[0][-1]["t"]
     mic = fan(length + 2.0, FAN_DB, seed=9) if noisy else None
-    guarded, naive = (simulate(routine, [mic], tmp, naive, echo)[0] for naive in (False, True))
+    guarded, naive = simulate(routine, [mic, mic], tmp, [False, True], echo)
     return (sum(1 for r in guarded if r["type"] == "heard"),
             sum(1 for r in naive if r["type"] == "heard"))
 

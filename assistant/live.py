@@ -500,6 +500,10 @@ def run_live(routine: Routine, settings: Settings, *, events: Path | None, liste
             try:
                 played = speaker.played if speaker is not None else None
                 words = speaker.said if speaker is not None else None
+                if speaker is not None:  # its echo is cancelled: fail here, not in a thread
+                    from assistant.ear.echo import library
+
+                    library()
                 listener = app.make_listener(settings)
                 if verbose:  # on the worker thread: told from the loop below
                     listener.on_rejected = inbox.put

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from assistant.ear.echo import EchoCanceller
+from assistant.ear.echo import EchoCanceller, dc_notch
 from assistant.testing import fan
 from assistant.voice.tts import Synthesizer
 
@@ -24,7 +24,7 @@ def reference(synth: Synthesizer) -> np.ndarray:
     return np.concatenate(pieces).astype(np.float64)
 
 
-def echo_reduction_db(reference: np.ndarray, noise_db: float | None, step: float | None) -> float:
+def echo_reduction_db(reference: np.ndarray, noise_db: float | None) -> float:
     """How far the echo left in the output lies under the echo itself, in the last third."""
     delay = 480
     echo = np.zeros_like(reference)
@@ -32,25 +32,29 @@ def echo_reduction_db(reference: np.ndarray, noise_db: float | None, step: float
     noise = np.zeros_like(reference)
     if noise_db is not None:
         noise = fan(len(reference) / 16000 + 1, noise_db, seed=3)[: len(reference)]
-    canceller = EchoCanceller(160, step=step)
+    canceller = EchoCanceller(160)
     left = echo_power = 0.0
+    # Speex notches the microphone first: the noise and echo it works on are notched too
+    quantised = np.round(noise * 32768) / 32768
+    notched_noise, _ = dc_notch(quantised)
+    notched_echo, _ = dc_notch(np.round((echo + noise) * 32768) / 32768 - quantised)
     for k in range(0, len(reference) - 160, 160):
-        out, _ = canceller.process(echo[k : k + 160] + noise[k : k + 160], reference[k : k + 160])
+        out, _ = canceller.process(echo[k : k + 160] + noise[k : k + 160],
+                                   reference[k : k + 160])
         if k >= 2 * len(reference) // 3:
-            left += float(np.sum((out - noise[k : k + 160]) ** 2))
-            echo_power += float(np.sum(echo[k : k + 160] ** 2))
+            left += float(np.sum((out - notched_noise[k : k + 160]) ** 2))
+            echo_power += float(np.sum(notched_echo[k : k + 160] ** 2))
     return 10 * np.log10(echo_power / left)
 
 
 def test_in_a_quiet_room_the_echo_is_cancelled_by_more_than_30_db(reference: np.ndarray) -> None:
     """Without noise, after ten seconds of speech, the echo left is over 30 dB under the echo."""
-    assert echo_reduction_db(reference, None, None) > 30.0
+    assert echo_reduction_db(reference, None) > 30.0
 
 
-def test_in_a_fans_noise_the_adaptive_step_cancels_where_the_fixed_step_cannot(
+def test_in_a_fans_noise_the_echo_is_still_cancelled_by_more_than_15_db(
     reference: np.ndarray,
 ) -> None:
-    """With a fan at -35 dBFS (about 15 dB under the echo), the adaptive step takes the echo
-    down by more than 8 dB; the fixed step 0.5 by less than 6 dB."""
-    assert echo_reduction_db(reference, -35.0, None) > 8.0
-    assert echo_reduction_db(reference, -35.0, 0.5) < 6.0
+    """With a fan at -35 dBFS (about 15 dB under the echo), the echo left is more than 15 dB
+    under the echo (the project's own canceller, replaced by Speex's, managed 11)."""
+    assert echo_reduction_db(reference, -35.0) > 15.0

@@ -45,7 +45,7 @@ def test_first_setup_says_what_it_installs_and_how_long_it_takes(tmp_path: Path)
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     said = done.stderr
-    assert "setup: installing 11 system packages with apt-get: espeak-ng flite" in said
+    assert "setup: installing 12 system packages with apt-get: espeak-ng flite" in said
     assert "(speech: eSpeak NG and flite; audio: PortAudio, PulseAudio" in said
     assert "Usually 1 to 3 minutes, mostly downloading; once only." in said
     assert "a few hundred MB to download: 1 to 5 minutes" in said

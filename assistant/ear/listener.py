@@ -159,15 +159,13 @@ class EchoGuard:
         self._align()
         end = self._ref.count - self._lead
         ref = self._ref.read(end - FRAME, end)
-        ref_db = _level_db(ref)
         ref_env = self._ref_envelope()
         self.active = ref_env > -65.0
         # double talk (Geigel's test): the microphone louder than anything the loudspeaker
-        # played in the last 300 ms is a person talking over it; adapting to that would
-        # make the filter diverge, and its residual would keep the person's word going
+        # played in the last 300 ms is a person talking over it: not a measure of the leak
         mic_db = _level_db(mic)
         double_talk = mic_db > ref_env + self.coupling_db
-        out, estimate = self.canceller.process(mic, ref, adapt=False)
+        out, estimate = self.canceller.process(mic, ref)
         echo_db = max(_level_db(estimate), ref_env + self.coupling_db)
         out_db = _level_db(out)
         # the leak is the echo left over, not the room's noise: in a fan's noise the
@@ -175,18 +173,14 @@ class EchoGuard:
         # residual as loud as the loudspeaker, so a word said over it was cut short
         noise = 10.0 ** (self._out_floor.update(out_db) / 10.0)
         left_db = _db(max(10.0 ** (out_db / 10.0) - noise, 0.0))
-        # a person starting to talk: the cancelled signal far above the echo usually left.
-        # The endpointer says "talking" only some frames into a word, and adapting on
-        # those first frames (step 0.5) wrecked the filter: the echo it then left kept the
-        # utterance going until "too long", and later counts were heard as commands. Held
-        # for at most `NEAR_END_FRAMES`, so that a moved loudspeaker is learnt again.
+        # a person starting to talk: the cancelled signal far above the echo usually left
+        # (the endpointer says "talking" only some frames into a word). Such frames are no
+        # measure of the leak, for at most `NEAR_END_FRAMES` (a moved loudspeaker's new
+        # echo must be measured again).
         near_end = len(self._leaks) >= 20 and left_db > echo_db + self.leak_db + 10.0
         self.voice = near_end
         self._near_end = self._near_end + 1 if near_end else 0
         hold = 0 < self._near_end <= self.NEAR_END_FRAMES
-        adapt = ref_db > -65.0 and not talking and not double_talk and not hold
-        if adapt:
-            self.canceller.adapt(out)
         if not self.active:
             self.residual_db = _SILENT_DB
             return out

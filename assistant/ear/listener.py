@@ -1,10 +1,11 @@
 """The streaming listener: microphone frames in, spoken commands out.
 
-    mic (+ what the loudspeaker played) -> echo canceller
+    mic (+ what the loudspeaker played) -> its delay found (`delay`) -> echo canceller
         -> noise suppression (RNNoise in steady noise, WebRTC's otherwise; see `denoise`)
         -> endpointer (energy over an adaptive noise floor and over the residual echo)
         -> utterance length limits -> engine -> Vocabulary.parse -> what the session
-           expects now (`expect`) -> Heard
+           expects now (`expect`) -> not the assistant's own words (`hear_own_words`)
+           -> Heard
 
 Pure computation: no threads, no devices, no clock. The same object serves a WAV file and
 the live microphone (the runner feeds it blocks from a queue on a worker thread). Times in

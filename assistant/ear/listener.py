@@ -23,35 +23,19 @@ then ends its utterance after `early_finish` of silence instead of `hangover`.""
 
 from __future__ import annotations
 
-import math
 import re
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from itertools import islice
 
 import numpy as np
 
 from assistant.commands import Command, Vocabulary
-from assistant.ear.delay import DelayEstimator, Ring
 from assistant.ear.denoise import WebRTCSuppressor, load_rnnoise
-from assistant.ear.echo import EchoCanceller
+from assistant.ear.echo import EchoGuard
 from assistant.ear.engines import SAMPLE_RATE, Engine, Recognition
+from assistant.ear.levels import FRAME, FRAME_S, SILENT_DB, NoiseFloor, SteadyNoise, level_db
 from assistant.events import Heard
-
-FRAME = 160  # 10 ms at 16 kHz: the unit of every stage
-FRAME_S = FRAME / SAMPLE_RATE
-_SILENT_DB = -120.0
-
-
-def _db(power: float) -> float:
-    return 10.0 * math.log10(power) if power > 1e-12 else _SILENT_DB
-
-
-def _level_db(block: np.ndarray) -> float:
-    """A block's mean power in dB."""
-    return _db(float(np.mean(block.astype(np.float64) ** 2)))
-
 
 SaidBetween = Callable[[float, float], Sequence[str]]
 _NUMBERS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
@@ -77,161 +61,6 @@ class Rejected:
         """One line for `--verbose`."""
         heard = f"{self.text!r} " if self.text else ""
         return f"{self.start:.2f}-{self.end:.2f} s: {heard}not taken: {self.reason}"
-
-
-class NoiseFloor:
-    """A percentile of the recent frame energies (dB): what the room sounds like.
-
-    A low percentile is the quiet between sounds; the median is the typical level of noise
-    that never pauses, such as other people talking (babble), whose quiet moments lie far
-    below its usual loudness once noise suppression has worked on it."""
-
-    def __init__(self, seconds: float = 3.0, percentile: float = 15.0) -> None:
-        self._history: deque[float] = deque(maxlen=round(seconds / FRAME_S))
-        self._percentile = percentile
-        self._count = 0
-        self.level = _SILENT_DB
-
-    def update(self, energy_db: float) -> float:
-        self._history.append(energy_db)
-        self._count += 1
-        if self._count <= 10 or self._count % 10 == 0:
-            self._refresh()
-        return self.level
-
-    def _refresh(self) -> None:
-        self.level = float(np.percentile(self._history, self._percentile))
-
-
-class SteadyNoise(NoiseFloor):
-    """A noise floor that also tells whether the room's noise is steady: the spread of its
-    recent frame energies is small.
-
-    Between the 10th and 30th percentile of the last 3 s of 10 ms frame energies, steady
-    noise (pink, white, brown; a fan) spreads 0.8-1.5 dB, other people talking 2.4-4 dB."""
-
-    def __init__(self, seconds: float = 3.0, percentile: float = 15.0,
-                 spread_db: float = 2.0) -> None:
-        super().__init__(seconds, percentile)
-        self.spread_db = spread_db
-        self.steady = False
-
-    def _refresh(self) -> None:  # the level and the spread from one pass over the history
-        level, low, high = np.percentile(self._history, [self._percentile, 10.0, 30.0])
-        self.level = float(level)
-        if self._count % 10 == 0 and len(self._history) >= 100:
-            self.steady = bool(high - low < self.spread_db)
-
-
-class EchoGuard:
-    """Cancels the loudspeaker's echo and tells how loud the echo left in the mic may be.
-
-    The estimate of the echo that survives cancellation is the louder of the canceller's own
-    echo estimate and the reference level (a loudspeaker about as loud at the microphone as in
-    the signal sent to it), plus the leak: how far the cancelled signal stays above that in
-    frames with the reference playing and nobody talking (the 95th percentile over 2 s),
-    once the room's own noise (the cancelled signal's 15th percentile) is taken out."""
-
-    NEAR_END_FRAMES = 30
-    LEAD = 0.03  # the canceller's window starts this long before the echo's delay
-    SPAN = 30  # frames of reference whose echo may still be in the microphone (300 ms)
-
-    def __init__(self, coupling_db: float = 0.0) -> None:
-        self.canceller = EchoCanceller(FRAME)
-        self.coupling_db = coupling_db
-        self.delay = DelayEstimator(SAMPLE_RATE)
-        # the reference as played, to be read back `_lead` samples late for the canceller
-        self._ref = Ring(self.delay.max_lag + 2 * FRAME)
-        self._lead = 0
-        lags = self.delay.max_lag // FRAME
-        self._ref_recent: deque[float] = deque(maxlen=lags + self.SPAN)  # newest last
-        self._leaks: deque[float] = deque(maxlen=200)
-        self._out_floor = NoiseFloor(percentile=15.0)
-        self._near_end = 0  # frames in a row that sounded like a person talking
-        self.leak_db = 0.0
-        self.residual_db = _SILENT_DB
-        self.active = False
-        self.voice = False  # this frame stood far above any echo left: a person talking
-
-    def process(self, mic: np.ndarray, ref: np.ndarray, talking: bool) -> np.ndarray:
-        self._ref_recent.append(_level_db(ref))
-        self.delay.push(mic, ref)
-        self._ref.write(ref)
-        self._align()
-        end = self._ref.count - self._lead
-        ref = self._ref.read(end - FRAME, end)
-        ref_env = self._ref_envelope()
-        self.active = ref_env > -65.0
-        # double talk (Geigel's test): the microphone louder than anything the loudspeaker
-        # played in the last 300 ms is a person talking over it: not a measure of the leak
-        mic_db = _level_db(mic)
-        double_talk = mic_db > ref_env + self.coupling_db
-        out, estimate = self.canceller.process(mic, ref)
-        echo_db = max(_level_db(estimate), ref_env + self.coupling_db)
-        out_db = _level_db(out)
-        # the leak is the echo left over, not the room's noise: in a fan's noise the
-        # cancelled signal stays at the fan's level, and counting that as echo made the
-        # residual as loud as the loudspeaker, so a word said over it was cut short
-        noise = 10.0 ** (self._out_floor.update(out_db) / 10.0)
-        left_db = _db(max(10.0 ** (out_db / 10.0) - noise, 0.0))
-        # a person starting to talk: the cancelled signal far above the echo usually left
-        # (the endpointer says "talking" only some frames into a word). Such frames are no
-        # measure of the leak, for at most `NEAR_END_FRAMES` (a moved loudspeaker's new
-        # echo must be measured again).
-        near_end = len(self._leaks) >= 20 and left_db > echo_db + self.leak_db + 10.0
-        self.voice = near_end
-        self._near_end = self._near_end + 1 if near_end else 0
-        hold = 0 < self._near_end <= self.NEAR_END_FRAMES
-        if not self.active:
-            self.residual_db = _SILENT_DB
-            return out
-        # measured only where the echo stands clear of the room's noise: between the
-        # assistant's words the fan's flicker over its floor, divided by a weak echo, read
-        # as a leak of -9 dB (measured) where the canceller really left -20 dB or less.
-        # And only where this frame carries echo itself (what was played one delay ago
-        # is within 20 dB of the envelope): in the gaps between words the envelope still
-        # holds the last word, and a run of such frames read as a leak of -80 dB. So it
-        # is measured only once the delay is known.
-        delay = self.delay.delay
-        if delay is None:
-            self.residual_db = _db(10.0 ** ((echo_db + self.leak_db) / 10.0) + noise)
-            return out
-        direct = self._ref.read(self._ref.count - delay - FRAME, self._ref.count - delay)
-        carries = _level_db(direct) + self.coupling_db > echo_db - 20.0
-        clear = echo_db > _db(noise) + 10.0 and carries
-        if not talking and not double_talk and not hold and clear:
-            self._leaks.append(min(left_db - echo_db, 0.0))
-            if len(self._leaks) >= 20:
-                self.leak_db = float(np.percentile(self._leaks, 95))
-        # what the microphone holds without anyone talking: the echo left plus the room
-        self.residual_db = _db(10.0 ** ((echo_db + self.leak_db) / 10.0) + noise)
-        return out
-
-    def _align(self) -> None:
-        """Start the canceller's window just before the echo's delay, once it is known: its
-        240 ms then model the room's echo path instead of the wait for it. A new filter
-        learns the room again when the delay moves out of that window."""
-        delay = self.delay.delay
-        if delay is None:
-            return
-        lead = max(0, delay - round(self.LEAD * SAMPLE_RATE))
-        if self._lead <= delay <= self._lead + round(0.1 * SAMPLE_RATE):
-            return
-        self._lead = lead
-        self.canceller = EchoCanceller(FRAME)
-        self._leaks.clear()  # a new filter has cancelled nothing yet
-        self.leak_db = 0.0
-
-    def _ref_envelope(self) -> float:
-        """The loudest frame the loudspeaker played whose echo may be in the microphone
-        now: `SPAN` frames from the delay on, or, while the delay is not known, any frame
-        up to the longest delay looked for."""
-        recent = self._ref_recent
-        if self.delay.delay is None:
-            return max(recent)
-        newest = len(recent) - 1 - self.delay.delay // FRAME
-        lo = max(0, newest - self.SPAN + 1)
-        return max(islice(recent, lo, max(newest + 1, lo + 1)))
 
 
 class Listener:
@@ -285,7 +114,7 @@ class Listener:
         self.max_frames = round(max_utterance / FRAME_S)
         self.on_rejected = on_rejected
         self.peak_drop_db = peak_drop_db
-        self._peak = _SILENT_DB
+        self._peak = SILENT_DB
         self.rejected: deque[Rejected] = deque(maxlen=100)
         self._suppress = WebRTCSuppressor(noise_suppression)
         # RNNoise runs only while the room is noisy (it costs ~10 % of a core), and its
@@ -426,24 +255,24 @@ class Listener:
         # an utterance that is only starting is talking too: one frame of a loud word taken
         # for echo made the canceller diverge, and the echo then kept the word going
         talking = self._state == "speech" or any(self._onset)
-        residual_db = _SILENT_DB
+        residual_db = SILENT_DB
         if ref is not None:
             if self._echo is None:
                 self._echo = EchoGuard()
             mic = self._echo.process(mic, ref, talking)
             residual_db = self._echo.residual_db
         clean = self._suppress(mic)
-        raw_energy = _level_db(mic)
+        raw_energy = level_db(mic)
         raw_floor = self._raw_floor.update(raw_energy)
         noisy = raw_floor > self.suppress_above_db
         steady = self._raw_floor.steady
-        web_energy = _level_db(clean)
+        web_energy = level_db(clean)
         # what the engine hears in noise, and the energy the endpointer goes by
-        heard_audio, energy, rnn_floor = clean, web_energy, _SILENT_DB
+        heard_audio, energy, rnn_floor = clean, web_energy, SILENT_DB
         use_rnnoise = False
         if self._rnnoise is not None and noisy:
             denoised = self._rnnoise(mic)
-            rnn_energy = _level_db(denoised)
+            rnn_energy = level_db(denoised)
             rnn_floor = self._rnn_floor.update(rnn_energy)
             if steady:  # measured: as the endpointer's signal too, it found more commands
                 use_rnnoise = True
@@ -549,7 +378,7 @@ class Listener:
         self._start = index - onset
         self._last_speech = index
         self._under_echo = self._echo is not None and self._echo.active
-        self._peak = _SILENT_DB
+        self._peak = SILENT_DB
         self._state = "speech"
         self._voice_frames = sum(self._voice)
         self._voice.clear()
@@ -570,7 +399,7 @@ class Listener:
 
     def _finish(self) -> Heard | None:
         self._state = "idle"
-        self._peak = _SILENT_DB
+        self._peak = SILENT_DB
         self._onset.clear()
         start, end = self._start, self._last_speech + 1
         if self._tells_over_speech:  # an engine that decides otherwise over the echo

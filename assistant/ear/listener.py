@@ -135,6 +135,7 @@ class Listener:
         self._raw_floor = SteadyNoise()
         self.suppress_above_db = suppress_above_db
         self._use_clean = False
+        self._noisy = False  # the utterance began in noise
         self._echo: EchoGuard | None = None
         self._resample_mic = self._resample_ref = None
         if sample_rate != SAMPLE_RATE:
@@ -155,13 +156,15 @@ class Listener:
         self._under_echo = False  # the utterance was said while the assistant spoke
         self._expected: frozenset[Command] | None = None
         self.engine_hears_raw = bool(getattr(engine, "hears_raw", False))
+        self._second_hears_clean = getattr(engine, "second", None) is not None
         self._tells_over_speech = hasattr(engine, "over_speech")
         # the engine's early look at an utterance when its silence begins (see `_frame`)
         self._peek = getattr(engine, "peek", None)
         self.peek_after = max(1, round(peek_after / FRAME_S))
         self.early_frames = max(self.peek_after + 1, round(early_finish / FRAME_S))
         self._early: Recognition | None = None
-        self._held: list[np.ndarray] = []  # silence after the speech, not yet fed
+        # silence after the speech, not yet fed: (raw, noise-suppressed) frames
+        self._held: list[tuple[np.ndarray, np.ndarray]] = []
         # the second line of defence against its own voice (see `hear_own_words`)
         self._said: SaidBetween | None = None
         self._voice: deque[bool] = deque(maxlen=(self._preroll.maxlen or 1) + onset_frames)
@@ -334,21 +337,20 @@ class Listener:
         # begins rather than at the end) hears the first `peek_after` of the silence, the
         # word's quiet tail, and then nothing more until the speech goes on: so at the end it
         # has heard exactly what it peeked at, and its early result stands.
-        audio = heard_audio if self._use_clean else mic
         silent = index - self._last_speech  # frames since the last speech frame
         if continues:
             self._early = None
             for held in self._held:
-                self.engine.feed(held)
+                self._feed(*held)
             self._held.clear()
-            self.engine.feed(audio)
+            self._feed(mic, heard_audio)
             self._last_speech = index
         elif self._peek is None or silent <= self.peek_after:
-            self.engine.feed(audio)
+            self._feed(mic, heard_audio)
             if self._peek is not None and silent == self.peek_after:
                 self._early = self._peek()
         else:
-            self._held.append(audio)
+            self._held.append((mic, heard_audio))
             # a whole phrase that no longer phrase begins with ("pause", not "go" of "go
             # back") ends its utterance sooner: nothing said after it could change it
             if silent == self.early_frames and self._final(self._early):
@@ -389,13 +391,23 @@ class Listener:
         # An engine that says it hears better without (Whisper learnt from noisy speech)
         # always gets the echo-cancelled signal before suppression; the endpointer still
         # goes by the suppressed one.
-        self._use_clean = (
-            self._raw_floor.level > self.suppress_above_db and not self.engine_hears_raw
-        )
+        self._noisy = self._raw_floor.level > self.suppress_above_db
+        self._use_clean = self._noisy and not self.engine_hears_raw
         self.engine.start_utterance()
         for raw, heard in self._preroll:
-            self.engine.feed(heard if self._use_clean else raw)
+            self._feed(raw, heard)
         self._preroll.clear()
+
+    def _feed(self, raw: np.ndarray, suppressed: np.ndarray) -> None:
+        """One frame of the utterance to the engine: the noise-suppressed one in noise,
+        unless the engine hears raw audio; an engine with a second opinion (Whisper and the
+        trained ear) gives it what an engine that does not hear raw audio is given (measured:
+        fed the raw signal in noise, the ear took 3 more of 160 other real words at 10 dB)."""
+        audio = suppressed if self._use_clean else raw
+        if self._second_hears_clean:
+            self.engine.feed(audio, second=suppressed if self._noisy else raw)  # type: ignore[call-arg]
+        else:
+            self.engine.feed(audio)
 
     def _finish(self) -> Heard | None:
         self._state = "idle"

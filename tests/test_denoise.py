@@ -11,7 +11,8 @@ from test_listener import AcceptAll
 from assistant.commands import Vocabulary
 from assistant.ear import denoise
 from assistant.ear.denoise import RNNoise
-from assistant.ear.listener import Listener, SteadyNoise
+from assistant.ear.levels import SteadyNoise
+from assistant.ear.listener import Listener
 
 RATE = 16000
 needs_rnnoise = pytest.mark.skipif(not RNNoise.available(), reason="pyrnnoise not installed")

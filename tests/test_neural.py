@@ -12,7 +12,7 @@ from assistant.commands import NUMBER_WORDS, PHRASES, Vocabulary
 from assistant.ear.engines import Recognition, recognize
 from assistant.ear.engines.neural import DEFAULT_MODEL, NOTHING, OTHER, EarModel, NeuralEngine
 from assistant.ear.features import HOP_SAMPLES, Features, embed
-from assistant.testing import ScriptedEngine, colored_noise, espeak_clip
+from assistant.testing import ScriptedEngine, colored_noise, espeak_clip, fan
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="no espeak-ng")
 
@@ -86,3 +86,53 @@ def test_whisper_takes_the_second_opinion_only_when_it_hears_nothing() -> None:
     assert heard is not None and heard.text == "pause"
     noise = colored_noise(np.random.default_rng(4), 8000, "pink") * 0.05
     assert recognize(engine, noise) == Recognition("next", 0.9)
+
+
+class Pair:
+    """An engine with a second opinion that records what each of the two was fed."""
+
+    name = "pair"
+    hears_raw = True
+
+    def __init__(self) -> None:
+        self.second = ScriptedEngine([])
+        self.first: list[np.ndarray] = []
+        self.seconds: list[np.ndarray] = []
+
+    def start_utterance(self) -> None:
+        self.first, self.seconds = [], []
+
+    def feed(self, audio: np.ndarray, second: np.ndarray | None = None) -> None:
+        self.first.append(audio)
+        self.seconds.append(audio if second is None else second)
+
+    def end_utterance(self) -> Recognition | None:
+        return None
+
+
+@needs_espeak
+@pytest.mark.parametrize("fan_db", [None, -30.0])
+def test_the_second_opinion_hears_suppressed_audio_in_noise_and_raw_audio_in_quiet(
+    fan_db: float | None,
+) -> None:
+    """In a quiet room the second opinion is fed exactly what Whisper is fed (the raw
+    signal); by a fan it is fed the noise-suppressed signal: in the first 0.1 s of the
+    utterance, before the word, at least 10 dB quieter."""
+    from assistant.ear.listener import Listener
+
+    word = espeak_clip("pause")
+    mic = np.concatenate([np.zeros(16000 * 3, np.float32), word, np.zeros(16000, np.float32)])
+    if fan_db is not None:
+        mic = mic + fan(len(mic) / 16000, fan_db, seed=1)[: len(mic)]
+    engine = Pair()
+    listener = Listener(engine, Vocabulary())  # type: ignore[arg-type]
+    for k in range(0, len(mic), 320):
+        listener.process(mic[k : k + 320])
+    listener.flush()
+    first, second = np.concatenate(engine.first), np.concatenate(engine.seconds)
+    assert len(first) == len(second) > 0
+    if fan_db is None:
+        np.testing.assert_array_equal(first, second)
+    else:
+        lead = slice(0, 1600)
+        assert 10 * np.log10(np.mean(first[lead] ** 2) / np.mean(second[lead] ** 2)) > 10.0

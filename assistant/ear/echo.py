@@ -1,4 +1,5 @@
-"""Echo cancellation: the assistant's own voice, as the microphone hears it, taken back out.
+"""Echo cancellation: the assistant's own voice, as the microphone hears it, taken back out
+(`EchoCanceller`), and how loud the echo left may still be (`EchoGuard`, for the listener).
 
 SpeexDSP's echo canceller (libspeexdsp, Debian's libspeexdsp1, through ctypes): a
 partitioned-block frequency-domain adaptive filter (MDF) whose step size follows how much of
@@ -19,9 +20,14 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+from collections import deque
+from itertools import islice
 
 import numpy as np
 
+from assistant.ear.delay import DelayEstimator, Ring
+from assistant.ear.engines import SAMPLE_RATE
+from assistant.ear.levels import FRAME, SILENT_DB, NoiseFloor, db, level_db
 from assistant.errors import DeviceError
 
 _SET_SAMPLING_RATE = 24  # SPEEX_ECHO_SET_SAMPLING_RATE
@@ -85,3 +91,114 @@ def dc_notch(x: np.ndarray, state: tuple[float, float] = (0.0, 0.0), radius: flo
         m1 = v - den2 * o
         y.append(radius * o)
     return np.array(y) / 32768.0, (m0, m1)
+
+
+class EchoGuard:
+    """Cancels the loudspeaker's echo and tells how loud the echo left in the mic may be.
+
+    The estimate of the echo that survives cancellation is the louder of the canceller's own
+    echo estimate and the reference level (a loudspeaker about as loud at the microphone as in
+    the signal sent to it), plus the leak: how far the cancelled signal stays above that in
+    frames with the reference playing and nobody talking (the 95th percentile over 2 s),
+    once the room's own noise (the cancelled signal's 15th percentile) is taken out."""
+
+    NEAR_END_FRAMES = 30
+    LEAD = 0.03  # the canceller's window starts this long before the echo's delay
+    SPAN = 30  # frames of reference whose echo may still be in the microphone (300 ms)
+
+    def __init__(self, coupling_db: float = 0.0) -> None:
+        self.canceller = EchoCanceller(FRAME)
+        self.coupling_db = coupling_db
+        self.delay = DelayEstimator(SAMPLE_RATE)
+        # the reference as played, to be read back `_lead` samples late for the canceller
+        self._ref = Ring(self.delay.max_lag + 2 * FRAME)
+        self._lead = 0
+        lags = self.delay.max_lag // FRAME
+        self._ref_recent: deque[float] = deque(maxlen=lags + self.SPAN)  # newest last
+        self._leaks: deque[float] = deque(maxlen=200)
+        self._out_floor = NoiseFloor(percentile=15.0)
+        self._near_end = 0  # frames in a row that sounded like a person talking
+        self.leak_db = 0.0
+        self.residual_db = SILENT_DB
+        self.active = False
+        self.voice = False  # this frame stood far above any echo left: a person talking
+
+    def process(self, mic: np.ndarray, ref: np.ndarray, talking: bool) -> np.ndarray:
+        self._ref_recent.append(level_db(ref))
+        self.delay.push(mic, ref)
+        self._ref.write(ref)
+        self._align()
+        end = self._ref.count - self._lead
+        ref = self._ref.read(end - FRAME, end)
+        ref_env = self._ref_envelope()
+        self.active = ref_env > -65.0
+        # double talk (Geigel's test): the microphone louder than anything the loudspeaker
+        # played in the last 300 ms is a person talking over it: not a measure of the leak
+        mic_db = level_db(mic)
+        double_talk = mic_db > ref_env + self.coupling_db
+        out, estimate = self.canceller.process(mic, ref)
+        echo_db = max(level_db(estimate), ref_env + self.coupling_db)
+        out_db = level_db(out)
+        # the leak is the echo left over, not the room's noise: in a fan's noise the
+        # cancelled signal stays at the fan's level, and counting that as echo made the
+        # residual as loud as the loudspeaker, so a word said over it was cut short
+        noise = 10.0 ** (self._out_floor.update(out_db) / 10.0)
+        left_db = db(max(10.0 ** (out_db / 10.0) - noise, 0.0))
+        # a person starting to talk: the cancelled signal far above the echo usually left
+        # (the endpointer says "talking" only some frames into a word). Such frames are no
+        # measure of the leak, for at most `NEAR_END_FRAMES` (a moved loudspeaker's new
+        # echo must be measured again).
+        near_end = len(self._leaks) >= 20 and left_db > echo_db + self.leak_db + 10.0
+        self.voice = near_end
+        self._near_end = self._near_end + 1 if near_end else 0
+        hold = 0 < self._near_end <= self.NEAR_END_FRAMES
+        if not self.active:
+            self.residual_db = SILENT_DB
+            return out
+        # measured only where the echo stands clear of the room's noise: between the
+        # assistant's words the fan's flicker over its floor, divided by a weak echo, read
+        # as a leak of -9 dB (measured) where the canceller really left -20 dB or less.
+        # And only where this frame carries echo itself (what was played one delay ago
+        # is within 20 dB of the envelope): in the gaps between words the envelope still
+        # holds the last word, and a run of such frames read as a leak of -80 dB. So it
+        # is measured only once the delay is known.
+        delay = self.delay.delay
+        if delay is None:
+            self.residual_db = db(10.0 ** ((echo_db + self.leak_db) / 10.0) + noise)
+            return out
+        direct = self._ref.read(self._ref.count - delay - FRAME, self._ref.count - delay)
+        carries = level_db(direct) + self.coupling_db > echo_db - 20.0
+        clear = echo_db > db(noise) + 10.0 and carries
+        if not talking and not double_talk and not hold and clear:
+            self._leaks.append(min(left_db - echo_db, 0.0))
+            if len(self._leaks) >= 20:
+                self.leak_db = float(np.percentile(self._leaks, 95))
+        # what the microphone holds without anyone talking: the echo left plus the room
+        self.residual_db = db(10.0 ** ((echo_db + self.leak_db) / 10.0) + noise)
+        return out
+
+    def _align(self) -> None:
+        """Start the canceller's window just before the echo's delay, once it is known: its
+        240 ms then model the room's echo path instead of the wait for it. A new filter
+        learns the room again when the delay moves out of that window."""
+        delay = self.delay.delay
+        if delay is None:
+            return
+        lead = max(0, delay - round(self.LEAD * SAMPLE_RATE))
+        if self._lead <= delay <= self._lead + round(0.1 * SAMPLE_RATE):
+            return
+        self._lead = lead
+        self.canceller = EchoCanceller(FRAME)
+        self._leaks.clear()  # a new filter has cancelled nothing yet
+        self.leak_db = 0.0
+
+    def _ref_envelope(self) -> float:
+        """The loudest frame the loudspeaker played whose echo may be in the microphone
+        now: `SPAN` frames from the delay on, or, while the delay is not known, any frame
+        up to the longest delay looked for."""
+        recent = self._ref_recent
+        if self.delay.delay is None:
+            return max(recent)
+        newest = len(recent) - 1 - self.delay.delay // FRAME
+        lo = max(0, newest - self.SPAN + 1)
+        return max(islice(recent, lo, max(newest + 1, lo + 1)))

@@ -237,10 +237,11 @@ class WhisperEngine:
         if self.second is not None:
             self.second.start_utterance()
 
-    def feed(self, audio: np.ndarray) -> None:
+    def feed(self, audio: np.ndarray, second: np.ndarray | None = None) -> None:
+        """Audio for Whisper, and for the second opinion `second` (default: the same)."""
         self._chunks.append(np.asarray(audio, np.float32).copy())
         if self.second is not None:
-            self.second.feed(audio)
+            self.second.feed(audio if second is None else second)
 
     def peek(self) -> Recognition | None:
         """The quick look at what has been fed so far: the command when it settles the

@@ -132,3 +132,18 @@ def no_devices_advice(has_input: bool, has_output: bool) -> str:
     if not has_output:
         lines.append("Without a loudspeaker, what the assistant says is printed instead.")
     return "\n".join(lines)
+
+
+def read_ring(ring: np.ndarray, count: int, start: int, end: int) -> np.ndarray:
+    """Samples [start, end) of a stream whose last `len(ring)` samples are kept in `ring`
+    (sample n at n % len(ring); `count` written so far); zeros where they are not held."""
+    out = np.zeros(max(0, end - start), np.float32)
+    size = len(ring)
+    lo, hi = max(start, count - size, 0), min(end, count)
+    for n in range(lo, hi, size):  # at most two pieces, split where the ring wraps
+        m = min(hi, n + size)
+        i = n % size
+        k = min(m - n, size - i)
+        out[n - start : n - start + k] = ring[i : i + k]
+        out[n - start + k : m - start] = ring[: m - n - k]
+    return out

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from assistant.audio import read_ring
+
 
 class Ring:
     """The last `size` samples of a stream, read back by absolute sample index."""
@@ -37,16 +39,7 @@ class Ring:
 
     def read(self, start: int, end: int) -> np.ndarray:
         """Samples [start, end) of the stream; zeros where they are not (or no longer) held."""
-        out = np.zeros(end - start, np.float32)
-        size = len(self._data)
-        lo, hi = max(start, self.count - size, 0), min(end, self.count)
-        for n in range(lo, hi, size):
-            m = min(hi, n + size)
-            i = n % size
-            k = min(m - n, size - i)
-            out[n - start : n - start + k] = self._data[i : i + k]
-            out[n - start + k : m - start] = self._data[: m - n - k]
-        return out
+        return read_ring(self._data, self.count, start, end)
 
 
 class DelayEstimator:

@@ -27,6 +27,7 @@ from typing import Any, Protocol, TextIO
 
 import numpy as np
 
+from assistant.audio import read_ring
 from assistant.errors import DeviceError
 from assistant.events import Say, SayKind
 from assistant.voice.tts import SAMPLE_RATE, Synthesizer, fit
@@ -368,18 +369,8 @@ class LiveSpeaker:
     def played(self, start_t: float, end_t: float) -> np.ndarray:
         """What went to the device from `start_t` to `end_t` (the echo reference); samples
         not played yet, or older than the ring buffer, are zeros."""
-        a, b = round(start_t * self.rate), round(end_t * self.rate)
-        out = np.zeros(max(0, b - a), dtype=np.float32)
-        done = self._frames
-        size = len(self._ring)
-        lo, hi = max(a, done - size), min(b, done)
-        for n in range(lo, hi, size):  # at most two pieces, split where the ring wraps
-            m = min(hi, n + size)
-            i = n % size
-            k = min(m - n, size - i)
-            out[n - a : n - a + k] = self._ring[i : i + k]
-            out[n - a + k : m - a] = self._ring[: m - n - k]
-        return out
+        return read_ring(self._ring, self._frames, round(start_t * self.rate),
+                         round(end_t * self.rate))
 
 
 class PrintSpeaker:

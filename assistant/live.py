@@ -8,16 +8,18 @@ loudspeaker's audio clock when there is one, so counts land on their sample.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import os
 import queue
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -36,6 +38,69 @@ from assistant.view import KEY_HELP, Extras, render
 LOOKAHEAD = 0.05  # speech is handed to the speaker this early, to start on its sample
 SAMPLE_RATE = 16000
 MIC_BLOCK = 320
+OFFSET_HISTORY = 500  # microphone blocks (10 s) whose session times are remembered
+REFERENCE_LEAD = 0.01
+"""The echo reference of a microphone block starts this long after what the loudspeaker was
+sounding when the block was recorded: the echo's delay is then never below it, even when the
+device's timestamps are a few milliseconds off (the canceller cannot cancel an echo that
+comes before its reference)."""
+
+
+ALIGN_JUMP = 0.0002  # s: the loudspeaker's timing against the microphone moved by more
+AGREE = 3  # microphone blocks in a row that must agree on it
+
+
+class Alignment:
+    """Session time minus microphone time, block by block: how the echo reference is read
+    for what the microphone heard, and how the times of what was said are found.
+
+    `update(start, sounding)` takes a block's microphone time and the session time the
+    loudspeaker was sounding when PortAudio stamped the block (None without stamps). The
+    stamps keep the reference aligned however many samples either stream lost on a busy
+    machine, but the offset moves only when AGREE blocks in a row agree on a new value
+    within ALIGN_JUMP: the stamps jitter by a sample or so, now and then one comes a whole
+    block early or late and back again (measured under load: 38 such in 20 s, summing to
+    nothing), and a reference that stuttered against the echo by a few samples left the
+    canceller cancelling nothing (measured). Pure logic."""
+
+    def __init__(self, offset: float = 0.0) -> None:
+        self.offset = offset
+        self._seen: deque[float] = deque(maxlen=AGREE)
+        self._history: deque[tuple[float, float]] = deque(maxlen=OFFSET_HISTORY)
+
+    def update(self, start: float, sounding: float | None) -> float:
+        """The offset for the block from microphone time `start`."""
+        if sounding is not None:
+            seen = self._seen
+            seen.append(sounding - start)
+            if (len(seen) == seen.maxlen and max(seen) - min(seen) <= ALIGN_JUMP
+                    and abs(seen[-1] - self.offset) > ALIGN_JUMP):
+                self.offset = float(np.median(seen))
+        self._history.append((start, self.offset))
+        return self.offset
+
+    def at(self, t: float) -> float:
+        """The offset that held at microphone time `t` (the last OFFSET_HISTORY blocks; the
+        nearest end outside them)."""
+        history = list(self._history)
+        if not history:
+            return self.offset
+        i = bisect.bisect_right([h[0] for h in history], t) - 1
+        return history[min(max(i, 0), len(history) - 1)][1]
+
+
+class EchoSource(Protocol):
+    """The loudspeaker as the microphone's echo reference."""
+
+    def session_time(self, stream_time: float) -> float | None:
+        """The session time sounding at `stream_time` on PortAudio's clock (None: unknown)."""
+
+    def played(self, start_t: float, end_t: float) -> np.ndarray:
+        """What was played between two session times."""
+
+
+    def said(self, start_t: float, end_t: float) -> list[str]:
+        """The texts being said between two session times."""
 
 
 @dataclass(frozen=True)
@@ -160,21 +225,21 @@ class Microphone:
     RETRY = 1.0
 
     def __init__(self, listener: Any, events: queue.Queue[Any], device: int | str | None,
-                 reference: Callable[[float, float], np.ndarray] | None,
-                 clock: Callable[[], float] | None = None,
-                 said: Callable[[float, float], list[str]] | None = None) -> None:
+                 speaker: EchoSource | None = None,
+                 clock: Callable[[], float] | None = None) -> None:
         self.level = 0.0
-        self._frames: queue.Queue[np.ndarray | None] = queue.Queue()
+        self._frames: queue.Queue[tuple[np.ndarray, float] | None] = queue.Queue()
         self._listener = listener
         self._events = events
         self._device = device
-        self._reference = reference
+        self._speaker = speaker
         self._clock = clock
         self._samples = 0
         self._expected: frozenset[Command] | None = None
-        self._offset = 0.0  # session time minus microphone time, for the echo reference
-        if said is not None:  # what the loudspeaker said, in the listener's time
-            listener.hear_own_words(lambda a, b: said(a + self._offset, b + self._offset))
+        self.alignment = Alignment()  # session time against microphone time
+        if speaker is not None:  # what the loudspeaker said, in the listener's time
+            listener.hear_own_words(
+                lambda a, b: speaker.said(a + self.alignment.at(a), b + self.alignment.at(b)))
         self._stream: Any = None
         self._finished = False
         self._heard_at = time.monotonic()
@@ -200,7 +265,7 @@ class Microphone:
         self._finished = False
         self._heard_at = time.monotonic()
         if self._clock is not None:
-            self._offset = self._clock() - self._samples / SAMPLE_RATE
+            self.alignment.offset = self._clock() - self._samples / SAMPLE_RATE
         self._stream = stream
 
     def expect(self, commands: frozenset[Command] | None) -> None:
@@ -210,19 +275,24 @@ class Microphone:
 
     def _callback(self, indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
         self._heard_at = time.monotonic()
-        self._frames.put(indata[:, 0].copy())
+        self._frames.put((indata[:, 0].copy(), float(time_info.inputBufferAdcTime)))
 
     def _on_finished(self) -> None:
         self._finished = True
 
     def _work(self) -> None:
-        while (frame := self._frames.get()) is not None:
+        while (item := self._frames.get()) is not None:
+            frame, recorded_at = item
             start = self._samples / SAMPLE_RATE
             self._samples += len(frame)
-            end = self._samples / SAMPLE_RATE
             self.level = min(1.0, float(np.sqrt(np.mean(frame**2))) * 10)
-            offset = self._offset
-            played = self._reference(start + offset, end + offset) if self._reference else None
+            played = None
+            if self._speaker is not None:
+                sounding = None
+                if recorded_at > 0.0:  # what the loudspeaker was sounding then
+                    sounding = self._speaker.session_time(recorded_at)
+                t = start + self.alignment.update(start, sounding) + REFERENCE_LEAD
+                played = self._speaker.played(t, t + len(frame) / SAMPLE_RATE)
             self._listener.expect(self._expected)
             for heard in self._listener.process(frame, played):
                 self._events.put(heard)
@@ -268,6 +338,7 @@ class Microphone:
         self._drop()
         self._frames.put(None)
         self._worker.join(timeout=5)
+
 
 
 class Loudspeaker:
@@ -363,6 +434,13 @@ class Loudspeaker:
         self._volume = min(1.0, max(0.0, self._volume + step))
         if self.speaker is not None:
             self.speaker.change_volume(step)
+
+    def session_time(self, stream_time: float) -> float | None:
+        speaker = self.speaker
+        if speaker is None:
+            return None
+        sounding = speaker.clock_at(stream_time)
+        return None if sounding is None else self._base + sounding
 
     def said(self, start_t: float, end_t: float) -> list[str]:
         speaker, base = self.speaker, self._base
@@ -498,8 +576,6 @@ def run_live(routine: Routine, settings: Settings, *, events: Path | None, liste
         mic = None
         if listen:
             try:
-                played = speaker.played if speaker is not None else None
-                words = speaker.said if speaker is not None else None
                 if speaker is not None:  # its echo is cancelled: fail here, not in a thread
                     from assistant.ear.echo import library
 
@@ -507,8 +583,7 @@ def run_live(routine: Routine, settings: Settings, *, events: Path | None, liste
                 listener = app.make_listener(settings)
                 if verbose:  # on the worker thread: told from the loop below
                     listener.on_rejected = inbox.put
-                mic = Microphone(listener, inbox, device(settings.input_device), played, clock,
-                                 words)
+                mic = Microphone(listener, inbox, device(settings.input_device), speaker, clock)
                 stack.callback(mic.close)
             except (DeviceError, AssistantError, ImportError) as exc:
                 notes.append(f"Not listening: {exc}. Use the keys, or --no-listen.")

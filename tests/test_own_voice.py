@@ -131,3 +131,22 @@ def test_the_user_saying_the_assistants_word_over_it_is_still_heard(
     mic[at : at + len(user)] += user
     intents, reasons = listen(mic, speech, ["go"], [(9.8, 10.6, "Go!")])
     assert intents == [Intent(Command.RESUME)], reasons
+
+
+def test_its_own_word_is_dropped_when_its_echo_comes_later_than_the_delay_believed(
+    speech: np.ndarray, synth: Synthesizer
+) -> None:
+    """The echo comes back 250 ms late until "Go!", whose echo comes 700 ms late (a busy
+    machine's loudspeaker ran dry for 450 ms); the engine hears "go" in it: dropped as its
+    own voice, though the delay believed is still 250 ms."""
+    go = synth.render("Go!")
+    at = round(9.0 * RATE)
+    reference = speech.copy()
+    reference[at : at + len(go)] = go
+    mic = echoed(reference, 0.5, 250)
+    mic[at + round(0.25 * RATE) : at + round(0.25 * RATE) + len(go)] = 0.0
+    late = at + round(0.7 * RATE)
+    mic[late : late + len(go)] += 0.5 * go
+    intents, reasons = listen(mic, reference, ["go"], [(9.0, 9.0 + len(go) / RATE, "Go!")])
+    assert intents == [], reasons
+    assert "its own voice (it was saying 'Go!')" in reasons

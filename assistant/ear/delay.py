@@ -72,6 +72,11 @@ class DelayEstimator:
         self.clarity = 0.0  # how clearly the last look's peak stood out
 
     @property
+    def steady(self) -> bool:
+        """The delay is known and the last clear look did not point elsewhere."""
+        return self.delay is not None and self._candidate is None
+
+    @property
     def seconds(self) -> float | None:
         return None if self.delay is None else self.delay / self.rate
 

@@ -113,6 +113,7 @@ class EchoGuard:
         # the reference as played, to be read back `_lead` samples late for the canceller
         self._ref = Ring(self.delay.max_lag + 2 * FRAME)
         self._lead = 0
+        self._aligned: int | None = None  # the delay the leak was measured at
         lags = self.delay.max_lag // FRAME
         self._ref_recent: deque[float] = deque(maxlen=lags + self.SPAN)  # newest last
         self._leaks: deque[float] = deque(maxlen=200)
@@ -149,7 +150,11 @@ class EchoGuard:
         # measure of the leak, for at most `NEAR_END_FRAMES` (a moved loudspeaker's new
         # echo must be measured again).
         near_end = len(self._leaks) >= 20 and left_db > echo_db + self.leak_db + 10.0
-        self.voice = near_end
+        # and only where the microphone is louder than anything the loudspeaker played
+        # whose echo may be in it, while the echo's delay holds: an echo that came later
+        # than the delay believed (a busy machine's loudspeaker ran dry) is not cancelled,
+        # and stood "far above" the leak measured before (its own "Go!" was kept as "go")
+        self.voice = near_end and double_talk and self.delay.steady
         self._near_end = self._near_end + 1 if near_end else 0
         hold = 0 < self._near_end <= self.NEAR_END_FRAMES
         if not self.active:
@@ -173,24 +178,30 @@ class EchoGuard:
             self._leaks.append(min(left_db - echo_db, 0.0))
             if len(self._leaks) >= 20:
                 self.leak_db = float(np.percentile(self._leaks, 95))
-        # what the microphone holds without anyone talking: the echo left plus the room
-        self.residual_db = db(10.0 ** ((echo_db + self.leak_db) / 10.0) + noise)
+        # what the microphone holds without anyone talking: the echo left plus the room;
+        # while a look says the delay has moved, the echo may not be cancelled at all
+        leak = self.leak_db if self.delay.steady else 0.0
+        self.residual_db = db(10.0 ** ((echo_db + leak) / 10.0) + noise)
         return out
 
     def _align(self) -> None:
         """Start the canceller's window just before the echo's delay, once it is known: its
         240 ms then model the room's echo path instead of the wait for it. A new filter
-        learns the room again when the delay moves out of that window."""
+        learns the room again when the delay moves out of that window. Whenever the delay
+        moves at all, the leak is measured again: the filter now models a path that is no
+        longer there, and the old leak (measured under load: -25 dB) let the echo it leaves
+        start utterances that Whisper heard as "wait"."""
         delay = self.delay.delay
-        if delay is None:
+        if delay is None or delay == self._aligned:
             return
+        self._aligned = delay
+        self._leaks.clear()
+        self.leak_db = 0.0
         lead = max(0, delay - round(self.LEAD * SAMPLE_RATE))
         if self._lead <= delay <= self._lead + round(0.1 * SAMPLE_RATE):
             return
         self._lead = lead
         self.canceller = EchoCanceller(FRAME)
-        self._leaks.clear()  # a new filter has cancelled nothing yet
-        self.leak_db = 0.0
 
     def _ref_envelope(self) -> float:
         """The loudest frame the loudspeaker played whose echo may be in the microphone

@@ -197,7 +197,7 @@ class Listener:
 
     VOICE_FRAMES = 5
     OWN_WORDS_BEFORE = 0.3  # s: preroll, and a word said a little before its echo is heard
-    LONGEST_ECHO = 0.8  # s: the echo delay assumed while it is not known
+    LONGEST_ECHO = 0.8  # s: the longest echo delay looked for (see `DelayEstimator`)
 
     @property
     def echo_delay(self) -> float | None:
@@ -448,16 +448,15 @@ class Listener:
 
     def _own_words(self, text: str, start: int, end: int) -> str | None:
         """What the assistant was saying that the command `text`, heard from frame `start`
-        to `end`, shares a word with, if it was said one echo delay before and nothing in
-        the utterance clearly held another voice; else None."""
+        to `end`, shares a word with, if it was said up to the longest echo delay before
+        (or the delay estimated, when longer) and nothing in the utterance clearly held
+        another voice; else None. The window does not trust the delay estimate: on a busy
+        machine the estimate lagged a delay that moved, and its own "Go!" was taken."""
         if self._said is None or self._voice_frames >= self.VOICE_FRAMES:
             return None
         delay = None if self._echo is None else self._echo.delay.seconds
-        a, b = start * FRAME_S, end * FRAME_S
-        if delay is None:
-            a, b = a - self.LONGEST_ECHO - self.OWN_WORDS_BEFORE, b
-        else:
-            a, b = a - delay - self.OWN_WORDS_BEFORE, b - delay + FRAME_S
+        longest = max(self.LONGEST_ECHO, delay or 0.0)
+        a, b = start * FRAME_S - longest - self.OWN_WORDS_BEFORE, end * FRAME_S
         heard = words(text)
         return next((t for t in self._said(a, b) if heard & words(t)), None)
 

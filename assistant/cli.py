@@ -86,8 +86,8 @@ Examples:
   exercise-assistant start --simulate --mic-file me.wav --speaker-file out.wav --echo 0.5:30
 
 Keys (when there is a terminal): space pause/resume, n next, b back, r repeat,
-s skip, - slower, + faster, ? how many left, h help, q end workout, y yes, x no,
-] louder, [ quieter; 0 to 9 answer a pain check-in (1 then 0 is 10).""")
+s skip, - slower, + faster, ? how many left, h help, o it hurts, q end workout,
+y yes, x no, ] louder, [ quieter; 0 to 9 answer a pain check-in (1 then 0 is 10).""")
 @click.argument("routine", required=False)
 @click.option("--simulate", is_flag=True,
               help="Run on a virtual clock, as fast as possible; recorded in the journal only "

@@ -65,7 +65,7 @@ PAIN_ADVICE = (
 )
 HELP_TEXT = (
     "You can say: pause, resume, next, go back, repeat, skip, slower, faster, "
-    "how many left, louder, quieter, or end workout."
+    "how many left, louder, quieter, it hurts, or end workout."
 )
 
 

@@ -337,10 +337,11 @@ def test_help_examples_are_indented_lines_of_their_own(
 
 def test_start_help_lists_every_key_including_louder_and_quieter(
         home: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """`start --help` names the keys ] louder and [ quieter beside the others, and the digits
-    that answer a pain check-in."""
+    """`start --help` names the keys ] louder and [ quieter beside the others, the pain key
+    o, and the digits that answer a pain check-in."""
     assert call(["start", "--help"]) == 0
     text = " ".join(capsys.readouterr().out.split())
+    assert "h help, o it hurts, q end workout," in text
     assert ("y yes, x no, ] louder, [ quieter; 0 to 9 answer a pain check-in (1 then 0 is "
             "10).") in text
 

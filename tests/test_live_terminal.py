@@ -32,7 +32,7 @@ exercises:
     countdown: 1
 """
 TOP = "╭"
-FOOTER = "h: help  q: end"
+FOOTER = "h: help  o: it hurts  q: end"
 
 
 class Terminal:

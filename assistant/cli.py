@@ -247,10 +247,16 @@ Examples:
   exercise-assistant new "Evening stretch"
   exercise-assistant start evening-stretch""")
 @click.argument("name")
-def new(name: str) -> None:
+@click.option("--force", is_flag=True,
+              help="Also when the name is a bundled routine's (yours then hides it).")
+def new(name: str, force: bool) -> None:
     """Write a commented template routine to your routine folder."""
-    path = library.create(name)
-    click.echo(f"Wrote {path}\nEdit it, then: exercise-assistant validate {path}")
+    path = library.create(name, force=force)
+    click.echo(f"Wrote {path}")
+    if path.stem in library.bundled_names():
+        click.echo(f"It hides the bundled routine {path.stem}: "
+                   f"`start {path.stem}` runs yours.")
+    click.echo(f"Edit it, then: exercise-assistant validate {path}")
 
 
 @cli.command(epilog="""\b

@@ -167,7 +167,7 @@ def _print_rejected(item: Any) -> None:
 def _print_say(effect: object) -> None:
     from assistant.events import Say
 
-    if isinstance(effect, Say) and sys.stdout.isatty():
+    if isinstance(effect, Say):  # on a terminal or into a file alike
         click.echo(f"[{clock_duration(effect.t)}] {effect.text}")
 
 

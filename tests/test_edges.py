@@ -14,6 +14,8 @@ from conftest import call
 
 from assistant import paths
 
+ROOT = Path(__file__).resolve().parent.parent
+
 # --- 6: a routine of yours must not silently hide a bundled one ------------------------------
 
 
@@ -36,3 +38,43 @@ def test_new_refuses_a_bundled_name_unless_forced_and_says_so(
         "It hides the bundled routine upper-back: `start upper-back` runs yours.",
     ]
     assert path.is_file()
+
+
+# --- 9: a simulation into a file prints its transcript -----------------------------------------
+
+TINY = """\
+name: Tiny
+exercises:
+  - name: Neck turns
+    reps: 2
+    tempo: 1s
+"""
+
+
+def test_a_simulation_with_output_to_a_file_prints_the_timed_transcript(tmp_path: Path) -> None:
+    """`start --simulate > file` (stdout not a terminal) prints every sentence said as
+    "[M:SS] text", in order, then the "Session completed" line: what a terminal shows."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from assistant.routine import clock_duration
+
+    (tmp_path / "tiny.yaml").write_text(TINY)
+    events = tmp_path / "ev.jsonl"
+    env = dict(os.environ, XDG_DATA_HOME=str(tmp_path / "data"),
+               XDG_CONFIG_HOME=str(tmp_path / "config"), PYTHONPATH=str(ROOT))
+    with open(tmp_path / "out.txt", "w") as out:
+        done = subprocess.run([sys.executable, "-m", "assistant", "start", "tiny.yaml",
+                               "--simulate", "--no-listen", "--events", str(events)],
+                              cwd=tmp_path, env=env, stdout=out, stderr=subprocess.PIPE,
+                              text=True, timeout=120, check=False,
+                              )
+    assert (done.returncode, done.stderr) == (0, "")
+    said = [json.loads(line) for line in events.read_text().splitlines()]
+    expected = [f"[{clock_duration(r['t'])}] {r['text']}" for r in said if r["type"] == "say"]
+    lines = (tmp_path / "out.txt").read_text().splitlines()
+    assert len(expected) > 5
+    assert lines[:-1] == expected
+    assert lines[-1].startswith("Session completed: ")

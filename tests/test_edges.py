@@ -78,3 +78,45 @@ def test_a_simulation_with_output_to_a_file_prints_the_timed_transcript(tmp_path
     assert len(expected) > 5
     assert lines[:-1] == expected
     assert lines[-1].startswith("Session completed: ")
+
+
+# --- 10: a cue said with a count is its own sentence, and halfway is said once -----------------
+
+CUED = """\
+name: Cued
+exercises:
+  - name: Step back
+    sets: 2
+    reps: 4
+    sides: alternate
+    tempo: {step back: 1s, return: 1s}
+    countdown: 0
+    cues:
+      - at: 50%
+        say: Halfway through set {set} of {sets}.
+      - at: 2s
+        say: Keep breathing
+"""
+
+
+def test_a_cue_said_with_a_count_is_a_sentence_of_its_own_and_halfway_is_said_once() -> None:
+    """A user's cue due with a count is said after it as a sentence of its own ("... Step back.
+    Halfway through set 1 of 2."), and a user's cue at 50 % takes the place of the count's
+    own "Halfway"."""
+    from assistant.loader import load_routine_text
+    from assistant.plan import SayItem, build_plan
+    from assistant.testing import fixed_timer
+
+    plan = build_plan(load_routine_text(CUED, "cued.yaml"), fixed_timer())
+    first_set = next(s for s in plan.steps if s.title == "Step back, set 1 of 2")
+    said = [(i.offset, i.text) for i in first_set.items if isinstance(i, SayItem)]
+    assert said == [
+        (0.0, "1, left. Step back"), (1.0, "Return"),
+        (2.0, "1, right. Step back. Keep breathing"), (3.0, "Return"),
+        (4.0, "2, left. Step back"), (5.0, "Return"),
+        (6.0, "2, right. Step back"), (7.0, "Return"),
+        (8.0, "3, left. Step back. Halfway through set 1 of 2."), (9.0, "Return"),
+        (10.0, "3, right. Step back"), (11.0, "Return"),
+        (12.0, "4, left. Step back"), (13.0, "Return"),
+        (14.0, "4, right. Last one. Step back"), (15.0, "Return"),
+    ]

@@ -120,3 +120,73 @@ def test_a_cue_said_with_a_count_is_a_sentence_of_its_own_and_halfway_is_said_on
         (12.0, "4, left. Step back"), (13.0, "Return"),
         (14.0, "4, right. Last one. Step back"), (15.0, "Return"),
     ]
+
+
+# --- 13: usage errors say the same thing the same way ------------------------------------------
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("2", "Invalid value for --echo: expected GAIN:DELAY_MS, such as 0.5:30, got '2'"),
+    ("20:5", "Invalid value for --echo: gain must be 0..10 and delay 0..2000 ms, got '20:5'"),
+])
+def test_a_bad_echo_is_a_usage_error_with_status_2(
+        home: Path, capsys: pytest.CaptureFixture[str], value: str, message: str) -> None:
+    """`--echo 2` (and an echo out of range) exits 2 like every other bad option value, with
+    one line naming --echo and what it expects."""
+    (home / "tiny.yaml").write_text(TINY)
+    assert call(["start", str(home / "tiny.yaml"), "--simulate", "--echo", value]) == 2
+    out = capsys.readouterr()
+    assert (out.out, out.err) == ("", f"exercise-assistant: {message} "
+                                      "(see: exercise-assistant start --help)\n")
+
+
+def test_validate_calls_a_folder_a_folder_as_start_does(
+        home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`validate FOLDER` says "this is a folder, not a routine file", the word `start` uses."""
+    assert call(["validate", str(home)]) == 1
+    assert capsys.readouterr().out == f"{home}:1:1: this is a folder, not a routine file\n"
+    assert call(["start", str(home) + "/", "--simulate"]) == 1
+    assert "is a folder, not a routine file" in capsys.readouterr().err
+
+
+def test_a_bad_commands_file_reports_every_bad_line(
+        home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A --commands file with three bad lines among good ones exits 1 with one stderr line
+    per bad line, FILE:LINE: message, in order, and runs nothing."""
+    (home / "tiny.yaml").write_text(TINY)
+    commands = home / "cmds.jsonl"
+    commands.write_text('{"t": 1, "command": "pause"}\n'
+                        'not json\n'
+                        '# a comment\n'
+                        '{"t": -1, "command": "pause"}\n'
+                        '{"t": 2, "say": "resume"}\n'
+                        '{"t": 3, "command": "dance"}\n')
+    events = home / "ev.jsonl"
+    status = call(["start", str(home / "tiny.yaml"), "--simulate", "--commands", str(commands),
+                   "--events", str(events)])
+    out = capsys.readouterr()
+    from assistant.commands import Command
+
+    names = ", ".join(c.value for c in Command)
+    assert (status, out.out) == (1, "")
+    assert out.err.splitlines() == [
+        f"exercise-assistant: {commands}:2: not a JSON object: Expecting value",
+        f"exercise-assistant: {commands}:4: t must be a number of seconds, 0 or more",
+        f"exercise-assistant: {commands}:6: unknown command 'dance'; use one of {names}",
+    ]
+    assert not events.exists()
+
+
+def test_validate_of_several_files_ends_with_how_many_are_valid(
+        home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`validate` of three files, one bad, prints the bad file's problem then "2 of 3 files
+    valid." and exits 1."""
+    bad = home / "bad.yaml"
+    bad.write_text("name: x\nexercises:\n  - name: a\n    reps: -1\n")
+    good = ROOT / "assistant" / "exercises" / "desk-break.yaml"
+    (home / "tiny.yaml").write_text(TINY)
+    assert call(["validate", str(good), str(bad), str(home / "tiny.yaml")]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        f"{bad}:4:11: reps: expected a whole number from 1 to 200, got -1",
+        "2 of 3 files valid.",
+    ]

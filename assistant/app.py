@@ -270,15 +270,23 @@ def session_options(journal: JournalSink | None, pause_limit: float) -> SessionO
 
 
 @contextmanager
-def open_journal(enabled: bool, routine: Routine) -> Iterator[JournalSink | None]:
-    """The journal for this session, with any interrupted session of the same routine."""
+def open_journal(enabled: bool, routine: Routine, without: str = ""
+                 ) -> Iterator[JournalSink | None]:
+    """The journal for this session, with any interrupted session of the same routine.
+    A journal that cannot be opened says how to run without it (`without`, such as "start
+    with --no-journal")."""
     if not enabled:
         yield None
         return
     from assistant import paths
-    from assistant.journal import Journal
+    from assistant.journal import Journal, JournalError
 
-    journal = Journal(paths.journal_path())
+    try:
+        journal = Journal(paths.journal_path())
+    except JournalError as exc:
+        if not without:
+            raise
+        raise JournalError(f"{exc}; or {without}") from None
     try:
         offer = None
         if routine.source:
@@ -300,7 +308,8 @@ def run_simulation(request: SimulationRequest, echo_line: Callable[[Effect], Non
     plan = plan_for(routine, voice.timer())
     with ExitStack() as stack:
         sinks: list[EffectSink] = []
-        journal = stack.enter_context(open_journal(request.journal, routine))
+        journal = stack.enter_context(open_journal(
+            request.journal, routine, "leave out --journal to simulate without recording it"))
         if journal:
             sinks.append(journal)
         session = Session(plan, voice.timer(), session_options(journal, settings.pause_limit))

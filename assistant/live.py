@@ -490,7 +490,8 @@ def run_live(routine: Routine, settings: Settings, *, events: Path | None, liste
             log = EventLog(events)
             stack.callback(log.close)
             sinks.append(log)
-        journal_sink = stack.enter_context(app.open_journal(journal, routine))
+        journal_sink = stack.enter_context(app.open_journal(
+            journal, routine, "start with --no-journal to exercise without recording it"))
         if journal_sink:
             sinks.append(journal_sink)
         session = Session(plan, voice.timer(),

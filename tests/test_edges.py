@@ -190,3 +190,40 @@ def test_validate_of_several_files_ends_with_how_many_are_valid(
         f"{bad}:4:11: reps: expected a whole number from 1 to 200, got -1",
         "2 of 3 files valid.",
     ]
+
+
+# --- 12: a damaged journal says how to exercise anyway -----------------------------------------
+
+
+def damaged_journal() -> Path:
+    path = paths.journal_path()
+    path.write_text("my shopping list\n" * 100)
+    return path
+
+
+HINT_LIVE = "; or start with --no-journal to exercise without recording it"
+
+
+def test_a_damaged_journal_stops_a_live_start_with_the_no_journal_hint(
+        home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A live `start` with a journal that is not a journal exits 1 with one line: what is
+    wrong with the file, then that --no-journal runs the session without recording it."""
+    monkeypatch.setenv("PULSE_SERVER", "unix:/nonexistent")
+    (home / "tiny.yaml").write_text(TINY)
+    path = damaged_journal()
+    assert call(["start", str(home / "tiny.yaml"), "--no-listen"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"exercise-assistant: {path}: not a readable journal (")
+    assert err.endswith("); the file was left as it is - move it aside to start a new journal"
+                        + HINT_LIVE + "\n")
+    assert len(err.splitlines()) == 1
+
+
+def test_a_damaged_journal_stops_a_journalled_simulation_with_its_own_hint(
+        home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`start --simulate --journal` with a damaged journal says to leave out --journal."""
+    (home / "tiny.yaml").write_text(TINY)
+    damaged_journal()
+    assert call(["start", str(home / "tiny.yaml"), "--simulate", "--journal"]) == 1
+    err = capsys.readouterr().err
+    assert err.endswith("; or leave out --journal to simulate without recording it\n")

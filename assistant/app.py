@@ -291,6 +291,8 @@ def open_journal(enabled: bool, routine: Routine, without: str = ""
         offer = None
         if routine.source:
             offer = journal.interrupted_session(routine.source, len(routine.exercises))
+        if offer is not None and not offer.sets_worked:
+            offer = None  # nothing was done: there is nothing to carry on
         sink = JournalSink(journal, offer)
         yield sink
         sink.flush()

@@ -227,3 +227,73 @@ def test_a_damaged_journal_stops_a_journalled_simulation_with_its_own_hint(
     assert call(["start", str(home / "tiny.yaml"), "--simulate", "--journal"]) == 1
     err = capsys.readouterr().err
     assert err.endswith("; or leave out --journal to simulate without recording it\n")
+
+
+# --- 11: carry on only what was started, and ask first -----------------------------------------
+
+TWO_SETS = """\
+name: Two sets
+safety: Stop if anything hurts.
+exercises:
+  - name: Neck turns
+    sets: 2
+    reps: 2
+    tempo: 1s
+    rest: 5s
+"""
+
+
+def test_the_carry_on_question_comes_first_and_yes_then_welcomes_and_carries_on() -> None:
+    """Offered to carry on from set 2, the session asks before anything else (at 0 s); a "y"
+    pressed while it asks is the answer: the welcome and safety note follow, then set 2."""
+    from assistant.commands import Command, Intent
+    from assistant.events import Key, Record, Say, Start, Tick
+    from assistant.loader import load_routine_text
+    from assistant.plan import build_plan
+    from assistant.session import Session, SessionOptions
+    from assistant.testing import fixed_timer
+
+    timer = fixed_timer()
+    plan = build_plan(load_routine_text(TWO_SETS, "two.yaml"), timer)
+    s = Session(plan, timer, SessionOptions(offer_resume=(0, 2)))
+    effects = s.handle(Start(), 0.0) + s.handle(Tick(), 0.0)
+    says = [e for e in effects if isinstance(e, Say)]
+    assert [(e.t, e.text) for e in says] == [
+        (0.0, "Last time you stopped during Neck turns, set 2. Shall we carry on from there? "
+              "Say yes or no.")]
+    effects += s.handle(Key(Intent(Command.YES), "y"), 1.0)
+    while not s.done:
+        due = s.next_due()
+        assert due is not None
+        effects += s.handle(Tick(), due)
+    said = [e.text for e in effects if isinstance(e, Say)]
+    assert said[1:3] == ["Welcome to Two sets.", "Stop if anything hurts."]
+    assert said[3] == "3"  # the countdown of set 2: nothing of set 1 or its announcement
+    records = [e for e in effects if isinstance(e, Record)]
+    assert [r.data["accepted"] for r in records if r.type == "resume_offer"] == [True]
+    assert {r.data["set"] for r in records if r.type == "rep"} == {2}
+
+
+def test_a_session_stopped_before_any_set_is_not_offered_next_time(
+        home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Paused during the welcome until the pause limit ended it, the next start does not
+    offer to carry on (nothing was done): it begins with the welcome."""
+    import json
+
+    routine = home / "two.yaml"
+    routine.write_text(TWO_SETS)
+    pause = home / "pause.jsonl"
+    pause.write_text('{"t": 1, "command": "pause"}\n')
+    first = home / "first.jsonl"
+    assert call(["start", str(routine), "--simulate", "--no-listen", "--journal", "--commands",
+                 str(pause), "--pause-limit", "10s", "--events", str(first)]) == 0
+    log = [json.loads(line) for line in first.read_text().splitlines()]
+    assert [r["type"] for r in log if r["type"] in ("timed_out", "set_done")] == ["timed_out"]
+    second = home / "second.jsonl"
+    assert call(["start", str(routine), "--simulate", "--no-listen", "--journal",
+                 "--events", str(second)]) == 0
+    said = [json.loads(line) for line in second.read_text().splitlines()]
+    texts = [r["text"] for r in said if r["type"] == "say"]
+    assert texts[0] == "Welcome to Two sets."
+    assert not [t for t in texts if t.startswith("Last time")]
+    capsys.readouterr()

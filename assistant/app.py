@@ -15,7 +15,7 @@ from typing import Any
 
 from assistant import library
 from assistant.commands import Command, Intent, Vocabulary, parse_command_name
-from assistant.errors import AssistantError, DeviceError
+from assistant.errors import AssistantError, DeviceError, ScriptErrors
 from assistant.eventlog import EffectSink, EventLog
 from assistant.events import Effect, Record, Say
 from assistant.plan import Plan, SpeechTimer, build_plan, estimate_speech
@@ -119,54 +119,65 @@ def read_script(path: Path, vocabulary: Vocabulary) -> list[Scripted]:
     if len(lines) > MAX_SCRIPT_LINES:
         raise AssistantError(f"{path}: more than {MAX_SCRIPT_LINES} lines of commands")
     out: list[Scripted] = []
+    problems: list[str] = []
     for number, line in enumerate(lines, 1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
-        where = f"{path}:{number}"
         try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise AssistantError(f"{where}: not a JSON object: {exc.msg}") from None
-        if not isinstance(item, dict):
-            raise AssistantError(f"{where}: each line must be a JSON object with t and command")
-        unknown = set(item) - {"t", "command", "say", "value"}
-        if unknown:
-            raise AssistantError(f"{where}: unknown field {sorted(unknown)[0]!r}; "
-                                 "use t with command or say")
-        t = item.get("t")
-        if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t) or t < 0:
-            raise AssistantError(f"{where}: t must be a number of seconds, 0 or more")
-        if ("command" in item) == ("say" in item):
-            raise AssistantError(f"{where}: give either \"command\" or \"say\"")
-        if "say" in item:
-            text = item["say"]
-            if not isinstance(text, str):
-                raise AssistantError(f"{where}: say must be text")
-            intent = vocabulary.parse(text)
-            if intent is not None:
-                out.append(Scripted(float(t), intent, text, spoken=True))
+            item = _script_line(line, vocabulary)
+        except ValueError as exc:
+            problems.append(f"{path}:{number}: {exc}")
             continue
-        name = item["command"]
-        command = parse_command_name(name) if isinstance(name, str) else None
-        if command is None:
-            names = ", ".join(c.value for c in Command)
-            raise AssistantError(f"{where}: unknown command {name!r}; use one of {names}")
-        value = item.get("value")
-        if command is Command.NUMBER and (isinstance(value, bool) or value not in range(11)):
-            raise AssistantError(f"{where}: a number command needs value 0 to 10")
-        out.append(Scripted(float(t), Intent(command, value), name))
+        if item is not None:
+            out.append(item)
+    if problems:
+        raise ScriptErrors(problems)
     return out
 
 
+def _script_line(line: str, vocabulary: Vocabulary) -> Scripted | None:
+    """One line of a commands file (None: a phrase that is no command); ValueError says
+    what is wrong with it."""
+    try:
+        item = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not a JSON object: {exc.msg}") from None
+    if not isinstance(item, dict):
+        raise ValueError("each line must be a JSON object with t and command")
+    unknown = set(item) - {"t", "command", "say", "value"}
+    if unknown:
+        raise ValueError(f"unknown field {sorted(unknown)[0]!r}; use t with command or say")
+    t = item.get("t")
+    if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t) or t < 0:
+        raise ValueError("t must be a number of seconds, 0 or more")
+    if ("command" in item) == ("say" in item):
+        raise ValueError("give either \"command\" or \"say\"")
+    if "say" in item:
+        text = item["say"]
+        if not isinstance(text, str):
+            raise ValueError("say must be text")
+        intent = vocabulary.parse(text)
+        return None if intent is None else Scripted(float(t), intent, text, spoken=True)
+    name = item["command"]
+    command = parse_command_name(name) if isinstance(name, str) else None
+    if command is None:
+        names = ", ".join(c.value for c in Command)
+        raise ValueError(f"unknown command {name!r}; use one of {names}")
+    value = item.get("value")
+    if command is Command.NUMBER and (isinstance(value, bool) or value not in range(11)):
+        raise ValueError("a number command needs value 0 to 10")
+    return Scripted(float(t), Intent(command, value), name)
+
+
 def parse_echo(text: str) -> Echo:
-    """GAIN:DELAY_MS, for example 0.5:30."""
+    """GAIN:DELAY_MS, for example 0.5:30; ValueError says what is wrong."""
     try:
         gain_text, delay_text = text.split(":")
         gain, delay = float(gain_text), float(delay_text)
     except ValueError:
-        raise AssistantError(f"--echo {text!r}: expected GAIN:DELAY_MS, such as 0.5:30") from None
+        raise ValueError(f"expected GAIN:DELAY_MS, such as 0.5:30, got {text!r}") from None
     if not (0 <= gain <= 10 and 0 <= delay <= 2000):
-        raise AssistantError(f"--echo {text!r}: gain must be 0..10 and delay 0..2000 ms")
+        raise ValueError(f"gain must be 0..10 and delay 0..2000 ms, got {text!r}")
     return Echo(gain, delay / 1000)
 
 
@@ -259,19 +270,29 @@ def session_options(journal: JournalSink | None, pause_limit: float) -> SessionO
 
 
 @contextmanager
-def open_journal(enabled: bool, routine: Routine) -> Iterator[JournalSink | None]:
-    """The journal for this session, with any interrupted session of the same routine."""
+def open_journal(enabled: bool, routine: Routine, without: str = ""
+                 ) -> Iterator[JournalSink | None]:
+    """The journal for this session, with any interrupted session of the same routine.
+    A journal that cannot be opened says how to run without it (`without`, such as "start
+    with --no-journal")."""
     if not enabled:
         yield None
         return
     from assistant import paths
-    from assistant.journal import Journal
+    from assistant.journal import Journal, JournalError
 
-    journal = Journal(paths.journal_path())
+    try:
+        journal = Journal(paths.journal_path())
+    except JournalError as exc:
+        if not without:
+            raise
+        raise JournalError(f"{exc}; or {without}") from None
     try:
         offer = None
         if routine.source:
             offer = journal.interrupted_session(routine.source, len(routine.exercises))
+        if offer is not None and not offer.sets_worked:
+            offer = None  # nothing was done: there is nothing to carry on
         sink = JournalSink(journal, offer)
         yield sink
         sink.flush()
@@ -289,7 +310,8 @@ def run_simulation(request: SimulationRequest, echo_line: Callable[[Effect], Non
     plan = plan_for(routine, voice.timer())
     with ExitStack() as stack:
         sinks: list[EffectSink] = []
-        journal = stack.enter_context(open_journal(request.journal, routine))
+        journal = stack.enter_context(open_journal(
+            request.journal, routine, "leave out --journal to simulate without recording it"))
         if journal:
             sinks.append(journal)
         session = Session(plan, voice.timer(), session_options(journal, settings.pause_limit))

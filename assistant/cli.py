@@ -14,7 +14,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from assistant import __version__, app, library
-from assistant.errors import AssistantError, RoutineErrors
+from assistant.errors import AssistantError, RoutineErrors, ScriptErrors
 from assistant.routine import clock_duration
 from assistant.settings import Settings, load_settings
 
@@ -86,8 +86,8 @@ Examples:
   exercise-assistant start --simulate --mic-file me.wav --speaker-file out.wav --echo 0.5:30
 
 Keys (when there is a terminal): space pause/resume, n next, b back, r repeat,
-s skip, - slower, + faster, ? how many left, h help, q end workout, y yes, x no,
-] louder, [ quieter; 0 to 9 answer a pain check-in (1 then 0 is 10).""")
+s skip, - slower, + faster, ? how many left, h help, o it hurts, q end workout,
+y yes, x no, ] louder, [ quieter; 0 to 9 answer a pain check-in (1 then 0 is 10).""")
 @click.argument("routine", required=False)
 @click.option("--simulate", is_flag=True,
               help="Run on a virtual clock, as fast as possible; recorded in the journal only "
@@ -134,6 +134,12 @@ def start(routine: str | None, simulate: bool, events: Path | None, commands_fil
             raise click.BadParameter(str(exc), param_hint="--pause-limit") from None
         if limit < 1:
             raise click.BadParameter("must be at least 1 second", param_hint="--pause-limit")
+    echo_at = None
+    if echo is not None and simulate:
+        try:
+            echo_at = app.parse_echo(echo)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--echo") from None
     settings = settings_from(voice=voice, rate=rate, volume=volume, engine=engine, model=model,
                              input_device=input_device, output_device=output_device,
                              pause_limit=limit)
@@ -150,7 +156,7 @@ def start(routine: str | None, simulate: bool, events: Path | None, commands_fil
         return
     request = app.SimulationRequest(
         routine=loaded, settings=settings, events=events, speaker_file=speaker_file,
-        mic_file=mic_file, echo=app.parse_echo(echo) if echo else None,
+        mic_file=mic_file, echo=echo_at,
         commands=app.read_script(commands_file, settings.vocabulary()) if commands_file else (),
         listen=not no_listen, journal=bool(journal),
     )
@@ -167,7 +173,7 @@ def _print_rejected(item: Any) -> None:
 def _print_say(effect: object) -> None:
     from assistant.events import Say
 
-    if isinstance(effect, Say) and sys.stdout.isatty():
+    if isinstance(effect, Say):  # on a terminal or into a file alike
         click.echo(f"[{clock_duration(effect.t)}] {effect.text}")
 
 
@@ -181,10 +187,15 @@ def validate(files: tuple[Path, ...]) -> None:
     """Check routine files; one line per problem, FILE:LINE:COL: message."""
     from assistant.loader import validate_paths
 
-    problems = validate_paths(list(files))
-    for problem in problems:
-        click.echo(one_line(str(problem)))
-    if problems:
+    valid = 0
+    for file in files:
+        problems = validate_paths([file])
+        for problem in problems:
+            click.echo(one_line(str(problem)))
+        valid += not problems
+    if valid < len(files):
+        if len(files) > 1:
+            click.echo(f"{valid} of {len(files)} files valid.")
         sys.exit(1)
     click.echo(f"{len(files)} file{'s' if len(files) != 1 else ''} valid.")
 
@@ -247,10 +258,16 @@ Examples:
   exercise-assistant new "Evening stretch"
   exercise-assistant start evening-stretch""")
 @click.argument("name")
-def new(name: str) -> None:
+@click.option("--force", is_flag=True,
+              help="Also when the name is a bundled routine's (yours then hides it).")
+def new(name: str, force: bool) -> None:
     """Write a commented template routine to your routine folder."""
-    path = library.create(name)
-    click.echo(f"Wrote {path}\nEdit it, then: exercise-assistant validate {path}")
+    path = library.create(name, force=force)
+    click.echo(f"Wrote {path}")
+    if path.stem in library.bundled_names():
+        click.echo(f"It hides the bundled routine {path.stem}: "
+                   f"`start {path.stem}` runs yours.")
+    click.echo(f"Edit it, then: exercise-assistant validate {path}")
 
 
 @cli.command(epilog="""\b
@@ -460,6 +477,10 @@ def main(argv: list[str] | None = None) -> None:
     except RoutineErrors as exc:
         for error in exc.errors:
             click.echo(one_line(str(error)), err=True)
+        sys.exit(1)
+    except ScriptErrors as exc:
+        for line in exc.lines:
+            click.echo(f"exercise-assistant: {one_line(line)}", err=True)
         sys.exit(1)
     except AssistantError as exc:
         fail(str(exc))

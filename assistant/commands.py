@@ -101,6 +101,7 @@ KEYS: Mapping[str, Command] = {
     "x": Command.NO,
     "]": Command.LOUDER,
     "[": Command.QUIETER,
+    "o": Command.PAIN,  # "ouch": the safety stop, for anyone with no microphone
 }
 
 _WORD = re.compile(r"[a-z0-9']+")

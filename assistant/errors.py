@@ -26,6 +26,14 @@ class RoutineErrors(AssistantError):
         self.errors = errors
 
 
+class ScriptErrors(AssistantError):
+    """Every bad line of a --commands file, each "FILE:LINE: message"."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = lines
+
+
 class SettingsError(AssistantError):
     """A problem in the settings file."""
 

@@ -133,6 +133,7 @@ class ResumePoint:
     exercise_index: int
     set: int
     exercise: str | None  # its name when the journal has seen it, else None
+    sets_worked: int = 0  # sets in which something was done (reps counted or time worked)
 
     @property
     def set_index(self) -> int:
@@ -534,6 +535,11 @@ class Journal:
             exercise_index=index,
             set=set_number,
             exercise=name,
+            sets_worked=int(self._db.execute(
+                "SELECT count(*) FROM set_results WHERE session_id = ? AND (complete"
+                " OR coalesce(reps_done, 0) > 0 OR coalesce(duration_done, 0) > 0)",
+                (session,),
+            ).fetchone()[0]),
         )
 
     def sessions(

@@ -110,11 +110,20 @@ def slug_for(name: str) -> str:
     return slug
 
 
-def create(name: str) -> Path:
-    """Write a commented template routine called `name` to the user's routine folder."""
+def bundled_names() -> set[str]:
+    folder = bundled_dir()
+    return {p.stem for p in folder.iterdir() if p.suffix in SUFFIXES} if folder.is_dir() else set()
+
+
+def create(name: str, *, force: bool = False) -> Path:
+    """Write a commented template routine called `name` to the user's routine folder. A
+    name that would hide a bundled routine is refused unless `force`."""
     slug = slug_for(name)
     if not slug:
         raise AssistantError(f"{name!r} cannot be a file name; use letters and digits")
+    if slug in bundled_names() and not force:
+        raise AssistantError(f"{slug} is a bundled routine: yours would hide it from list "
+                             "and start; choose another name, or give --force")
     path = paths.routines_dir() / f"{slug}.yaml"
     if path.exists():
         raise AssistantError(f"{path} already exists; edit it, or choose another name")

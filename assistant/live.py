@@ -463,6 +463,46 @@ def _close(speaker: Any) -> None:
         speaker.close()
 
 
+HEARD_SHOWN = 5.0  # seconds the view shows the last command heard
+
+
+class Fading:
+    """A line shown for `keep` seconds after it was set, then gone."""
+
+    def __init__(self, keep: float) -> None:
+        self.keep = keep
+        self._text = ""
+        self._at = 0.0
+
+    def set(self, text: str, now: float) -> None:
+        self._text, self._at = text, now
+
+    def get(self, now: float) -> str:
+        return self._text if now - self._at < self.keep else ""
+
+
+class Loading:
+    """What is being loaded before the view appears ("Getting ready: loading the voice"), on
+    a terminal (`console`), so the first seconds are not a blank screen; gone once stopped."""
+
+    def __init__(self, console: Any) -> None:
+        self._status = console.status("", spinner="dots") if console is not None else None
+        self._started = False
+
+    def show(self, what: str) -> None:
+        if self._status is None:
+            return
+        self._status.update(f"Getting ready: {what} ...")
+        if not self._started:
+            self._status.start()
+            self._started = True
+
+    def stop(self) -> None:
+        if self._status is not None and self._started:
+            self._status.stop()
+            self._started = False
+
+
 LOST = {
     "loudspeaker": "The loudspeaker went away: what I say is printed here until it is back.",
     "microphone": "The microphone went away: use the keys until it is back.",
@@ -501,11 +541,24 @@ def run_live(routine: Routine, settings: Settings, *, events: Path | None, liste
 
     With no terminal on stdout there is no view: the timed transcript is printed instead."""
     from rich.console import Console
-    from rich.live import Live
-    from rich.markup import escape
 
     console = Console()
     interactive = console.is_terminal
+    loading = Loading(console if interactive else None)
+    try:
+        _run(routine, settings, console, loading, events=events, listen=listen,
+             journal=journal, verbose=verbose)
+    finally:
+        loading.stop()
+
+
+def _run(routine: Routine, settings: Settings, console: Any, loading: Loading, *,
+         events: Path | None, listen: bool, journal: bool, verbose: bool) -> None:
+    from rich.live import Live
+    from rich.markup import escape
+
+    interactive = console.is_terminal
+    loading.show("loading the voice")
     voice = app.Voice(settings, routine)
     notes = [voice.problem] if voice.problem else []
 
@@ -537,13 +590,15 @@ def run_live(routine: Routine, settings: Settings, *, events: Path | None, liste
                                                  exc.__cause__ or exc)) from None
 
         try:
-            # with no terminal, `watch` prints every Say already
-            speaker = Loudspeaker(open_speaker, show if interactive else lambda say: None)
+            # what cannot be heard is read: in the view's "said" line, or with no terminal
+            # in the transcript `watch` prints (never both: it was there twice)
+            speaker = Loudspeaker(open_speaker, lambda say: None)
             clock = speaker.clock
         except DeviceError as exc:
             notes.append(f"{sentence(str(exc))}. What I say is printed here instead.")
     plan = app.plan_for(routine, voice.timer())
     if voice.synth is not None:  # every planned utterance now, so a count never waits
+        loading.show("preparing what I will say")
         voice.synth.prerender(item.text for step in plan.steps for item in step.items
                               if isinstance(item, SayItem))
     inbox: queue.Queue[Any] = queue.Queue()
@@ -552,7 +607,7 @@ def run_live(routine: Routine, settings: Settings, *, events: Path | None, liste
     def watch(effect: Effect) -> None:
         if isinstance(effect, Say):
             said[0] = effect.text
-            if speaker is None or not interactive:
+            if not interactive:
                 show(effect)
 
     with contextlib.ExitStack() as stack:
@@ -568,7 +623,8 @@ def run_live(routine: Routine, settings: Settings, *, events: Path | None, liste
             log = EventLog(events)
             stack.callback(log.close)
             sinks.append(log)
-        journal_sink = stack.enter_context(app.open_journal(journal, routine))
+        journal_sink = stack.enter_context(app.open_journal(
+            journal, routine, "start with --no-journal to exercise without recording it"))
         if journal_sink:
             sinks.append(journal_sink)
         session = Session(plan, voice.timer(),
@@ -580,6 +636,7 @@ def run_live(routine: Routine, settings: Settings, *, events: Path | None, liste
                     from assistant.ear.echo import library
 
                     library()
+                loading.show("loading speech recognition")
                 listener = app.make_listener(settings)
                 if verbose:  # on the worker thread: told from the loop below
                     listener.on_rejected = inbox.put
@@ -601,12 +658,15 @@ def run_live(routine: Routine, settings: Settings, *, events: Path | None, liste
             return effects
 
         live = None
+        loading.stop()
         if interactive:
             live = stack.enter_context(Live(console=console, refresh_per_second=8,
                                             transient=False, auto_refresh=False))
         digits = DigitKeys()
         echo_delay = None
-        heard_text = reply = ""
+        heard_line = Fading(HEARD_SHOWN)
+        drawn_size: tuple[int, int] | None = None
+        reply = ""
         reply_step = session.step
         last = clock()
         emit(session.handle(Start(app.now_iso()), last))
@@ -635,7 +695,8 @@ def run_live(routine: Routine, settings: Settings, *, events: Path | None, liste
             for event in todo:
                 last = now
                 heard, answer = shown(event, emit(session.handle(event, now)), has_keys)
-                heard_text = heard if heard is not None else heard_text
+                if heard is not None:
+                    heard_line.set(heard, time.monotonic())
                 if answer is not None:
                     reply, reply_step = answer, session.step
             due = session.next_due()
@@ -651,14 +712,22 @@ def run_live(routine: Routine, settings: Settings, *, events: Path | None, liste
             if reply and session.step is not reply_step:
                 reply = ""  # an answer belongs to the step it was asked in
             if live is not None:
-                extras = Extras(said=said[0], heard=heard_text, note="\n".join(notes),
+                extras = Extras(said=said[0],
+                                heard=heard_line.get(time.monotonic()), note="\n".join(notes),
                                 reply=reply, mic_level=mic.level if mic and mic.alive else None)
-                live.update(render(session.snapshot(clock()), extras,
-                                   (console.size.width, console.size.height)), refresh=True)
+                size = (console.size.width, console.size.height)
+                if size != drawn_size:
+                    # the terminal re-wrapped the old frame to its new size, where drawing
+                    # over it would leave pieces of it behind: start again on a clear screen
+                    if drawn_size is not None:
+                        console.clear()
+                    drawn_size = size
+                live.update(render(session.snapshot(clock()), extras, size), refresh=True)
         ended = "Session " + ("completed." if session.completed else "ended early.")
         if live is not None:
             live.update(render(session.snapshot(clock()), Extras(ended=ended),
                                (console.size.width, console.size.height)), refresh=True)
         if speaker is not None and speaker.speaker is not None:
             time.sleep(0.3)  # let the last words finish
-    console.print(ended)
+    if live is None:  # the view already shows how it ended
+        console.print(ended)

@@ -198,7 +198,7 @@ def _read(source: str) -> bytes:
     try:
         info = os.stat(source)
         if stat.S_ISDIR(info.st_mode):
-            raise fail("this is a directory, not a routine file")
+            raise fail("this is a folder, not a routine file")
         if not stat.S_ISREG(info.st_mode):
             raise fail("this is not a regular file")
         if info.st_size > MAX_FILE_BYTES:
@@ -210,7 +210,7 @@ def _read(source: str) -> bytes:
     except PermissionError:
         raise fail("permission denied: cannot read this file") from None
     except IsADirectoryError:
-        raise fail("this is a directory, not a routine file") from None
+        raise fail("this is a folder, not a routine file") from None
     except OSError as exc:
         raise fail(f"cannot read this file: {exc.strerror or exc}") from None
     except ValueError as exc:  # such as a NUL character in the path

@@ -114,13 +114,17 @@ def _sorted(items: Iterable[Item]) -> tuple[Item, ...]:
 
 
 def merge_says(items: Iterable[Item]) -> tuple[Item, ...]:
-    """Speech due at the same moment is said as one utterance, in order."""
+    """Speech due at the same moment is said as one utterance, in order, each part a
+    sentence of its own ("4, left. Step back" and a cue: "4, left. Step back. Halfway.")."""
     out: list[Item] = []
     for item in _sorted(items):
         prev = out[-1] if out else None
         if isinstance(item, SayItem) and isinstance(prev, SayItem) and prev.offset == item.offset:
             kind: SayKind = "count" if "count" in (prev.kind, item.kind) else prev.kind
-            out[-1] = SayItem(item.offset, f"{prev.text} {item.text}", kind)
+            head = prev.text.rstrip()
+            if head and head[-1] not in ".!?…:;":
+                head += "."
+            out[-1] = SayItem(item.offset, f"{head} {item.text}", kind)
         else:
             out.append(item)
     return tuple(out)
@@ -154,13 +158,20 @@ def side_sequence(exercise: Exercise) -> list[tuple[int, str | None]]:
     return [(r, None) for r in range(1, reps + 1)]
 
 
+def own_halfway(exercise: Exercise) -> bool:
+    """Whether the exercise has a cue of its own at 50 %: it then takes the place of the
+    count's "Halfway", which would say the same thing twice."""
+    return any(cue.at_fraction == 0.5 for cue in exercise.cues)
+
+
 def count_text(exercise: Exercise, slot: int, rep: int, side: str | None, total: int) -> str:
     text = str(rep)
     if exercise.sides is Sides.ALTERNATE and side:
         text += f", {side}"
     if slot == total - 1 and total > 1:
         text += ". Last one"
-    elif exercise.sides is not Sides.EACH and total >= 8 and slot == total // 2:
+    elif (exercise.sides is not Sides.EACH and total >= 8 and slot == total // 2
+          and not own_halfway(exercise)):
         text += ". Halfway"
     return text + "."
 

@@ -65,7 +65,7 @@ PAIN_ADVICE = (
 )
 HELP_TEXT = (
     "You can say: pause, resume, next, go back, repeat, skip, slower, faster, "
-    "how many left, louder, quieter, or end workout."
+    "how many left, louder, quieter, it hurts, or end workout."
 )
 
 
@@ -264,7 +264,8 @@ class Session:
             name = self.routine.exercises[exercise].name
             text = (f"Last time you stopped during {name}, set {number}. "
                     "Shall we carry on from there? Say yes or no.")
-            self.steps.insert(1, question_step(text, "resume", self.timer, "Carry on?"))
+            # asked first, before the welcome: a "yes" said or keyed at once is its answer
+            self.steps.insert(0, question_step(text, "resume", self.timer, "Carry on?"))
             self._offer_open = True
             self._resume_target = self._resume_index(exercise, number)
         self._enter(first, now, out)
@@ -502,7 +503,9 @@ class Session:
             accepted = command is Command.YES
             self._offer_open = False
             out.append(Record(now, "resume_offer", {"accepted": accepted}))
-            self._move(self._resume_target if accepted else self._i + 1, now, out)
+            if accepted:  # the welcome (and its safety note), then where it stopped
+                del self.steps[self._i + 2:self._resume_target]
+            self._move(self._i + 1, now, out)
             return True
         if command is Command.NUMBER:
             self._answer = intent.value

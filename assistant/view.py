@@ -30,7 +30,8 @@ PHASE_STYLE = {
 }
 
 KEY_HELP = ("Keys: space pause/resume, n next, b back, r repeat, s skip, - slower, + faster, "
-            "? how many left, h help, q end, ] louder, [ quieter.")
+            "? how many left, h help, o it hurts, q end, ] louder, [ quieter.")
+FOOTER = "h: help  o: it hurts  q: end"
 
 ASKING = {
     "number": "Answer: press 0-9 (1 then 0 for 10), or say a number.",
@@ -123,7 +124,7 @@ def _frame(snapshot: Snapshot, extras: Extras, *, figlet: bool, wrap: bool,
         rows.append(grid)
     rows.extend(kept_optional)
     return Panel(Group(*rows), title="exercise-assistant",
-                 subtitle=None if done else "h: help  q: end")
+                 subtitle=None if done else FOOTER)
 
 
 def _height(renderable: RenderableType, width: int) -> int:

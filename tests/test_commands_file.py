@@ -145,7 +145,7 @@ def test_end_workout_then_yes_ends_the_session_not_completed_at_those_times(
         {"t": 5, "say": "yes"},
     ])
     assert status == 0
-    assert capsys.readouterr().out.startswith("Session not completed: ")
+    assert capsys.readouterr().out.splitlines()[-1].startswith("Session not completed: ")
     heard = [(x["t"], x["command"], x["text"]) for x in log if x["type"] == "heard"]
     assert heard == [(3.0, "end", "end workout"), (5.0, "yes", "yes")]
     prompts = [(x["t"], x["text"]) for x in log if x["type"] == "say" and x["kind"] == "prompt"]
@@ -179,6 +179,6 @@ def test_commands_after_the_end_of_the_session_are_ignored(
     """A pause scheduled long after the session ends changes nothing: it completes."""
     status, log = run_start(tmp_path, monkeypatch, [{"t": 1e9, "command": "pause"}])
     assert status == 0
-    assert capsys.readouterr().out.startswith("Session completed: ")
+    assert capsys.readouterr().out.splitlines()[-1].startswith("Session completed: ")
     assert not any(x["type"] in ("heard", "command") for x in log)
     assert log[-1]["completed"] is True and log[-1]["t"] < 60

@@ -50,3 +50,20 @@ def test_the_first_two_readme_commands_are_executable_scripts() -> None:
         assert path.is_file(), f"{command} is not a file"
         assert os.access(path, os.X_OK), f"{command} is not executable"
         assert path.read_text(encoding="utf-8").startswith("#!"), f"{command} has no #! line"
+
+
+def test_the_readme_key_list_names_every_key_the_view_lists() -> None:
+    """Every key the live view's help names (KEY_HELP, such as `o` for it hurts) is in the
+    README's key list as `KEY` followed by the same words."""
+    from assistant.view import KEY_HELP
+
+    text = " ".join(README.read_text(encoding="utf-8").split())
+    pairs = KEY_HELP.removeprefix("Keys: ").rstrip(".").split(", ")
+    for pair in pairs:
+        key, words = pair.split(" ", 1)
+        key = " " if key == "space" else key
+        if key == " ":
+            assert "Keys, when there is a terminal: space pause/resume" in text
+            continue
+        words = "end workout" if words == "end" else words
+        assert f"`{key}` {words}" in text, pair

@@ -87,7 +87,7 @@ def test_every_frame_fits_the_terminal_and_keeps_footer_and_said_line() -> None:
     for width, height in ((80, 15), (100, 40), (60, 20), (40, 12)):
         shown = lines(render(s.snapshot(now), extras, (width, height)), width)
         assert len(shown) <= height, (width, height, shown)
-        assert "h: help  q: end" in shown[-1]
+        assert "h: help  o: it hurts  q: end" in shown[-1]
         assert any(line.startswith("│ said") for line in shown), shown
 
 
@@ -163,3 +163,27 @@ def test_help_and_status_answers_are_shown_as_spoken() -> None:
     _, reply = shown(help_key, s.handle(help_key, now), True)
     assert reply is not None and reply.startswith("You can say: pause, resume")
     assert reply.endswith(KEY_HELP)
+
+
+def test_the_pain_key_stops_the_session_and_is_shown_in_the_footer_and_help() -> None:
+    """Key "o" ("ouch") is the pain command: it pauses and speaks the pain advice; the
+    footer shows "o: it hurts", and the help answer names "it hurts" and the key."""
+    from assistant.live import key_intent
+    from assistant.session import PAIN_ADVICE, Mode
+
+    s = session()
+    now = run_until(s, s.steps[3].title) + 5.0
+    s.handle(Tick(), now)
+    intent = key_intent("o", s.mode)
+    assert intent == Intent(Command.PAIN)
+    effects = s.handle(Key(intent, "o"), now)
+    assert s.mode is Mode.PAUSED
+    assert [e.text for e in effects if hasattr(e, "text")] == [PAIN_ADVICE]
+    frame = lines(render(s.snapshot(now), Extras(), (80, 24)), 80)
+    assert "h: help  o: it hurts  q: end" in frame[-1]
+    assert "o it hurts" in KEY_HELP
+    help_key = Key(Intent(Command.HELP), "h")
+    _, reply = shown(help_key, s.handle(help_key, now), True)
+    assert reply == ("You can say: pause, resume, next, go back, repeat, skip, slower, "
+                     "faster, how many left, louder, quieter, it hurts, or end workout. "
+                     + KEY_HELP)

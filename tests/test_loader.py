@@ -561,11 +561,11 @@ def test_a_missing_file_is_one_error_at_line_1(tmp_path: Path) -> None:
 
 
 def test_a_directory_is_one_error_at_line_1(tmp_path: Path) -> None:
-    """A directory gives 'this is a directory' at 1:1."""
+    """A directory gives 'this is a folder' at 1:1."""
     with pytest.raises(RoutineErrors) as caught:
         load_routine(tmp_path)
     assert [str(e) for e in caught.value.errors] == [
-        f"{tmp_path}:1:1: this is a directory, not a routine file"
+        f"{tmp_path}:1:1: this is a folder, not a routine file"
     ]
 
 

@@ -1,18 +1,16 @@
 """LiveSpeaker through real PortAudio streams into a PulseAudio null sink, recorded back from
-the sink's monitor with a separate InputStream (scripts/pulse-up sets the sink up)."""
+the sink's monitor with a separate InputStream (the run's own PulseAudio daemon, started
+in conftest)."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from private_pulse import PrivateDaemon
 
 from assistant.events import Say
 from assistant.voice.tts import SAMPLE_RATE, Synthesizer
@@ -21,43 +19,12 @@ pytestmark = pytest.mark.audio
 
 RATE = SAMPLE_RATE
 THRESHOLD = 0.05
-PULSE_UP = Path(__file__).resolve().parent.parent / "scripts" / "pulse-up"
-
-
-def pulse_ready() -> str | None:
-    """None when the null sink `spk` answers; otherwise why not."""
-    if not shutil.which("pactl"):
-        return "pactl not installed (pulseaudio-utils)"
-    try:
-        sinks = subprocess.run(
-            ["pactl", "list", "short", "sinks"], capture_output=True, text=True, timeout=10
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"pactl failed: {exc}"
-    if sinks.returncode != 0:
-        return f"PulseAudio not running ({sinks.stderr.strip() or 'no answer'})"
-    if not any(line.split("\t")[1:2] == ["spk"] for line in sinks.stdout.splitlines()):
-        return "null sink spk not loaded"
-    return None
 
 
 @pytest.fixture(scope="module")
-def pulse() -> str:
-    """The ALSA device that reaches PulseAudio, with PULSE_SINK/PULSE_SOURCE on the null sink."""
-    reason = pulse_ready()
-    if reason is not None:
-        try:
-            run = subprocess.run(
-                ["bash", str(PULSE_UP)], capture_output=True, text=True, timeout=60
-            )
-            said = run.stderr.strip()
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            said = str(exc)
-        reason = pulse_ready()
-        if reason is not None:
-            pytest.skip(f"PulseAudio could not be started: {said or reason}")
-    os.environ["PULSE_SINK"] = "spk"
-    os.environ["PULSE_SOURCE"] = "spk.monitor"
+def pulse(pulse_daemon: PrivateDaemon) -> str:
+    """The ALSA device that reaches the run's own PulseAudio daemon, whose null sink `spk` is
+    the speaker and its monitor the microphone (PULSE_SINK and PULSE_SOURCE say so)."""
     import sounddevice as sd
 
     names = [d["name"] for d in sd.query_devices()]

@@ -1,17 +1,16 @@
 """A loudspeaker and microphone that go away in the middle of a session and come back: a
-PulseAudio daemon of the test's own (so no one else's sound is touched) with one null sink,
-`gone`, whose module is unloaded mid-session and loaded again. The session runs as a user
-runs it (its own process, output redirected, so it prints its transcript)."""
+PulseAudio daemon of the test's own (tests/private_pulse.py: no one else's sound is
+touched) with one null sink, `gone`, whose module is unloaded mid-session and loaded again.
+The session runs as a user runs it (its own process, output redirected, so it prints its
+transcript)."""
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from private_pulse import PrivateDaemon, available
 
 pytestmark = pytest.mark.audio
 
@@ -42,32 +42,19 @@ def pactl(env: dict[str, str], *args: str) -> str:
 
 @pytest.fixture
 def own_pulse() -> Iterator[dict[str, str]]:
-    """The environment of a private PulseAudio daemon whose only sink is `gone`."""
-    if not (shutil.which("pulseaudio") and shutil.which("pactl") and shutil.which("parecord")):
-        pytest.skip("pulseaudio, pactl or parecord missing (pulseaudio pulseaudio-utils)")
-    home = Path(tempfile.mkdtemp(prefix="ea-pulse-"))  # short: a socket path has a limit
-    env = {**os.environ, "PULSE_RUNTIME_PATH": str(home / "run"),
-           "PULSE_STATE_PATH": str(home / "state"), "PULSE_SINK": "gone",
-           "PULSE_SOURCE": "gone.monitor"}
-    env.pop("PULSE_SERVER", None)
-    log = open(home / "log", "w")  # noqa: SIM115  (closed below)
-    daemon = subprocess.Popen(
-        ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--system=false",
-         "-L", "module-native-protocol-unix auth-anonymous=1", "-L", SINK],
-        env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+    """The environment of a private PulseAudio daemon whose only sink is `gone` (a server of
+    its own: with the run's `spk` beside it, the machine would never be without a
+    loudspeaker)."""
+    if (missing := available()) is not None:
+        pytest.skip(missing)
     try:
-        for _ in range(100):
-            if subprocess.run(["pactl", "info"], env=env, capture_output=True).returncode == 0:
-                break
-            time.sleep(0.1)
-        else:
-            pytest.skip(f"private PulseAudio did not start: {(home / 'log').read_text()[-300:]}")
-        yield env
+        daemon = PrivateDaemon(SINK)
+    except RuntimeError as exc:
+        pytest.skip(str(exc))
+    try:
+        yield {**os.environ, **daemon.env(), "PULSE_SINK": "gone", "PULSE_SOURCE": "gone.monitor"}
     finally:
-        daemon.terminate()
-        daemon.wait(timeout=10)
-        log.close()
-        shutil.rmtree(home, ignore_errors=True)
+        daemon.stop()
 
 
 def test_devices_that_go_away_and_return_neither_end_nor_freeze_the_session(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import pytest
@@ -68,7 +70,6 @@ def test_devices_that_go_away_and_return_neither_end_nor_freeze_the_session(
     (tmp_path / "unplugged.yaml").write_text(ROUTINE)
     events = tmp_path / "events.jsonl"
     env = {**env, "XDG_DATA_HOME": str(tmp_path / "data")}
-    started = time.monotonic()
     session = subprocess.Popen(
         [sys.executable, "-m", "assistant", "start", str(tmp_path / "unplugged.yaml"),
          "--no-journal", "--events", str(events), "--output-device", "pulse",
@@ -76,11 +77,19 @@ def test_devices_that_go_away_and_return_neither_end_nor_freeze_the_session(
         cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL, text=True)
     lines: list[str] = []
+    arrived: list[float] = []  # when each line came, on the test's clock
     assert session.stdout is not None
-    reader = threading.Thread(target=lambda: lines.extend(iter(session.stdout.readline, "")))
+
+    def read(out: IO[str]) -> None:
+        for line in iter(out.readline, ""):
+            arrived.append(time.monotonic())
+            lines.append(line)
+
+    reader = threading.Thread(target=read, args=(session.stdout,))
     reader.start()
     try:
-        deadline = time.monotonic() + 60
+        # start-up (loading Whisper) on a busy machine may take a minute
+        deadline = time.monotonic() + 120
         while not any(line.strip().endswith("  2.") for line in lines):
             assert time.monotonic() < deadline, lines
             time.sleep(0.05)
@@ -90,6 +99,7 @@ def test_devices_that_go_away_and_return_neither_end_nor_freeze_the_session(
         unplugged = len(lines)
         time.sleep(4.0)
         pactl(env, "load-module", *SINK.split())
+        deadline = time.monotonic() + 60
         while "The loudspeaker is back.\n" not in lines:
             assert time.monotonic() < deadline, lines
             time.sleep(0.05)
@@ -99,15 +109,20 @@ def test_devices_that_go_away_and_return_neither_end_nor_freeze_the_session(
         if session.poll() is None:
             session.kill()
         reader.join(timeout=10)
-    wall = time.monotonic() - started
     assert session.returncode == 0
     records = [json.loads(line) for line in events.read_text().splitlines()]
     assert records[-1]["type"] == "session_end" and records[-1]["completed"] is True
     reps = [r["t"] for r in records if r["type"] == "rep"]
     assert len(reps) == 12
-    # no freeze: the whole session took its own length plus start-up, and reps stayed on
-    # their beat through the gap
-    assert wall < records[-1]["t"] + 20
+    # no freeze: from its first transcript line to its last, the session took its own
+    # length (the times in the transcript) plus at most 10 s (the gap's stall detection, up
+    # to Loudspeaker.STALL, and reopening); start-up and exit, slow on a busy machine, are
+    # not in it
+    said = [(arrived[i], float(m[1])) for i, line in enumerate(lines)
+            if (m := re.match(r" *(\d+\.\d)  ", line))]
+    wall, session_time = said[-1][0] - said[0][0], said[-1][1] - said[0][1]
+    assert session_time > 10 and wall < session_time + 10, (wall, session_time)
+    # and reps stayed on their beat through the gap
     assert max(np.diff(reps)) < 1.5, reps
     for name in ("loudspeaker", "microphone"):
         gone = f"The {name} went away"

@@ -87,6 +87,7 @@ def test_devices_that_go_away_and_return_neither_end_nor_freeze_the_session(
 
     reader = threading.Thread(target=read, args=(session.stdout,))
     reader.start()
+    recorder: subprocess.Popen[bytes] | None = None
     try:
         # start-up (loading Whisper) on a busy machine may take a minute
         deadline = time.monotonic() + 120
@@ -99,15 +100,21 @@ def test_devices_that_go_away_and_return_neither_end_nor_freeze_the_session(
         unplugged = len(lines)
         time.sleep(4.0)
         pactl(env, "load-module", *SINK.split())
+        # everything the sink plays from its return to the session's end (a fixed 2.5 s
+        # from the "back" line held only silence when a busy machine started parecord late)
+        recorder = _recorder(env)
         deadline = time.monotonic() + 60
         while "The loudspeaker is back.\n" not in lines:
             assert time.monotonic() < deadline, lines
             time.sleep(0.05)
-        recorded = _record(env, 2.5)
         session.wait(timeout=90)
+        recorded = _stop(recorder)
     finally:
         if session.poll() is None:
             session.kill()
+        if recorder is not None and recorder.poll() is None:
+            recorder.kill()
+            recorder.wait()
         reader.join(timeout=10)
     assert session.returncode == 0
     records = [json.loads(line) for line in events.read_text().splitlines()]
@@ -133,15 +140,16 @@ def test_devices_that_go_away_and_return_neither_end_nor_freeze_the_session(
     assert np.abs(recorded).max() > 0.05, "nothing was heard from the sink once it was back"
 
 
-def _record(env: dict[str, str], seconds: float) -> np.ndarray:
-    """What the sink `gone` plays for `seconds`."""
-    try:
-        done = subprocess.run(
-            ["parecord", "--device=gone.monitor", "--raw", "--format=float32le",
-             "--rate=16000", "--channels=1"], env=env, capture_output=True, timeout=seconds)
-        data = done.stdout
-    except subprocess.TimeoutExpired as exc:
-        data = exc.stdout or b""
+def _recorder(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """parecord of what the sink `gone` plays, until `_stop`."""
+    return subprocess.Popen(
+        ["parecord", "--device=gone.monitor", "--raw", "--format=float32le", "--rate=16000",
+         "--channels=1"], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+
+
+def _stop(recorder: subprocess.Popen[bytes]) -> np.ndarray:
+    recorder.terminate()
+    data, _ = recorder.communicate(timeout=30)
     return np.frombuffer(data[: len(data) // 4 * 4], dtype=np.float32)
 
 

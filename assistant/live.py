@@ -334,10 +334,15 @@ class Microphone:
 
     def close(self) -> None:
         """Stop the stream and the worker: after this nothing holds the listener (its
-        resamplers are freed before the interpreter exits)."""
+        resamplers are freed before the interpreter exits). Frames not heard yet are
+        dropped: on a busy machine the listener falls seconds behind, and a process that
+        exits while it still decodes on that thread is aborted by the C++ runtime."""
         self._drop()
+        with contextlib.suppress(queue.Empty):
+            while True:
+                self._frames.get_nowait()
         self._frames.put(None)
-        self._worker.join(timeout=5)
+        self._worker.join(timeout=30)  # the frame it is on; Whisper on a loaded machine
 
 
 

@@ -1,14 +1,75 @@
-"""Fixtures shared by the tests that use real speech."""
+"""Fixtures shared by the tests that use real speech and real audio."""
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
 from pathlib import Path
 
 import pytest
+from private_pulse import PrivateDaemon, available
 
 from assistant.cli import main
 from assistant.errors import DeviceError
 from assistant.voice.tts import Synthesizer
+
+# The speaker and microphone of the real-audio tests: a null sink `spk` (16 kHz mono) in a
+# PulseAudio daemon of the run's own, started before any test module is imported (PortAudio
+# lists the ALSA device `pulse` only when a server answers) and ended with the run. Every
+# PulseAudio client of the run, in this process and in the processes it starts, is sent
+# there: the user's own server, its sinks and its default devices are never touched.
+SPEAKER = "module-null-sink sink_name=spk rate=16000 channels=1"
+_daemon: PrivateDaemon | None = None
+_why_not = ""
+_saved_env: dict[str, str | None] = {}
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _daemon, _why_not
+    # a run stopped by SIGTERM (scripts/test's time cap) still ends its daemon and removes
+    # its folder: pytest unconfigures after an interrupt
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
+    why = available()
+    if why is None:
+        try:
+            _daemon = PrivateDaemon(SPEAKER)
+        except (OSError, RuntimeError) as exc:
+            why = str(exc)
+    _why_not = why or ""
+    # with no daemon of its own, the run still reaches no one else's server
+    env = _daemon.env() if _daemon else {"PULSE_SERVER": "unix:/nonexistent"}
+    env |= {"PULSE_SINK": "spk", "PULSE_SOURCE": "spk.monitor"}
+    for key, value in env.items():
+        _saved_env[key] = os.environ.get(key)
+        os.environ[key] = value
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    global _daemon
+    if _daemon is not None:
+        _daemon.stop()
+        _daemon = None
+    for key, value in _saved_env.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    _saved_env.clear()
+
+
+@pytest.fixture(scope="session")
+def pulse_daemon() -> PrivateDaemon:
+    """The run's own PulseAudio daemon (its null sink `spk` is the default speaker, its
+    monitor the default microphone), or a clear skip."""
+    if _daemon is None:
+        pytest.skip(f"no PulseAudio of the tests' own: {_why_not}")
+    return _daemon
 
 
 @pytest.fixture(scope="session")

@@ -1,18 +1,16 @@
 """LiveSpeaker through real PortAudio streams into a PulseAudio null sink, recorded back from
-the sink's monitor with a separate InputStream (scripts/pulse-up sets the sink up)."""
+the sink's monitor with a separate InputStream (the run's own PulseAudio daemon, started
+in conftest)."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import time
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import numpy as np
 import pytest
+from private_pulse import PrivateDaemon
 
 from assistant.events import Say
 from assistant.voice.tts import SAMPLE_RATE, Synthesizer
@@ -21,43 +19,12 @@ pytestmark = pytest.mark.audio
 
 RATE = SAMPLE_RATE
 THRESHOLD = 0.05
-PULSE_UP = Path(__file__).resolve().parent.parent / "scripts" / "pulse-up"
-
-
-def pulse_ready() -> str | None:
-    """None when the null sink `spk` answers; otherwise why not."""
-    if not shutil.which("pactl"):
-        return "pactl not installed (pulseaudio-utils)"
-    try:
-        sinks = subprocess.run(
-            ["pactl", "list", "short", "sinks"], capture_output=True, text=True, timeout=10
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"pactl failed: {exc}"
-    if sinks.returncode != 0:
-        return f"PulseAudio not running ({sinks.stderr.strip() or 'no answer'})"
-    if not any(line.split("\t")[1:2] == ["spk"] for line in sinks.stdout.splitlines()):
-        return "null sink spk not loaded"
-    return None
 
 
 @pytest.fixture(scope="module")
-def pulse() -> str:
-    """The ALSA device that reaches PulseAudio, with PULSE_SINK/PULSE_SOURCE on the null sink."""
-    reason = pulse_ready()
-    if reason is not None:
-        try:
-            run = subprocess.run(
-                ["bash", str(PULSE_UP)], capture_output=True, text=True, timeout=60
-            )
-            said = run.stderr.strip()
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            said = str(exc)
-        reason = pulse_ready()
-        if reason is not None:
-            pytest.skip(f"PulseAudio could not be started: {said or reason}")
-    os.environ["PULSE_SINK"] = "spk"
-    os.environ["PULSE_SOURCE"] = "spk.monitor"
+def pulse(pulse_daemon: PrivateDaemon) -> str:
+    """The ALSA device that reaches the run's own PulseAudio daemon, whose null sink `spk` is
+    the speaker and its monitor the microphone (PULSE_SINK and PULSE_SOURCE say so)."""
     import sounddevice as sd
 
     names = [d["name"] for d in sd.query_devices()]
@@ -104,29 +71,19 @@ class Recorder:
 
 
 @pytest.fixture(scope="module")
-def rig(pulse: str, synth: Synthesizer) -> Iterator[tuple[Any, Recorder, int]]:
-    """A running LiveSpeaker and Recorder, warmed up, with the constant offset between
-    speaker samples and recording samples measured with a click."""
+def rig(pulse: str, synth: Synthesizer) -> Iterator[tuple[Any, Recorder]]:
+    """A running LiveSpeaker and Recorder, warmed up."""
     from assistant.voice.player import LiveSpeaker
 
     rec = Recorder(pulse)
     sp = LiveSpeaker(synth, device=pulse)
     try:
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 60  # a busy machine may take its time
         # streams can stall for up to ~2 s after opening: measure only after they run steadily
         while sp.clock() < 2.0 or rec.samples() < 2.0 * RATE:
-            assert time.monotonic() < deadline, "audio streams did not start within 10 s"
+            assert time.monotonic() < deadline, "audio streams did not start within 60 s"
             time.sleep(0.02)
-        click = np.zeros(160, dtype=np.float32)
-        click[:40] = 0.9
-        t_click = sp.clock() + 0.2
-        sp.schedule_pcm(t_click, click, kind="count", text="click")
-        while sp.clock() < t_click + 0.4:
-            time.sleep(0.02)
-        heard = np.flatnonzero(np.abs(rec.audio()) > THRESHOLD)
-        assert heard.size, "the calibration click never came back through PulseAudio"
-        offset = int(heard[0]) - round(t_click * RATE)
-        yield sp, rec, offset
+        yield sp, rec
     finally:
         sp.close()
         rec.close()
@@ -139,20 +96,60 @@ def wait_until(sp: Any, t: float) -> None:
         time.sleep(0.02)
 
 
+def calibrate(sp: Any, rec: Recorder) -> int:
+    """The constant offset between speaker samples and recording samples, measured now with
+    a click (everything played before has ended)."""
+    click = np.zeros(160, dtype=np.float32)
+    click[:40] = 0.9
+    since = rec.samples()
+    t_click = sp.clock() + 0.2
+    sp.schedule_pcm(t_click, click, kind="count", text="click")
+    wait_until(sp, t_click + 0.4)
+    heard = np.flatnonzero(np.abs(rec.audio()[since:]) > THRESHOLD)
+    assert heard.size, "the calibration click never came back through PulseAudio"
+    return since + int(heard[0]) - round(t_click * RATE)
+
+
+T = TypeVar("T")
+TRIES = 5
+
+
+def fed_in_time(sp: Any, rec: Recorder, measure: Callable[[int], T]) -> T:
+    """`measure(offset)` from a fresh calibration, in the first of TRIES attempts in which
+    PortAudio reported no underflow of the speaker and no overflow of the recorder. On a
+    machine too busy to run their callbacks in time, the stream plays silence and every
+    later sample moves: the round trip is then no longer constant, whatever the speaker
+    scheduled, and that attempt says nothing about where the speaker put its samples."""
+    starved = 0
+    for _ in range(TRIES):
+        underflows, overflows = sp.underflows, rec.overflows
+        result = measure(calibrate(sp, rec))
+        if (sp.underflows, rec.overflows) == (underflows, overflows):
+            return result
+        starved += sp.underflows - underflows + rec.overflows - overflows
+    pytest.fail(f"the audio callbacks were late in all {TRIES} attempts ({starved} under- "
+                "and overflows): this machine is too busy to play sound on time")
+
+
 def test_counts_start_where_they_were_scheduled(
-    rig: tuple[Any, Recorder, int], synth: Synthesizer
+    rig: tuple[Any, Recorder], synth: Synthesizer
 ) -> None:
     """Twelve counts played through PortAudio and PulseAudio are heard at their scheduled
-    sample plus the constant round-trip latency, each within 30 ms."""
-    sp, rec, offset = rig
+    sample plus the constant round-trip latency, each within 30 ms (in an attempt where the
+    machine fed the audio device in time)."""
+    sp, rec = rig
     words = ["one", "two", "three", "four", "five", "six"] * 2
     synth.prerender(words)
-    t0 = sp.clock() + 0.3
-    times = [t0 + k * 0.55 for k in range(len(words))]
-    for t, word in zip(times, words, strict=True):
-        sp.schedule(Say(t, word, "count", slot=0.55))
-    wait_until(sp, times[-1] + 0.8)
-    audio = rec.audio()
+
+    def measure(offset: int) -> tuple[list[float], np.ndarray, int]:
+        t0 = sp.clock() + 0.3
+        times = [t0 + k * 0.55 for k in range(len(words))]
+        for t, word in zip(times, words, strict=True):
+            sp.schedule(Say(t, word, "count", slot=0.55))
+        wait_until(sp, times[-1] + 0.8)
+        return times, rec.audio(), offset
+
+    times, audio, offset = fed_in_time(sp, rec, measure)
     errors_ms = []
     for t, word in zip(times, words, strict=True):
         lead = int(np.flatnonzero(np.abs(synth.render(word)) > THRESHOLD)[0])
@@ -161,44 +158,53 @@ def test_counts_start_where_they_were_scheduled(
         loud = np.flatnonzero(np.abs(window) > THRESHOLD)
         assert loud.size, f"{word!r} at {t:.2f} s was never heard"
         errors_ms.append((int(loud[0]) - RATE // 20) / RATE * 1000)
-    assert max(abs(e) for e in errors_ms) <= 30, (errors_ms, f"{rec.overflows} overflows")
-    assert sp.underflows == 0
+    assert max(abs(e) for e in errors_ms) <= 30, errors_ms
 
 
-def test_cut_silences_within_50_ms(rig: tuple[Any, Recorder, int], synth: Synthesizer) -> None:
-    """cut() during a long sentence: the recording is silent from 50 ms after the cut on."""
-    sp, rec, offset = rig
+def test_cut_silences_within_50_ms(rig: tuple[Any, Recorder], synth: Synthesizer) -> None:
+    """cut() during a long sentence: the recording is silent from 50 ms after the cut on
+    (in an attempt where the machine fed the audio device in time)."""
+    sp, rec = rig
     text = "Sit tall. Raise one knee toward your chest, lower it, then the other leg."
     synth.render(text)
-    t0 = sp.clock() + 0.2
-    sp.schedule(Say(t0, text, "instruction"))
-    wait_until(sp, t0 + 1.5)
-    t_cut = sp.clock()
-    sp.cut(t_cut)
-    wait_until(sp, t_cut + 1.0)
-    audio = rec.audio()
+
+    def measure(offset: int) -> tuple[float, np.ndarray, int]:
+        t0 = sp.clock() + 0.2
+        sp.schedule(Say(t0, text, "instruction"))
+        wait_until(sp, t0 + 1.5)
+        t_cut = sp.clock()
+        sp.cut(t_cut)
+        wait_until(sp, t_cut + 1.0)
+        return t_cut, rec.audio(), offset
+
+    t_cut, audio, offset = fed_in_time(sp, rec, measure)
     at = round(t_cut * RATE) + offset
     assert np.abs(audio[at - RATE // 2 : at]).max() > THRESHOLD  # it was speaking
     assert np.abs(audio[at + RATE // 20 : at + RATE]).max() < 1e-3
     assert sp.onsets[-1][1] == text
 
 
-def test_played_is_what_went_to_the_sink(rig: tuple[Any, Recorder, int]) -> None:
+def test_played_is_what_went_to_the_sink(rig: tuple[Any, Recorder]) -> None:
     """played(a, b) returns, sample for sample, what came back from the sink for that range,
-    found within 30 ms of the calibrated round trip (as the counts' timing)."""
-    sp, rec, offset = rig
+    found within 30 ms of the calibrated round trip (as the counts' timing; in an attempt
+    where the machine fed the audio device in time)."""
+    sp, rec = rig
     rng = np.random.default_rng(1)
     noise = (rng.standard_normal(RATE // 2) * 0.1).astype(np.float32)
-    t0 = sp.clock() + 0.2
-    sp.schedule_pcm(t0, noise, kind="cue", text="noise")
-    wait_until(sp, t0 + 0.7)
-    ref = sp.played(t0 - 0.1, t0 + 0.6)
+
+    def measure(offset: int) -> tuple[float, np.ndarray, np.ndarray, int]:
+        t0 = sp.clock() + 0.2
+        sp.schedule_pcm(t0, noise, kind="cue", text="noise")
+        wait_until(sp, t0 + 0.7)
+        return t0, sp.played(t0 - 0.1, t0 + 0.6), rec.audio(), offset
+
+    t0, ref, audio, offset = fed_in_time(sp, rec, measure)
     assert np.abs(ref).max() > 0.1
     # the round trip moves by a few ms when a stream on this loaded machine skips a period
     # (1 run in 4 here, after the other tests): look for the range near the calibration
     slack = round(0.03 * RATE)
     start = round((t0 - 0.1) * RATE) + offset
-    recorded = rec.audio()[start - slack : start + len(ref) + slack]
+    recorded = audio[start - slack : start + len(ref) + slack]
     lag = int(np.argmax(np.correlate(recorded, ref, "valid"))) - slack
     back = recorded[slack + lag : slack + lag + len(ref)]
     # the sink stores 16-bit samples: equal to within one quantization step

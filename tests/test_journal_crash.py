@@ -37,6 +37,7 @@ from assistant.journal import Journal
 from test_journal import session_records
 from test_journal_crash import CRASH_EXERCISES, ROUTINE_PATH
 
+print("ready", flush=True)  # Python is up: the kill is timed from here
 journal = Journal(sys.argv[1])
 start = datetime(2026, 1, 1, 7, 0, tzinfo=timezone.utc) + timedelta(days=int(sys.argv[3]))
 day = 0
@@ -67,6 +68,8 @@ def _reported(path: Path) -> tuple[set[int], set[tuple[int, int, int]]]:
         if not line.endswith("\n"):
             continue  # killed while printing: not reported
         words = line.split()
+        if words[0] == "ready":
+            continue
         if words[0] == "start":
             starts.add(int(words[1]))
         else:
@@ -77,10 +80,10 @@ def _reported(path: Path) -> tuple[set[int], set[tuple[int, int, int]]]:
 
 @pytest.mark.slow
 def test_sigkill_at_random_moments_loses_no_reported_set(tmp_path: Path) -> None:
-    """30 times: a child writing sessions into one journal is SIGKILLed after a random
-    delay; the journal then passes integrity_check, holds every set the child printed as
-    committed (in this and earlier runs), and offers resume at the first set the latest
-    session has not committed."""
+    """30 times: a child writing sessions into one journal is SIGKILLed a random 0.05 to
+    0.55 s after its Python is up; the journal then passes integrity_check, holds every set
+    the child printed as committed (in this and earlier runs), and offers resume at the
+    first set the latest session has not committed."""
     rng = random.Random(20260302)
     db_path = tmp_path / "journal.sqlite3"
     tests_dir = str(Path(__file__).parent)
@@ -96,7 +99,13 @@ def test_sigkill_at_random_moments_loses_no_reported_set(tmp_path: Path) -> None
                 stdout=out,
                 env=env,
             )
-            time.sleep(rng.uniform(0.2, 0.7))
+            # timed from the child's own start of work, not from its launch: on a busy
+            # machine starting Python alone can take longer than the whole window
+            deadline = time.monotonic() + 60
+            while not out_path.read_text().startswith("ready\n"):
+                assert time.monotonic() < deadline and child.poll() is None, "no child"
+                time.sleep(0.01)
+            time.sleep(rng.uniform(0.05, 0.55))
             child.send_signal(signal.SIGKILL)
             assert child.wait() == -signal.SIGKILL
         starts, sets = _reported(out_path)

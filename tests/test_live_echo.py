@@ -1,6 +1,6 @@
-"""The assistant's own voice, live, through a loudspeaker looped into the microphone: a
-PulseAudio daemon of the test's own with a null sink `spk` (the loudspeaker) and a null sink
-`room`, whose monitor is the microphone. The loudspeaker reaches the room either at once
+"""The assistant's own voice, live, through a loudspeaker looped into the microphone: in
+the run's own PulseAudio daemon, a null sink `echo_spk` (the loudspeaker) and a null sink
+`echo_room`, whose monitor is the microphone. The loudspeaker reaches the room either at once
 (only the delay PulseAudio's buffers add) or through `module-loopback latency_msec=250`, as
 a Bluetooth speaker or a USB headset would. A whole session runs as a user runs it (its own
 process, no terminal) and must hear no command; a "pause" said into the room over an
@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from private_pulse import PrivateDaemon
 
 from assistant.audio import write_wav
 from assistant.testing import espeak_clip
@@ -43,47 +42,33 @@ exercises:
     tempo: 1s
     countdown: 3
 """
-SINKS = ("module-null-sink sink_name=spk rate=16000 channels=1",
-         "module-null-sink sink_name=room rate=16000 channels=1")
+SINKS = ("module-null-sink sink_name=echo_spk rate=16000 channels=1",
+         "module-null-sink sink_name=echo_room rate=16000 channels=1")
 
 
 @pytest.fixture(params=["pulseaudio's own delay", "250 ms loopback"])
-def looped(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
-    """The environment of a private PulseAudio daemon whose default sink is `spk` and
-    default source the room's microphone, with the loudspeaker in it."""
-    if not (shutil.which("pulseaudio") and shutil.which("pactl") and shutil.which("paplay")):
-        pytest.skip("pulseaudio, pactl or paplay missing (pulseaudio pulseaudio-utils)")
-    home = Path(tempfile.mkdtemp(prefix="ea-echo-"))  # short: a socket path has a limit
+def looped(request: pytest.FixtureRequest, pulse_daemon: PrivateDaemon,
+           tmp_path: Path) -> Iterator[dict[str, str]]:
+    """The environment of a client of the run's own PulseAudio daemon whose sink is the
+    loudspeaker `echo_spk` and whose source is the room's microphone, with the loudspeaker
+    in it; the sinks and the loopback are unloaded afterwards."""
     delayed = request.param == "250 ms loopback"
-    env = {**os.environ, "PULSE_RUNTIME_PATH": str(home / "run"),
-           "PULSE_STATE_PATH": str(home / "state"), "PULSE_SINK": "spk",
-           "PULSE_SOURCE": "room.monitor" if delayed else "spk.monitor"}
-    env.pop("PULSE_SERVER", None)
-    env["EA_ROOM_SINK"] = "room" if delayed else "spk"  # where a person's voice goes in
-    log = open(home / "log", "w")  # noqa: SIM115  (closed below)
-    modules = [arg for sink in SINKS for arg in ("-L", sink)]
-    daemon = subprocess.Popen(
-        ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--system=false",
-         "-L", "module-native-protocol-unix auth-anonymous=1", *modules],
-        env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+    env = {**os.environ, **pulse_daemon.env(), "PULSE_SINK": "echo_spk",
+           "PULSE_SOURCE": "echo_room.monitor" if delayed else "echo_spk.monitor"}
+    env["EA_ROOM_SINK"] = "echo_room" if delayed else "echo_spk"  # where a person's voice goes
+    loaded = []
     try:
-        for _ in range(100):
-            if subprocess.run(["pactl", "info"], env=env, capture_output=True).returncode == 0:
-                break
-            time.sleep(0.1)
-        else:
-            pytest.skip(f"private PulseAudio did not start: {(home / 'log').read_text()[-300:]}")
+        for sink in SINKS:
+            loaded.append(pulse_daemon.pactl("load-module", *sink.split()).strip())
         if delayed:
-            subprocess.run(["pactl", "load-module", "module-loopback", "source=spk.monitor",
-                            "sink=room", "latency_msec=250"], env=env, check=True,
-                           capture_output=True, timeout=10)
-        env["XDG_DATA_HOME"] = str(home / "data")
+            loaded.append(pulse_daemon.pactl(
+                "load-module", "module-loopback", "source=echo_spk.monitor", "sink=echo_room",
+                "latency_msec=250").strip())
+        env["XDG_DATA_HOME"] = str(tmp_path / "data")
         yield env
     finally:
-        daemon.terminate()
-        daemon.wait(timeout=10)
-        log.close()
-        shutil.rmtree(home, ignore_errors=True)
+        for module in reversed(loaded):
+            pulse_daemon.pactl_ok("unload-module", module)
 
 
 def start(env: dict[str, str], tmp: Path, *extra: str) -> subprocess.Popen[str]:

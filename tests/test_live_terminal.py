@@ -36,15 +36,17 @@ FOOTER = "h: help  o: it hurts  q: end"
 
 
 class Terminal:
-    """A tmux server of its own with one window of a fixed size."""
+    """A tmux server of its own with one window of a fixed size, its socket in `folder`
+    (not in /tmp/tmux-UID, where it would be left behind)."""
 
-    def __init__(self, socket: str, width: int, height: int) -> None:
+    def __init__(self, socket: str, width: int, height: int, folder: Path) -> None:
         self.socket = socket
         self.width, self.height = width, height
+        self.env = {**os.environ, "TMUX_TMPDIR": str(folder)}
 
     def tmux(self, *args: str) -> str:
         return subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True,
-                              text=True, timeout=10, check=True).stdout
+                              text=True, timeout=10, check=True, env=self.env).stdout
 
     def start(self, argv: list[str], env: dict[str, str], cwd: Path) -> None:
         exports = " ".join(shlex.quote(f"{k}={v}") for k, v in env.items())
@@ -77,7 +79,7 @@ class Terminal:
 
     def close(self) -> None:
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True,
-                       timeout=10)
+                       timeout=10, env=self.env)
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +92,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     env = {"PULSE_SERVER": "unix:/nonexistent", "XDG_DATA_HOME": str(tmp / "data"),
            "XDG_CONFIG_HOME": str(tmp / "config"), "TERM": "xterm-256color",
            "PYTHONPATH": str(ROOT)}
-    term = Terminal(f"ea-test-{os.getpid()}", 80, 15)
+    term = Terminal(f"ea-test-{os.getpid()}", 80, 15, tmp)
     argv = [sys.executable, "-m", "assistant", "start", str(tmp / "keys.yaml"), "--no-listen",
             "--no-journal", "--events", str(events)]
     shots: dict[str, str] = {}

@@ -1,0 +1,84 @@
+"""The tests leave the machine as they found it: the user's PulseAudio keeps its sinks and
+default devices, no PulseAudio the tests started keeps running, and nothing is left in the
+temporary folder or the home folder but what pytest keeps by its own rules."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from private_pulse import PrivateDaemon, available
+from test_audio_pulse import RATE, Recorder, pulse  # noqa: F401  (pulse is a fixture)
+
+pytestmark = pytest.mark.audio
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def defaults(desk: PrivateDaemon) -> tuple[list[str], list[str]]:
+    """The sinks of the user's PulseAudio, and its default sink and source lines."""
+    sinks = [line.split("\t")[1] for line in desk.pactl("list", "short", "sinks").splitlines()]
+    info = [line for line in desk.pactl("info").splitlines()
+            if line.startswith(("Default Sink:", "Default Source:"))]
+    return sinks, info
+
+
+def pulseaudio_started_in(folder: Path) -> list[int]:
+    """Running pulseaudio processes whose environment names `folder`."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if (proc / "comm").read_text().strip() == "pulseaudio" and \
+                    str(folder).encode() in (proc / "environ").read_bytes():
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_a_run_of_the_audio_tests_leaves_the_machine_as_it_found_it(tmp_path: Path) -> None:
+    """A pytest run of a real-audio test, beside a user's PulseAudio with its own speaker,
+    passes and leaves that server's sinks and default devices as they were, no PulseAudio
+    of its own running, nothing in TMPDIR but pytest's own folder and nothing in HOME."""
+    if (missing := available()) is not None:
+        pytest.skip(missing)
+    desk = PrivateDaemon("module-null-sink sink_name=desk")  # the user's desktop
+    try:
+        before = defaults(desk)
+        scratch, home = tmp_path / "tmp", tmp_path / "home"
+        scratch.mkdir()
+        home.mkdir()
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PULSE_", "XDG_"))}
+        env |= {**desk.env(), "TMPDIR": str(scratch), "HOME": str(home)}
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-o", "addopts=",
+             "tests/test_leaves_machine.py::test_the_runs_speaker_is_heard_by_its_microphone"],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        assert " 1 passed" in done.stdout, done.stdout[-2000:] + done.stderr[-2000:]
+        assert defaults(desk) == before
+        assert pulseaudio_started_in(scratch) == []
+        pytests = f"pytest-of-{getpass.getuser()}"
+        assert [p.name for p in scratch.iterdir() if p.name != pytests] == []
+        assert sorted(str(p.relative_to(home)) for p in home.rglob("*")) == []
+    finally:
+        desk.stop()
+
+
+def test_the_runs_speaker_is_heard_by_its_microphone(pulse: str) -> None:  # noqa: F811
+    """A tone played on the ALSA device `pulse` comes back, loud, from `pulse` as a
+    microphone: the run's own daemon is the speaker and the microphone."""
+    import sounddevice as sd
+
+    tone = (0.5 * np.sin(2 * np.pi * 440 * np.arange(RATE // 2) / RATE)).astype(np.float32)
+    recorder = Recorder(pulse)
+    try:
+        sd.play(tone, RATE, device=pulse, blocking=True)
+        sd.sleep(500)  # what PulseAudio still holds in its buffers
+    finally:
+        recorder.close()
+    assert np.abs(recorder.audio()).max() > 0.25

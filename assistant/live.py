@@ -345,7 +345,6 @@ class Microphone:
         self._worker.join(timeout=30)  # the frame it is on; Whisper on a loaded machine
 
 
-
 class Loudspeaker:
     """The loudspeaker and the session clock, through a device that may go away.
 

@@ -110,6 +110,18 @@ def test_a_command_made_of_the_assistants_own_words_is_dropped_as_its_own_voice(
     assert reasons == ["its own voice (it was saying 'Go!')"]
 
 
+def test_its_own_paused_heard_as_pause_is_dropped_as_its_own_voice() -> None:
+    """The assistant says "Paused. Say resume when you're ready." and the engine hears
+    "pause" in its echo: dropped, a word and its inflection counting as one."""
+    word = espeak_clip("paused")
+    mic = np.concatenate([np.zeros(RATE, np.float32), 0.5 * word, np.zeros(RATE, np.float32)])
+    silent = np.zeros_like(mic)
+    said = [(1.0, 3.0, "Paused. Say resume when you're ready.")]
+    intents, reasons = listen(mic, silent, ["pause"], said)
+    assert intents == []
+    assert reasons == ["its own voice (it was saying \"Paused. Say resume when you're ready.\")"]
+
+
 def test_a_command_sharing_no_word_with_what_was_said_is_kept() -> None:
     """The same, but the assistant was saying "Next up: Shoulder rolls." and the engine
     hears "pause": kept."""

@@ -48,6 +48,16 @@ def words(text: str) -> frozenset[str]:
     return frozenset(_NUMBERS[int(w)] if w.isdigit() and int(w) <= 10 else w for w in found)
 
 
+_ENDINGS = ("", "s", "d", "ed", "es", "ing")
+
+
+def share_a_word(heard: frozenset[str], said: frozenset[str]) -> bool:
+    """Whether a command's words and what the assistant said share a word, a word and its
+    inflection counting as one ("Paused." came back as "pause")."""
+    return any(w == t or (len(w) >= 3 and t.startswith(w) and t[len(w):] in _ENDINGS)
+               for w in heard for t in said)
+
+
 @dataclass(frozen=True)
 class Rejected:
     """An utterance that gave no command, and why (for `--verbose`)."""
@@ -458,7 +468,7 @@ class Listener:
         longest = max(self.LONGEST_ECHO, delay or 0.0)
         a, b = start * FRAME_S - longest - self.OWN_WORDS_BEFORE, end * FRAME_S
         heard = words(text)
-        return next((t for t in self._said(a, b) if heard & words(t)), None)
+        return next((t for t in self._said(a, b) if share_a_word(heard, words(t))), None)
 
     def _reject(self, start: int, end: int, reason: str, text: str = "") -> None:
         item = Rejected(round(start * FRAME_S, 3), round(end * FRAME_S, 3), reason, text)

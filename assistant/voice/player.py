@@ -34,6 +34,9 @@ from assistant.voice.tts import SAMPLE_RATE, Synthesizer, fit
 
 RANK: dict[str, int] = {"cue": 0, "count": 1, "instruction": 2, "prompt": 2}
 MAX_WAIT = 2.0
+CATCH_UP = 0.008
+"""Seconds the live loudspeaker may fall behind its own timeline (it ran dry on a busy
+machine) before it skips ahead, so that counts stay on their beat in real time."""
 """Seconds a cue may wait for a higher-priority utterance before it is dropped as stale."""
 GAP = 0.080
 """Speech cut by a newer utterance falls silent this long before it, so the new one
@@ -235,7 +238,9 @@ class LiveSpeaker:
     callback leaves the device without samples (an underflow), the device plays silence, and
     every later sample sounds that much later than the counter says (measured with both cores
     busy: 49 underflows in 30 s moved the echo 30 -> 780 ms against the counter, while the
-    stamps placed it within 0.2 ms).
+    stamps placed it within 0.2 ms). So the samples the device missed are skipped (once
+    more than CATCH_UP behind, by the stamps): the session clock then keeps real time, a
+    count stays on its beat, and the echo stays where it was.
     """
 
     def __init__(
@@ -269,6 +274,8 @@ class LiveSpeaker:
         self._stamp_frame = np.zeros(stamps, dtype=np.int64)  # block start (sample) ...
         self._stamp_time = np.zeros(stamps, dtype=np.float64)  # ... and when it sounds
         self._calls = 0
+        self._anchor: tuple[int, float] | None = None  # (sample, stream time it sounded)
+        self.skipped = 0  # samples skipped to catch up after the device ran dry
         self._finished = False
         try:
             self._stream = sd.OutputStream(
@@ -292,7 +299,11 @@ class LiveSpeaker:
             self.underflows += 1
         out = outdata[:, 0]
         out.fill(0.0)
-        n0 = self._frames
+        n0 = self._due(self._frames, time.outputBufferDacTime)
+        if n0 > self._frames:  # the device ran dry: nothing sounded meanwhile
+            self.skipped += n0 - self._frames
+            self._put(self._frames, np.zeros(min(n0 - self._frames, len(self._ring)),
+                                             np.float32))
         n1 = n0 + frames
         for v in self._voices:
             if not v.started:
@@ -311,16 +322,36 @@ class LiveSpeaker:
         elif target != 1.0:
             out *= np.float32(target)
         np.clip(out, -1.0, 1.0, out=out)
-        size = len(self._ring)
-        i = n0 % size
-        k = min(frames, size - i)
-        self._ring[i : i + k] = out[:k]
-        self._ring[: frames - k] = out[k:]
+        self._put(n0, out)
         j = self._calls % len(self._stamp_time)
         self._stamp_frame[j] = n0
         self._stamp_time[j] = time.outputBufferDacTime
         self._calls += 1
         self._frames = n1
+
+    def _put(self, start: int, block: np.ndarray) -> None:
+        """Samples [start, start + len(block)) of what was played, into the ring."""
+        size = len(self._ring)
+        i = start % size
+        k = min(len(block), size - i)
+        self._ring[i : i + k] = block[:k]
+        self._ring[: len(block) - k] = block[k:]
+
+    def _due(self, n: int, dac: float) -> int:
+        """The sample to play next, that PortAudio says sounds at stream time `dac`: `n`, the
+        next one, unless the device ran dry for more than CATCH_UP since the anchor (a late
+        callback on a busy machine): then the one that sounds at `dac` by the anchor, so the
+        samples after it sound when the session clock says (never an earlier one)."""
+        anchor = self._anchor
+        if dac <= 0.0:
+            return n
+        if anchor is not None:
+            due = anchor[0] + round((dac - anchor[1]) * self.rate)
+            if abs(due - n) <= round(CATCH_UP * self.rate):
+                return n
+            n = max(n, due)
+        self._anchor = (n, dac)
+        return n
 
     def _on_finished(self) -> None:
         self._finished = True

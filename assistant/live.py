@@ -35,7 +35,8 @@ from assistant.session import Mode, Session
 from assistant.settings import Settings
 from assistant.view import KEY_HELP, Extras, render
 
-LOOKAHEAD = 0.05  # speech is handed to the speaker this early, to start on its sample
+LOOKAHEAD = 0.15  # speech is handed to the speaker this early, to start on its sample
+# (0.05 s was too little on a busy machine: the main loop woke late and counts started late)
 SAMPLE_RATE = 16000
 MIC_BLOCK = 320
 OFFSET_HISTORY = 500  # microphone blocks (10 s) whose session times are remembered

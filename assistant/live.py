@@ -34,6 +34,7 @@ from assistant.runner import speaker_sink
 from assistant.session import Mode, Session
 from assistant.settings import Settings
 from assistant.view import KEY_HELP, Extras, render
+from assistant.voice.player import COUNTERS_ONLY
 
 LOOKAHEAD = 0.15  # speech is handed to the speaker this early, to start on its sample
 # (0.05 s was too little on a busy machine: the main loop woke late and counts started late)
@@ -290,7 +291,7 @@ class Microphone:
             played = None
             if self._speaker is not None:
                 sounding = None
-                if recorded_at > 0.0:  # what the loudspeaker was sounding then
+                if recorded_at > 0.0 and not COUNTERS_ONLY:  # what the loudspeaker sounded
                     sounding = self._speaker.session_time(recorded_at)
                 t = start + self.alignment.update(start, sounding) + REFERENCE_LEAD
                 played = self._speaker.played(t, t + len(frame) / SAMPLE_RATE)

@@ -20,6 +20,7 @@ Speakers:
 from __future__ import annotations
 
 import bisect
+import os
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -34,6 +35,9 @@ from assistant.voice.tts import SAMPLE_RATE, Synthesizer, fit
 
 RANK: dict[str, int] = {"cue": 0, "count": 1, "instruction": 2, "prompt": 2}
 MAX_WAIT = 2.0
+COUNTERS_ONLY = os.environ.get("EA_BENCH_COUNTERS_ONLY") == "1"
+"""For the live echo bench's naive row only: the sample counters alone, as before the
+timestamps were used."""
 CATCH_UP = 0.008
 """Seconds the live loudspeaker may fall behind its own timeline (it ran dry on a busy
 machine) before it skips ahead, so that counts stay on their beat in real time."""
@@ -343,7 +347,7 @@ class LiveSpeaker:
         callback on a busy machine): then the one that sounds at `dac` by the anchor, so the
         samples after it sound when the session clock says (never an earlier one)."""
         anchor = self._anchor
-        if dac <= 0.0:
+        if dac <= 0.0 or COUNTERS_ONLY:
             return n
         if anchor is not None:
             due = anchor[0] + round((dac - anchor[1]) * self.rate)

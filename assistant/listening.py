@@ -13,12 +13,23 @@ from typing import Any
 import numpy as np
 
 from assistant.app import make_listener
+from assistant.commands import Command
 from assistant.errors import DeviceError
 from assistant.events import Heard
 from assistant.settings import Settings
 
 SAMPLE_RATE = 16000
 BLOCK = 320  # 20 ms, as the microphone delivers it
+
+
+def expected(moment: str | None) -> frozenset[Command] | None:
+    """What the ear hears at `moment` ("commands", "question", "rating"), exactly as the
+    session narrows it then (`session.EXPECTED`); None (everything) without one."""
+    if moment is None:
+        return None
+    from assistant.session import EXPECTED
+
+    return EXPECTED[moment]
 
 
 def show(heard: Heard, as_json: bool) -> None:
@@ -46,12 +57,15 @@ def show_rejected(listener: Any, as_json: bool) -> None:
     rejected.clear()
 
 
-def listen_file(path: Path, settings: Settings, *, as_json: bool, verbose: bool) -> int:
-    """Every command in a recording, streamed in 20 ms blocks; returns how many."""
+def listen_file(path: Path, settings: Settings, *, as_json: bool, verbose: bool,
+                expect: str | None = None) -> int:
+    """Every command in a recording, streamed in 20 ms blocks; returns how many. With
+    `expect`, only what the session expects at that moment (see `expected`)."""
     from assistant.audio import read_wav
 
     audio = read_wav(path)
     listener = make_listener(settings)
+    listener.expect(expected(expect))
     count = 0
     rejected = 0
     told = listener.on_rejected
@@ -98,8 +112,10 @@ def summary(path: Path, seconds: float, commands: int, rejected: int, verbose: b
             f"heard: {plural(commands, 'command')}, {rejected} rejected{why}.")
 
 
-def listen_microphone(settings: Settings, *, as_json: bool, verbose: bool) -> None:
-    """Print each command heard from the microphone until Ctrl-C."""
+def listen_microphone(settings: Settings, *, as_json: bool, verbose: bool,
+                      expect: str | None = None) -> None:
+    """Print each command heard from the microphone until Ctrl-C (with `expect`, only what
+    the session expects at that moment)."""
     from assistant.live import Microphone, device
 
     listener = make_listener(settings)
@@ -109,6 +125,7 @@ def listen_microphone(settings: Settings, *, as_json: bool, verbose: bool) -> No
     except DeviceError as exc:
         raise DeviceError(f"{exc}. Without a microphone, `exercise-assistant start "
                           "--no-listen` works with the keys.") from None
+    mic.expect(expected(expect))
     if not as_json:
         print("Listening: say a command (Ctrl-C to stop).", file=sys.stderr, flush=True)
     try:

@@ -51,3 +51,84 @@ def test_listen_file_json_keeps_stdout_to_commands_and_counts_on_stderr(
                          last)
     assert match, last
     assert int(match[1]) == 2 + int(match[2])
+
+
+def said(tmp_path: Path, synth: Synthesizer, *phrases: str) -> Path:
+    """A recording of `phrases` said one after another, 1.5 s apart."""
+    wav = tmp_path / "said.wav"
+    parts = [quiet(1.0)]
+    for phrase in phrases:
+        parts += [synth.render(phrase), quiet(1.5)]
+    write_wav(wav, np.concatenate(parts))
+    return wav
+
+
+def heard_commands(argv: list[str], capsys: pytest.CaptureFixture[str]) -> list[str]:
+    main(argv)
+    return [json.loads(line)["command"] for line in capsys.readouterr().out.splitlines()]
+
+
+def test_listen_expect_hears_a_recording_as_the_session_does_at_that_moment(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], synth: Synthesizer
+) -> None:
+    """Of "yes", "three" and "pause", `--expect commands` hears only pause (as during a
+    set), `question` pause and yes, `rating` pause and three (the number), and no --expect
+    all three."""
+    wav = said(tmp_path, synth, "yes", "three", "pause")
+    base = ["listen", "--file", str(wav), "--json"]
+    assert heard_commands(base, capsys) == ["yes", "number", "pause"]
+    assert heard_commands([*base, "--expect", "commands"], capsys) == ["pause"]
+    assert heard_commands([*base, "--expect", "question"], capsys) == ["yes", "pause"]
+    assert heard_commands([*base, "--expect", "rating"], capsys) == ["number", "pause"]
+
+
+def test_listen_expect_uses_the_sessions_own_sets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The commands `--expect X` narrows the ear to are exactly the session's EXPECTED[X],
+    the sets `Session.expecting` returns, for each of commands, question and rating."""
+    from assistant import listening, session
+    from assistant.commands import Command
+
+    assert listening.expected(None) is None
+    for context in ("commands", "question", "rating"):
+        assert listening.expected(context) is session.EXPECTED[context]
+    assert {Command.PAUSE, Command.RESUME} <= session.EXPECTED["commands"]
+    assert session.EXPECTED["question"] - session.EXPECTED["commands"] == {Command.YES,
+                                                                           Command.NO}
+    assert session.EXPECTED["rating"] - session.EXPECTED["commands"] == {Command.NUMBER}
+
+
+def test_listen_help_explains_expect(capsys: pytest.CaptureFixture[str]) -> None:
+    """`listen --help` names --expect with its three moments and says what each hears."""
+    main(["listen", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--expect [commands|question|rating]" in text
+    assert ("Hear as the session does at one moment: commands (during a set: the commands "
+            "only), question (plus yes and no), rating (plus the numbers 0-10); without it, "
+            "everything.") in text
+
+
+def test_listen_expect_with_a_bad_moment_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--expect maybe` exits 2 with one line naming the choices, and no traceback."""
+    with pytest.raises(SystemExit) as exit_:
+        main(["listen", "--expect", "maybe"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1
+    assert err[0].startswith("exercise-assistant: Invalid value for '--expect': 'maybe' is not "
+                             "one of 'commands', 'question', 'rating'")
+
+
+def test_listen_verbose_shows_what_was_heard_in_a_rejected_utterance(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], synth: Synthesizer
+) -> None:
+    """A word that is no command ("banana"), with --verbose: its rejected line says the
+    text Whisper heard, in the human output ('banana') and in JSON ("text": "banana")."""
+    wav = said(tmp_path, synth, "banana")
+    main(["listen", "--file", str(wav), "--verbose"])
+    err = capsys.readouterr().err.splitlines()
+    assert re.fullmatch(r" +\d+\.\d\d- +\d+\.\d\ds  rejected: not a command 'banana'", err[0]), err
+    main(["listen", "--file", str(wav), "--verbose", "--json"])
+    rejected = json.loads(capsys.readouterr().err.splitlines()[0])["rejected"]
+    assert (rejected["reason"], rejected["text"]) == ("not a command", "banana")

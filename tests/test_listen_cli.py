@@ -71,15 +71,15 @@ def heard_commands(argv: list[str], capsys: pytest.CaptureFixture[str]) -> list[
 def test_listen_expect_hears_a_recording_as_the_session_does_at_that_moment(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], synth: Synthesizer
 ) -> None:
-    """Of "yes", "three" and "pause", `--expect commands` hears only pause (as during a
-    set), `question` pause and yes, `rating` pause and three (the number), and no --expect
-    all three."""
-    wav = said(tmp_path, synth, "yes", "three", "pause")
+    """Of "yes", "six", "pause" and "resume", `--expect commands` hears only pause and
+    resume (as during a set), `question` yes too, `rating` the number six too, and no
+    --expect all four."""
+    wav = said(tmp_path, synth, "yes", "six", "pause", "resume")
     base = ["listen", "--file", str(wav), "--json"]
-    assert heard_commands(base, capsys) == ["yes", "number", "pause"]
-    assert heard_commands([*base, "--expect", "commands"], capsys) == ["pause"]
-    assert heard_commands([*base, "--expect", "question"], capsys) == ["yes", "pause"]
-    assert heard_commands([*base, "--expect", "rating"], capsys) == ["number", "pause"]
+    assert heard_commands(base, capsys) == ["yes", "number", "pause", "resume"]
+    assert heard_commands([*base, "--expect", "commands"], capsys) == ["pause", "resume"]
+    assert heard_commands([*base, "--expect", "question"], capsys) == ["yes", "pause", "resume"]
+    assert heard_commands([*base, "--expect", "rating"], capsys) == ["number", "pause", "resume"]
 
 
 def test_listen_expect_uses_the_sessions_own_sets(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -123,12 +123,12 @@ def test_listen_expect_with_a_bad_moment_is_a_usage_error(
 def test_listen_verbose_shows_what_was_heard_in_a_rejected_utterance(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], synth: Synthesizer
 ) -> None:
-    """A word that is no command ("banana"), with --verbose: its rejected line says the
-    text Whisper heard, in the human output ('banana') and in JSON ("text": "banana")."""
-    wav = said(tmp_path, synth, "banana")
+    """A word that is no command ("hello"), with --verbose: its rejected line says the
+    text Whisper heard, in the human output ('hello') and in JSON ("text": "hello")."""
+    wav = said(tmp_path, synth, "hello")
     main(["listen", "--file", str(wav), "--verbose"])
     err = capsys.readouterr().err.splitlines()
-    assert re.fullmatch(r" +\d+\.\d\d- +\d+\.\d\ds  rejected: not a command 'banana'", err[0]), err
+    assert re.fullmatch(r" +\d+\.\d\d- +\d+\.\d\ds  rejected: not a command 'hello'", err[0]), err
     main(["listen", "--file", str(wav), "--verbose", "--json"])
     rejected = json.loads(capsys.readouterr().err.splitlines()[0])["rejected"]
-    assert (rejected["reason"], rejected["text"]) == ("not a command", "banana")
+    assert (rejected["reason"], rejected["text"]) == ("not a command", "hello")

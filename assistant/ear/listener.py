@@ -421,11 +421,14 @@ class Listener:
         # left over (a fan's noise on top): "stop" kept 80-100 ms of its 400 (measured), and
         # the engine hears the whole word anyway, with the preroll and the hangover
         shortest = self.min_frames_under_echo if self._under_echo else self.min_frames
+        # what the engine wrote, also when it took no command (Whisper says), for --verbose
+        text = recognition.text if recognition is not None else \
+            str(getattr(self.engine, "heard_text", ""))
         if end - start < shortest:
-            self._reject(start, end, "too short")
+            self._reject(start, end, "too short", text)
             return None
         if recognition is None:
-            self._reject(start, end, "not a command")
+            self._reject(start, end, "not a command", text)
             return None
         intent = self.vocabulary.parse(recognition.text)
         if intent is None:

@@ -215,6 +215,8 @@ class WhisperEngine:
         self.expect(None)
         #: heard beside Whisper; its command stands when Whisper hears none (see `create`)
         self.second = second
+        #: what Whisper wrote for the last utterance, taken or not (for `--verbose`)
+        self.heard_text = ""
 
     # ------------------------------------------------------------------ the Engine API
 
@@ -256,11 +258,14 @@ class WhisperEngine:
     def end_utterance(self) -> Recognition | None:
         chunks, peeked = self._chunks, self._peeked
         self._chunks, self._peeked = [], None
+        self.heard_text = ""
         if not chunks:
             return None
         audio = np.concatenate(chunks)
         quick = peeked[1] if peeked is not None and peeked[0] == len(chunks) else None
-        heard = self.decide(self.hear(audio, quick=quick))
+        hearing = self.hear(audio, quick=quick)
+        self.heard_text = transcript(hearing)
+        heard = self.decide(hearing)
         other = self.second.end_utterance() if self.second is not None else None
         return heard if heard is not None else other
 
@@ -378,6 +383,12 @@ class WhisperEngine:
             if len(r.text_token_probs) else -99.0
             for r in results
         ]
+
+
+def transcript(hearing: Hearing) -> str:
+    """What Whisper wrote for an utterance with nothing to guide it (canonical): the full
+    look's plain decode when it was taken and wrote something, else the quick look's."""
+    return hearing.plain if hearing.full and hearing.plain else hearing.quick.text
 
 
 def create(vocabulary: Vocabulary, model_path: Path | None = None) -> WhisperEngine:

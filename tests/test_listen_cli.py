@@ -132,3 +132,71 @@ def test_listen_verbose_shows_what_was_heard_in_a_rejected_utterance(
     main(["listen", "--file", str(wav), "--verbose", "--json"])
     rejected = json.loads(capsys.readouterr().err.splitlines()[0])["rejected"]
     assert (rejected["reason"], rejected["text"]) == ("not a command", "hello")
+
+
+def test_listen_file_decides_in_a_second_process_and_prints_the_same_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], synth: Synthesizer,
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Commands, other words and a sentence too long to be one: `listen --file --json
+    --verbose` hands every utterance but the too-long one to the worker process, and
+    prints exactly the lines (stdout and stderr) it prints deciding each one as live."""
+    from assistant import listening
+    from assistant.ear.pipeline import WhisperPipeline
+
+    wav = said(tmp_path, synth, "pause", "hello", "six",
+               "I will call my sister next week, and we will go to the park together", "next")
+    argv = ["listen", "--file", str(wav), "--json", "--verbose"]
+    submitted: list[int] = []
+    submit = WhisperPipeline.submit
+
+    def counted(self: WhisperPipeline) -> object:
+        submitted.append(1)
+        return submit(self)
+
+    monkeypatch.setattr(WhisperPipeline, "submit", counted)
+    main(argv)
+    fast = capsys.readouterr()
+    monkeypatch.setattr(listening, "PIPELINE", False)
+    main(argv)
+    live = capsys.readouterr()
+    assert (fast.out, fast.err) == (live.out, live.err)
+    assert [json.loads(line)["command"] for line in live.out.splitlines()] == [
+        "pause", "number", "next"]
+    rejected = [json.loads(line)["rejected"]["reason"] for line in live.err.splitlines()[:-1]]
+    assert rejected.count("too long") == 1
+    assert len(submitted) == 3 + len(rejected) - 1
+
+
+def test_listen_file_shows_a_progress_bar_only_on_a_terminal(tmp_path: Path) -> None:
+    """With stderr a terminal, `listen --file` draws a progress bar ("listening", a percent)
+    there; with stderr a pipe, stderr holds the summary line alone."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    wav = tmp_path / "quiet.wav"
+    write_wav(wav, quiet(3.0))
+    argv = [sys.executable, "-m", "assistant", "listen", "--file", str(wav), "--engine",
+            "pocketsphinx"]
+    root = Path(__file__).resolve().parents[1]
+    master, slave = pty.openpty()
+    done = subprocess.run(argv, stdout=subprocess.PIPE, stderr=slave, cwd=root, timeout=120)
+    os.close(slave)
+    drawn = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    os.close(master)
+    assert done.returncode == 0 and done.stdout == b""
+    text = drawn.decode("utf-8", "replace")
+    assert "listening" in text and "%" in text, text
+    piped = subprocess.run(argv, capture_output=True, text=True, cwd=root, timeout=120)
+    assert piped.stderr.splitlines() == [f"{wav}: 3.0 s of audio, 0 utterances heard: "
+                                         "0 commands, 0 rejected."]

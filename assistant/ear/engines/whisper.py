@@ -157,6 +157,16 @@ class Hearing:
         return max(self.candidates, key=lambda c: c[1]) if self.candidates else None
 
 
+@dataclass(frozen=True)
+class Utterance:
+    """An utterance handed from one engine to another to decide (`WhisperEngine.hand_over`)."""
+
+    chunks: tuple[np.ndarray, ...]
+    peeked: tuple[int, Quick] | None
+    over_speech: bool
+    phrases: tuple[str, ...] | None  # expected now (None: all)
+
+
 class WhisperEngine:
     """Whisper as a small-vocabulary recognizer; see the module's doc."""
 
@@ -268,6 +278,33 @@ class WhisperEngine:
         heard = self.decide(hearing)
         other = self.second.end_utterance() if self.second is not None else None
         return heard if heard is not None else other
+
+    # ------------------------------------------------------------------ decided elsewhere
+
+    def hand_over(self) -> Utterance:
+        """The utterance fed so far, with all `end_utterance` needs to decide it (picklable,
+        for another process: `assistant.ear.pipeline`); the engine is then ready for the
+        next one, as after `end_utterance`."""
+        utterance = Utterance(
+            tuple(self._chunks), self._peeked, self.over_speech,
+            None if self._expected is None else tuple(self._phrases),
+        )
+        self._chunks, self._peeked = [], None
+        return utterance
+
+    def decide_handed(self, utterance: Utterance, second: Recognition | None = None
+                      ) -> tuple[Recognition | None, str]:
+        """`end_utterance` of an utterance another engine handed over (`hand_over`), where
+        the second opinion, fed there, answered `second`; and `heard_text`."""
+        self.expect(utterance.phrases)
+        self.over_speech = utterance.over_speech
+        self._chunks, self._peeked = list(utterance.chunks), utterance.peeked
+        own, self.second = self.second, None
+        try:
+            heard = self.end_utterance()
+        finally:
+            self.second = own
+        return (heard if heard is not None else second), self.heard_text
 
     # ------------------------------------------------------------------ the decision
 

@@ -348,23 +348,29 @@ def devices() -> None:
 Examples:
   exercise-assistant listen                      # say commands; each one heard is printed
   exercise-assistant listen --verbose            # also what was heard but rejected
-  exercise-assistant listen --file me.wav --json # the recognizer alone over a recording""")
+  exercise-assistant listen --file me.wav --json # the recognizer alone over a recording
+  exercise-assistant listen --file me.wav --expect rating  # as when a pain rating is asked""")
 @click.option("--file", "wav", type=click.Path(dir_okay=False, path_type=Path),
               help="Recognize commands in this WAV file instead of the microphone.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON line per command heard.")
-@click.option("--verbose", "-v", is_flag=True, help="Also show rejected utterances.")
+@click.option("--verbose", "-v", is_flag=True,
+              help="Also show rejected utterances: why, and what was heard.")
+@click.option("--expect", type=click.Choice(["commands", "question", "rating"]),
+              help="Hear as the session does at one moment: commands (during a set: the "
+              "commands only), question (plus yes and no), rating (plus the numbers 0-10); "
+              "without it, everything.")
 @engine_options
 @click.option("--input-device", help="Microphone (see `devices`).")
-def listen(wav: Path | None, as_json: bool, verbose: bool, engine: str | None,
-           model: Path | None, input_device: str | None) -> None:
+def listen(wav: Path | None, as_json: bool, verbose: bool, expect: str | None,
+           engine: str | None, model: Path | None, input_device: str | None) -> None:
     """Check the microphone and recognizer: print each command heard."""
     from assistant.listening import listen_file, listen_microphone
 
     settings = settings_from(engine=engine, model=model, input_device=input_device)
     if wav is not None:
-        listen_file(wav, settings, as_json=as_json, verbose=verbose)
+        listen_file(wav, settings, as_json=as_json, verbose=verbose, expect=expect)
     else:
-        listen_microphone(settings, as_json=as_json, verbose=verbose)
+        listen_microphone(settings, as_json=as_json, verbose=verbose, expect=expect)
 
 
 @cli.command(epilog="""\b

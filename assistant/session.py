@@ -176,12 +176,12 @@ class Session:
         question waits for one and numbers when a pain rating is asked for. The listener
         hears only these, so that a count muttered along ("three") is not an answer."""
         if self.mode is Mode.CONFIRMING:
-            return _COMMANDS | _YES_NO
+            return EXPECTED["question"]
         if self.mode is Mode.RUNNING and self.step.kind is StepKind.QUESTION:
             if self.step.tag == "resume" or self._answer is not None:
-                return _COMMANDS | _YES_NO
-            return _COMMANDS | {Command.NUMBER}
-        return _COMMANDS
+                return EXPECTED["question"]
+            return EXPECTED["rating"]
+        return EXPECTED["commands"]
 
     def snapshot(self, now: float) -> Snapshot:
         step = self.step
@@ -734,3 +734,11 @@ def _count(n: int, noun: str) -> str:
 #: The commands that always make sense; answers only when a question asks for them.
 _COMMANDS = frozenset(_HANDLERS)
 _YES_NO = frozenset({Command.YES, Command.NO})
+#: What a person can usefully say in each kind of moment (`Session.expecting` picks one):
+#: during a set, the commands; at a yes/no question, the answers too; at a pain rating,
+#: the numbers too. `listen --expect` hears a recording as one of these moments.
+EXPECTED: dict[str, frozenset[Command]] = {
+    "commands": _COMMANDS,
+    "question": _COMMANDS | _YES_NO,
+    "rating": _COMMANDS | {Command.NUMBER},
+}

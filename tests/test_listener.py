@@ -241,3 +241,77 @@ def test_optional_engine_without_its_package_or_model_is_one_clear_line(
     assert "\n" not in message
     assert f"pip install {package}" in message
     assert "--model PATH" in message
+
+
+class SlowPipeline:
+    """A pipeline whose decisions come back only when `release` is called: "pause" for the
+    first utterance, nothing for the second (not a command, heard as "hello")."""
+
+    def __init__(self, engine: AcceptAll) -> None:
+        from concurrent.futures import Future
+
+        self.engine = engine
+        self.futures: list[Future[tuple[Recognition | None, str]]] = []
+        self.dropped = 0
+        self._future = Future
+
+    def submit(self) -> object:
+        future = self._future()
+        self.futures.append(future)
+        return future
+
+    def drop(self) -> None:
+        self.dropped += 1
+
+    def release(self) -> None:
+        answers = [(Recognition("pause", 1.0), "pause"), (None, "hello")]
+        for future, answer in zip(self.futures, answers, strict=False):
+            if not future.done():
+                future.set_result(answer)
+
+
+@needs_espeak
+def test_with_a_pipeline_outcomes_and_rejections_come_out_in_the_order_spoken() -> None:
+    """Handed to a pipeline that decides late, "pause", "hello" and then a long sentence
+    give nothing until decided; then the command pause, and the rejections in the order
+    spoken: "hello" (not a command, with its text) before the sentence's "too long", though
+    the sentence was known to be too long first. The sentence is dropped, never decided."""
+    words = [espeak("pause"), espeak("hello"),
+             espeak("I will call my sister next week, and we will go to the park together")]
+    mic, _ = lay_out(words)
+    rejected: list[str] = []
+    engine = AcceptAll()
+    listener = Listener(engine, Vocabulary(),
+                        on_rejected=lambda r: rejected.append(f"{r.reason}: {r.text}"))
+    pipeline = SlowPipeline(engine)
+    listener.pipeline = pipeline
+    heard: list[Heard] = []
+    for i in range(0, len(mic), 320):
+        heard += listener.process(mic[i : i + 320])
+    assert (heard, rejected) == ([], [])
+    assert (len(pipeline.futures), pipeline.dropped) == (2, 1)
+    pipeline.release()
+    heard += listener.flush()
+    assert [h.intent.command for h in heard] == [Command.PAUSE]
+    assert rejected == ["not a command: hello", "too long: "]
+
+
+def test_the_floors_percentiles_are_numpys_to_the_last_bit() -> None:
+    """`levels.percentiles` gives exactly `np.percentile`'s values (linear method) for
+    histories of 1 to 300 frame levels, with ties, silent frames (-120 dB) and any
+    percentile, so the endpointer decides exactly as it did with numpy's."""
+    from collections import deque
+
+    from assistant.ear.levels import percentiles
+
+    rng = np.random.default_rng(7)
+    for trial in range(3000):
+        n = int(rng.integers(1, 301))
+        values = rng.normal(-60, 10, n)
+        if trial % 3 == 1:
+            values = np.round(values, 1)
+        elif trial % 3 == 2:
+            values[: n // 2] = -120.0
+        history = deque(values.tolist())
+        qs = (50.0, 15.0, 10.0, 30.0, float(rng.uniform(0, 100)), 0.0, 100.0)
+        assert percentiles(history, qs) == [float(v) for v in np.percentile(history, qs)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -22,6 +23,26 @@ def db(power: float) -> float:
 def level_db(block: np.ndarray) -> float:
     """A block's mean power in dB."""
     return db(float(np.mean(block.astype(np.float64) ** 2)))
+
+
+def percentiles(values: Iterable[float], qs: Sequence[float]) -> list[float]:
+    """`np.percentile(values, qs)` (its linear method), computed the same way to the last
+    bit, without numpy's overhead: the floors ask for it 30 times a second, 4 % of all the
+    time `listen --file` took."""
+    ordered = np.sort(np.fromiter(values, np.float64)).tolist()
+    top = len(ordered) - 1
+    out = []
+    for p in qs:
+        v = top * (p / 100)  # numpy's virtual index
+        below = math.floor(v)
+        if v >= top:
+            out.append(ordered[top])
+            continue
+        a, b = ordered[below], ordered[below + 1]
+        t = v - below
+        diff = b - a
+        out.append(b - diff * (1 - t) if t >= 0.5 else a + diff * t)
+    return out
 
 
 class NoiseFloor:
@@ -45,7 +66,7 @@ class NoiseFloor:
         return self.level
 
     def _refresh(self) -> None:
-        self.level = float(np.percentile(self._history, self._percentile))
+        self.level = percentiles(self._history, (self._percentile,))[0]
 
 
 class SteadyNoise(NoiseFloor):
@@ -62,7 +83,7 @@ class SteadyNoise(NoiseFloor):
         self.steady = False
 
     def _refresh(self) -> None:  # the level and the spread from one pass over the history
-        level, low, high = np.percentile(self._history, [self._percentile, 10.0, 30.0])
-        self.level = float(level)
+        level, low, high = percentiles(self._history, (self._percentile, 10.0, 30.0))
+        self.level = level
         if self._count % 10 == 0 and len(self._history) >= 100:
             self.steady = bool(high - low < self.spread_db)

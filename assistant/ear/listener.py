@@ -26,7 +26,9 @@ from __future__ import annotations
 import re
 from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -56,6 +58,18 @@ def share_a_word(heard: frozenset[str], said: frozenset[str]) -> bool:
     inflection counting as one ("Paused." came back as "pause")."""
     return any(w == t or (len(w) >= 3 and t.startswith(w) and t[len(w):] in _ENDINGS)
                for w in heard for t in said)
+
+
+class Pipeline(Protocol):
+    """Decides utterances elsewhere, for a file (`assistant.ear.pipeline`: in a second
+    process): the listener hands each finished utterance over (`submit`: its command, or
+    None, and what the engine wrote) and goes on segmenting; `drop` forgets one that is
+    too long. Only where nothing plays: the check against its own words is made when the
+    outcome comes back."""
+
+    def submit(self) -> Future[tuple[Recognition | None, str]]: ...
+
+    def drop(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -179,6 +193,11 @@ class Listener:
         self._said: SaidBetween | None = None
         self._voice: deque[bool] = deque(maxlen=(self._preroll.maxlen or 1) + onset_frames)
         self._voice_frames = 0  # frames of the utterance that clearly held another voice
+        #: with a pipeline (a file: nothing plays), utterances are decided elsewhere while
+        #: segmentation goes on; outcomes and rejections still come out in order
+        self.pipeline: Pipeline | None = None
+        self._pending: deque[tuple[Future[tuple[Recognition | None, str]] | None,
+                                   int, int, int, Rejected | None]] = deque()
 
     # ----------------------------------------------------------------------- public
 
@@ -249,6 +268,8 @@ class Listener:
         self._mic_buf = self._mic_buf[whole * FRAME :]
         if len(self._ref_buf):
             self._ref_buf = self._ref_buf[whole * FRAME :]
+        if self._pending:
+            heard += self._conclude_pending(wait=False)
         return heard
 
     def flush(self) -> list[Heard]:
@@ -260,7 +281,7 @@ class Listener:
                 heard.append(result)
         elif self._state == "overlong":
             self._state = "idle"
-        return heard
+        return heard + self._conclude_pending(wait=True)
 
     # ----------------------------------------------------------------------- stages
 
@@ -357,10 +378,14 @@ class Listener:
             self._last_speech = index
         elif self._peek is None or silent <= self.peek_after:
             self._feed(mic, heard_audio)
-            if self._peek is not None and silent == self.peek_after:
+            if self._peek is not None and silent == self.peek_after and self.pipeline is None:
                 self._early = self._peek()
         else:
             self._held.append((mic, heard_audio))
+            # a file peeks only now, when the answer is needed: nothing was fed since
+            # `peek_after`, so it is the same look, skipped when the speech goes on
+            if silent == self.early_frames and self.pipeline is not None:
+                self._early = self._peek()
             # a whole phrase that no longer phrase begins with ("pause", not "go" of "go
             # back") ends its utterance sooner: nothing said after it could change it
             if silent == self.early_frames and self._final(self._early):
@@ -368,7 +393,10 @@ class Listener:
         self._under_echo = self._under_echo or echoing
         # the speech itself is measured, not the silence after it that ends the utterance
         if self._last_speech - self._start + 1 > self.max_frames:
-            self.engine.end_utterance()
+            if self.pipeline is not None:  # its result would be thrown away
+                self.pipeline.drop()
+            else:
+                self.engine.end_utterance()
             self._reject(self._start, index + 1, "too long")
             self._state = "overlong"
             return None
@@ -426,27 +454,59 @@ class Listener:
         start, end = self._start, self._last_speech + 1
         if self._tells_over_speech:  # an engine that decides otherwise over the echo
             self.engine.over_speech = self._under_echo  # type: ignore[attr-defined]
-        recognition = self.engine.end_utterance()
         # over the assistant's voice only the loud middle of a word stands above the echo
         # left over (a fan's noise on top): "stop" kept 80-100 ms of its 400 (measured), and
         # the engine hears the whole word anyway, with the preroll and the hangover
         shortest = self.min_frames_under_echo if self._under_echo else self.min_frames
+        if self.pipeline is not None:
+            self._pending.append((self.pipeline.submit(), start, end, shortest, None))
+            return None
+        recognition = self.engine.end_utterance()
+        # what the engine wrote, also when it took no command (Whisper says), for --verbose
+        text = str(getattr(self.engine, "heard_text", ""))
+        return self._conclude(recognition, text, start, end, shortest)
+
+    def _conclude_pending(self, *, wait: bool) -> list[Heard]:
+        """The outcomes of utterances handed to the pipeline, in order: those ready (all of
+        them with `wait`); a rejection made meanwhile waits its turn behind them."""
+        heard: list[Heard] = []
+        while self._pending:
+            future, start, end, shortest, rejected = self._pending[0]
+            if future is not None and not wait and not future.done():
+                break
+            self._pending.popleft()
+            if future is None and rejected is not None:
+                self._tell(rejected)
+                continue
+            assert future is not None
+            recognition, text = future.result()
+            result = self._conclude(recognition, text, start, end, shortest)
+            if result is not None:
+                heard.append(result)
+        return heard
+
+    def _conclude(self, recognition: Recognition | None, text: str, start: int, end: int,
+                  shortest: int) -> Heard | None:
+        """The command in an utterance from frame `start` to `end`, or None (rejected)."""
+        if recognition is not None:
+            text = recognition.text
         if end - start < shortest:
-            self._reject(start, end, "too short")
+            self._tell_rejected(start, end, "too short", text)
             return None
         if recognition is None:
-            self._reject(start, end, "not a command")
+            self._tell_rejected(start, end, "not a command", text)
             return None
         intent = self.vocabulary.parse(recognition.text)
         if intent is None:
-            self._reject(start, end, "not a command", recognition.text)
+            self._tell_rejected(start, end, "not a command", recognition.text)
             return None
         if self._expected is not None and intent.command not in self._expected:
-            self._reject(start, end, "not expected now", recognition.text)
+            self._tell_rejected(start, end, "not expected now", recognition.text)
             return None
         own = self._own_words(recognition.text, start, end)
         if own is not None:
-            self._reject(start, end, f"its own voice (it was saying {own!r})", recognition.text)
+            self._tell_rejected(start, end, f"its own voice (it was saying {own!r})",
+                                recognition.text)
             return None
         return Heard(
             intent=intent,
@@ -471,7 +531,18 @@ class Listener:
         return next((t for t in self._said(a, b) if share_a_word(heard, words(t))), None)
 
     def _reject(self, start: int, end: int, reason: str, text: str = "") -> None:
+        """Segmentation's rejection: after the outcomes of utterances still pending."""
         item = Rejected(round(start * FRAME_S, 3), round(end * FRAME_S, 3), reason, text)
+        if self._pending:
+            self._pending.append((None, start, end, 0, item))
+        else:
+            self._tell(item)
+
+    def _tell_rejected(self, start: int, end: int, reason: str, text: str = "") -> None:
+        """The decision's rejection of the utterance being concluded."""
+        self._tell(Rejected(round(start * FRAME_S, 3), round(end * FRAME_S, 3), reason, text))
+
+    def _tell(self, item: Rejected) -> None:
         self.rejected.append(item)
         if self.on_rejected is not None:
             self.on_rejected(item)

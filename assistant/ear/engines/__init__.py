@@ -38,7 +38,9 @@ class Engine(Protocol):
     to the phrases that make sense now, and `peek() -> Recognition | None` decodes what has
     been fed so far (called when the utterance's silence begins; when nothing more is fed,
     `end_utterance` then answers at once). Whisper has both, and says `hears_raw = True`:
-    it is given the echo-cancelled signal before noise suppression, also in noise."""
+    it is given the echo-cancelled signal before noise suppression, also in noise, and
+    keeps in `heard_text` what it wrote for the last utterance, also when it took no command
+    (`--verbose` shows it)."""
 
     name: str
 

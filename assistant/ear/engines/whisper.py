@@ -157,6 +157,16 @@ class Hearing:
         return max(self.candidates, key=lambda c: c[1]) if self.candidates else None
 
 
+@dataclass(frozen=True)
+class Utterance:
+    """An utterance handed from one engine to another to decide (`WhisperEngine.hand_over`)."""
+
+    chunks: tuple[np.ndarray, ...]
+    peeked: tuple[int, Quick] | None
+    over_speech: bool
+    phrases: tuple[str, ...] | None  # expected now (None: all)
+
+
 class WhisperEngine:
     """Whisper as a small-vocabulary recognizer; see the module's doc."""
 
@@ -215,6 +225,8 @@ class WhisperEngine:
         self.expect(None)
         #: heard beside Whisper; its command stands when Whisper hears none (see `create`)
         self.second = second
+        #: what Whisper wrote for the last utterance, taken or not (for `--verbose`)
+        self.heard_text = ""
 
     # ------------------------------------------------------------------ the Engine API
 
@@ -256,13 +268,43 @@ class WhisperEngine:
     def end_utterance(self) -> Recognition | None:
         chunks, peeked = self._chunks, self._peeked
         self._chunks, self._peeked = [], None
+        self.heard_text = ""
         if not chunks:
             return None
         audio = np.concatenate(chunks)
         quick = peeked[1] if peeked is not None and peeked[0] == len(chunks) else None
-        heard = self.decide(self.hear(audio, quick=quick))
+        hearing = self.hear(audio, quick=quick)
+        self.heard_text = transcript(hearing)
+        heard = self.decide(hearing)
         other = self.second.end_utterance() if self.second is not None else None
         return heard if heard is not None else other
+
+    # ------------------------------------------------------------------ decided elsewhere
+
+    def hand_over(self) -> Utterance:
+        """The utterance fed so far, with all `end_utterance` needs to decide it (picklable,
+        for another process: `assistant.ear.pipeline`); the engine is then ready for the
+        next one, as after `end_utterance`."""
+        utterance = Utterance(
+            tuple(self._chunks), self._peeked, self.over_speech,
+            None if self._expected is None else tuple(self._phrases),
+        )
+        self._chunks, self._peeked = [], None
+        return utterance
+
+    def decide_handed(self, utterance: Utterance, second: Recognition | None = None
+                      ) -> tuple[Recognition | None, str]:
+        """`end_utterance` of an utterance another engine handed over (`hand_over`), where
+        the second opinion, fed there, answered `second`; and `heard_text`."""
+        self.expect(utterance.phrases)
+        self.over_speech = utterance.over_speech
+        self._chunks, self._peeked = list(utterance.chunks), utterance.peeked
+        own, self.second = self.second, None
+        try:
+            heard = self.end_utterance()
+        finally:
+            self.second = own
+        return (heard if heard is not None else second), self.heard_text
 
     # ------------------------------------------------------------------ the decision
 
@@ -378,6 +420,12 @@ class WhisperEngine:
             if len(r.text_token_probs) else -99.0
             for r in results
         ]
+
+
+def transcript(hearing: Hearing) -> str:
+    """What Whisper wrote for an utterance with nothing to guide it (canonical): the full
+    look's plain decode when it was taken and wrote something, else the quick look's."""
+    return hearing.plain if hearing.full and hearing.plain else hearing.quick.text
 
 
 def create(vocabulary: Vocabulary, model_path: Path | None = None) -> WhisperEngine:

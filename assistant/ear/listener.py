@@ -63,6 +63,41 @@ class Rejected:
         return f"{self.start:.2f}-{self.end:.2f} s: {heard}not taken: {self.reason}"
 
 
+class _Measured:
+    """One frame, as measured, and the levels the endpointer weighs it against."""
+
+    residual_db = SILENT_DB
+    echoing = False
+    voice = False
+    denoised: np.ndarray | None = None
+    rnn_energy = SILENT_DB
+
+    def __init__(self) -> None:
+        self.mic = self.clean = self.heard_audio = np.zeros(0, np.float32)
+        self.raw_energy = self.web_energy = self.energy = self.floor = SILENT_DB
+        self.raw_floor = SILENT_DB
+        self.noisy = self.use_rnnoise = False
+
+    def floors(self, raw_floor: float, steady: bool, rnn_floor: float, low_floor: float,
+               web_floor: float, suppress_above_db: float) -> None:
+        """The decision's inputs from the floors given: what the engine hears in noise, the
+        energy the endpointer goes by, and the floor it goes by."""
+        self.raw_floor = raw_floor
+        self.noisy = noisy = raw_floor > suppress_above_db
+        # measured: as the endpointer's signal too, RNNoise's output found more commands
+        self.use_rnnoise = noisy and steady and self.denoised is not None
+        if self.use_rnnoise and self.denoised is not None:
+            self.heard_audio, self.energy = self.denoised, self.rnn_energy
+        else:
+            self.heard_audio, self.energy = self.clean, self.web_energy
+        if not noisy:  # in a quiet room, decide on the signal itself
+            self.energy, self.floor = self.raw_energy, raw_floor
+        elif self.echoing:
+            self.floor = low_floor
+        else:
+            self.floor = rnn_floor if self.use_rnnoise else web_floor
+
+
 class Listener:
     """Streaming recognition of spoken commands; see the module's doc for the stages.
 
@@ -169,6 +204,8 @@ class Listener:
         self._said: SaidBetween | None = None
         self._voice: deque[bool] = deque(maxlen=(self._preroll.maxlen or 1) + onset_frames)
         self._voice_frames = 0  # frames of the utterance that clearly held another voice
+        # the first `settle` of frames, measured, not yet decided on (see `_release`)
+        self._pending: list[_Measured] | None = [] if self.settle_frames > 0 else None
 
     # ----------------------------------------------------------------------- public
 
@@ -233,9 +270,7 @@ class Listener:
             ref_frame = None
             if len(self._ref_buf) >= (i + 1) * FRAME:
                 ref_frame = self._ref_buf[i * FRAME : (i + 1) * FRAME]
-            result = self._frame(frame, ref_frame)
-            if result is not None:
-                heard.append(result)
+            heard += self._frame(frame, ref_frame)
         self._mic_buf = self._mic_buf[whole * FRAME :]
         if len(self._ref_buf):
             self._ref_buf = self._ref_buf[whole * FRAME :]
@@ -243,7 +278,7 @@ class Listener:
 
     def flush(self) -> list[Heard]:
         """End of the stream: an utterance still open ends here."""
-        heard: list[Heard] = []
+        heard = self._release()
         if self._state == "speech":
             result = self._finish()
             if result is not None:
@@ -254,49 +289,72 @@ class Listener:
 
     # ----------------------------------------------------------------------- stages
 
-    def _frame(self, mic: np.ndarray, ref: np.ndarray | None) -> Heard | None:
+    def _frame(self, mic: np.ndarray, ref: np.ndarray | None) -> list[Heard]:
+        """One frame measured, and decided on: at once, or for the first `settle`, once the
+        floors have heard the whole of it (see `_release`)."""
+        m = self._measure(mic, ref)
+        if self._pending is None:
+            heard = self._decide(m)
+            return [] if heard is None else [heard]
+        self._pending.append(m)
+        return self._release() if len(self._pending) >= self.settle_frames else []
+
+    def _release(self) -> list[Heard]:
+        """The frames held while the floors settled, decided now against the floors as they
+        stand after them: a word at the very start of a file or a session is measured
+        against the quiet after it rather than against its own first frames (the floors'
+        first frames say little of a noise that fluctuates: babble started utterances
+        there, so before this nothing started in the first 0.5 s, and espeak-ng's "pause"
+        at the start of a file gave no utterance at all)."""
+        pending, self._pending = self._pending, None
+        heard = []
+        for m in pending or ():
+            m.floors(self._raw_floor.level, self._raw_floor.steady, self._rnn_floor.level,
+                     self._echo_floor.level, self._floor.level, self.suppress_above_db)
+            result = self._decide(m)
+            if result is not None:
+                heard.append(result)
+        return heard
+
+    def _measure(self, mic: np.ndarray, ref: np.ndarray | None) -> _Measured:
         # an utterance that is only starting is talking too: one frame of a loud word taken
         # for echo made the canceller diverge, and the echo then kept the word going
         talking = self._state == "speech" or any(self._onset)
-        residual_db = SILENT_DB
+        m = _Measured()
         if ref is not None:
             if self._echo is None:
                 self._echo = EchoGuard()
             mic = self._echo.process(mic, ref, talking)
-            residual_db = self._echo.residual_db
-        clean = self._suppress(mic)
-        raw_energy = level_db(mic)
+            m.residual_db = self._echo.residual_db
+            m.echoing = self._echo.active
+            m.voice = self._echo.voice
+        m.mic = mic
+        m.clean = clean = self._suppress(mic)
+        m.raw_energy = raw_energy = level_db(mic)
         raw_floor = self._raw_floor.update(raw_energy)
         noisy = raw_floor > self.suppress_above_db
         steady = self._raw_floor.steady
-        web_energy = level_db(clean)
+        m.web_energy = web_energy = level_db(clean)
+        held = self._pending is not None
         # what the engine hears in noise, and the energy the endpointer goes by
-        heard_audio, energy, rnn_floor = clean, web_energy, SILENT_DB
-        use_rnnoise = False
-        if self._rnnoise is not None and noisy:
-            denoised = self._rnnoise(mic)
-            rnn_energy = level_db(denoised)
-            rnn_floor = self._rnn_floor.update(rnn_energy)
-            if steady:  # measured: as the endpointer's signal too, it found more commands
-                use_rnnoise = True
-                heard_audio, energy = denoised, rnn_energy
-        echoing = self._echo is not None and self._echo.active
+        rnn_floor = SILENT_DB
+        if self._rnnoise is not None and (noisy or held):
+            m.denoised = denoised = self._rnnoise(mic)
+            m.rnn_energy = level_db(denoised)
+            rnn_floor = self._rnn_floor.update(m.rnn_energy)
+        energy = m.rnn_energy if noisy and steady and m.denoised is not None else web_energy
         low_floor = self._echo_floor.update(energy)
-        if echoing:
-            clean_floor = low_floor
-        else:
-            web_floor = self._floor.update(web_energy)
-            clean_floor = rnn_floor if use_rnnoise else web_floor
-        if not noisy:  # in a quiet room, decide on the signal itself
-            energy, floor = raw_energy, raw_floor
-        else:
-            floor = clean_floor
+        web_floor = self._floor.update(web_energy) if not m.echoing else self._floor.level
+        m.floors(raw_floor, steady, rnn_floor, low_floor, web_floor, self.suppress_above_db)
+        return m
+
+    def _decide(self, m: _Measured) -> Heard | None:
+        mic, heard_audio, energy = m.mic, m.heard_audio, m.energy
+        raw_energy, residual_db, floor = m.raw_energy, m.residual_db, m.floor
+        noisy, use_rnnoise, echoing, raw_floor = m.noisy, m.use_rnnoise, m.echoing, m.raw_floor
         over_echo = raw_energy > residual_db + self.echo_margin_db
         loud = energy > self.min_level_db
-        # nothing starts before the floor has heard the room for a while: its first frames
-        # say little of a noise that fluctuates, and babble started utterances there
-        settled = self._frames >= self.settle_frames
-        starts = settled and loud and over_echo and energy > floor + self.start_db
+        starts = loud and over_echo and energy > floor + self.start_db
         if use_rnnoise:
             # RNNoise leaves speech at about its own level (0 dB SNR or more: near or above
             # the noise's level) and residual noise 10-30 dB under it, but that residual
@@ -314,7 +372,7 @@ class Listener:
         continues = loud and over_echo and energy > keep
         index = self._frames
         self._frames += 1
-        voice = self._echo is not None and self._echo.voice
+        voice = m.voice
         if self._state == "speech":
             self._voice_frames += voice
         else:

@@ -130,7 +130,7 @@ class Listener:
         early_finish: float = 0.12,
         peak_drop_db: float = 20.0,
         noise_percentile: float = 50.0,
-        settle: float = 0.5,
+        settle: float = 1.0,
         on_rejected: Callable[[Rejected], None] | None = None,
     ) -> None:
         self.engine = engine
@@ -245,7 +245,7 @@ class Listener:
     @property
     def time(self) -> float:
         """Seconds of microphone audio processed so far."""
-        return self._frames * FRAME_S
+        return (self._frames + len(self._pending or ())) * FRAME_S
 
     def process(self, mic: np.ndarray, reference: np.ndarray | None = None) -> list[Heard]:
         mic = np.asarray(mic, np.float32).reshape(-1)
@@ -305,7 +305,10 @@ class Listener:
         against the quiet after it rather than against its own first frames (the floors'
         first frames say little of a noise that fluctuates: babble started utterances
         there, so before this nothing started in the first 0.5 s, and espeak-ng's "pause"
-        at the start of a file gave no utterance at all)."""
+        at the start of a file gave no utterance at all). A whole second: decided after
+        0.5 s, five people talking from the first frame started an utterance at 0.63 s
+        (so did the old rule); decided after 1 s, none. What is said in the first second
+        is heard at the end of that second at the latest."""
         pending, self._pending = self._pending, None
         heard = []
         for m in pending or ():

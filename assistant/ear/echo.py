@@ -224,10 +224,12 @@ class EchoGuard:
             return
         mics = self._mic.read(start, end).reshape(-1, FRAME)
         refs = self._ref.read(start - self._lead, end - self._lead).reshape(-1, FRAME)
-        # the loudest frame played whose echo may be in the microphone at each frame
+        # what was played one delay before each frame (`played[i + SPAN]`), and the loudest
+        # frame whose echo may be in the microphone then (the `SPAN` frames up to it)
         played = self._ref.read(start - delay - self.SPAN * FRAME, end - delay)
         levels = [level_db(f) for f in played.reshape(-1, FRAME)]
-        envelopes = [max(levels[i : i + self.SPAN]) + self.coupling_db for i in range(len(mics))]
+        envelopes = [max(levels[i + 1 : i + self.SPAN + 1]) + self.coupling_db
+                     for i in range(len(mics))]
         noise = 10.0 ** (self._out_floor.level / 10.0)
         for _ in range(passes - 1):
             for m, r in zip(mics, refs, strict=True):
@@ -237,7 +239,7 @@ class EchoGuard:
             out, estimate = self.canceller.process(m, r)
             env = envelopes[i]
             echo_db = max(level_db(estimate), env)
-            carries = levels[i + self.SPAN - 1] + self.coupling_db > echo_db - 20.0
+            carries = levels[i + self.SPAN] + self.coupling_db > echo_db - 20.0
             clear = echo_db > db(noise) + 10.0 and carries
             if clear and env > -65.0 and level_db(m) <= env:
                 left_db = db(max(10.0 ** (level_db(out) / 10.0) - noise, 0.0))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -61,7 +62,9 @@ class Scene:
         return None if any(h is None for h in hs) else hs  # type: ignore[return-value]
 
 
-def scenes(names: Sequence[str], models: Sequence[str] = ("tiny.en", "base")) -> list[Scene]:
+def scenes(names: Sequence[str], models: Sequence[str] = ("tiny.en", "base"),
+           decode: bool = True) -> list[Scene]:
+    """The sets named, heard by each model (decoded now unless cached, with `decode`)."""
     out = []
     for name in names:
         if not hearings_mod.available(name):
@@ -69,7 +72,8 @@ def scenes(names: Sequence[str], models: Sequence[str] = ("tiny.en", "base")) ->
         heard, costs = {}, {}
         clips: list[Clip] = []
         for model in models:
-            clips, heard[model], costs[model] = hearings_mod.hearings(model, name)
+            clips, heard[model], costs[model] = hearings_mod.hearings(model, name,
+                                                                      decode=decode)
         out.append(Scene(name, clips, heard, costs))
     return out
 
@@ -118,10 +122,10 @@ def tally(scene: Scene, models: tuple[str, ...], decide: Decide) -> Tally:
         got = scene.settled(i)
         if got is None:
             hs = scene.looks(i, models)
-            if hs is None:
+            if hs is None:  # not decoded (a partial cache): left out of the count
                 t.missing += 1
-            else:
-                got = decide(hs)
+                continue
+            got = decide(hs)
         if clip.command:
             t.commands += 1
             t.right += right(clip, got)
@@ -154,10 +158,10 @@ def fit_rule(config: str, tuning: list[Scene]) -> LearnedRule:
         if s.name not in REAL_TUNING:
             continue
         for i, clip in enumerate(s.clips):
-            if clip.command:
+            hs = s.looks(i, models)
+            if clip.command or (s.settled(i) is None and hs is None):
                 continue
             others += 1
-            hs = s.looks(i, models)
             if s.settled(i) is not None:
                 quick_takes += 1
             elif hs is not None:
@@ -174,7 +178,7 @@ def fit_rule(config: str, tuning: list[Scene]) -> LearnedRule:
 
 
 def main() -> None:
-    tuning = scenes(TUNING)
+    tuning = scenes(TUNING, decode="--cached" not in sys.argv)
     rules = {config: fit_rule(config, tuning) for config in CONFIGS}
     counts = {s.name: len(s.clips) for s in tuning}
     data = {

@@ -163,28 +163,31 @@ def _cache_file(model: str, set_name: str) -> Path:
 
 
 def hearings(model: str, set_name: str, *, engine: WhisperEngine | None = None,
-             threads: int = 2, log: bool = False,
+             threads: int = 2, log: bool = False, decode: bool = True,
              ) -> tuple[list[Clip], list[Hearing | None], list[float]]:
     """The clips of `set_name`, what `model` heard of each, and the seconds each took;
     decoded only for the clips not already in the cache (saved every 20 clips). Base is
     only asked about the clips that tiny.en's quick look does not settle (None for the
-    others), as the engine does live."""
+    others), as the engine does live. With `decode` False, only the cache is read (None
+    for a clip not in it)."""
     clips = SETS[set_name][0]()
     path = _cache_file(model, set_name)
     cache: dict[str, dict[str, object]] = json.loads(path.read_text()) if path.exists() else {}
     keys = [_key(c.audio) for c in clips]
-    wanted = [True] * len(clips)
+    step = every(model, set_name)
+    wanted = [j % step == 0 for j in range(len(clips))]
     if model == "base":
-        tiny = hearings("tiny.en", set_name, threads=threads, log=log)[1]
-        wanted = [h is not None and not settled(h.quick.text) for h in tiny]
+        tiny = hearings("tiny.en", set_name, threads=threads, log=log, decode=decode)[1]
+        wanted = [w and h is not None and not settled(h.quick.text)
+                  for w, h in zip(wanted, tiny, strict=True)]
     todo = [(c, k) for c, k, w in zip(clips, keys, wanted, strict=True)
-            if w and k not in cache]
+            if w and k not in cache and decode]
     if todo and engine is None:
         engine = WhisperEngine(Vocabulary(), model_folder(model), threads=threads)
     for i, (clip, key) in enumerate(todo):
         started = time.perf_counter()
         assert engine is not None
-        entry = to_dict(engine.hear(clip.audio, full=True))
+        entry = to_dict(_hear(model, engine, clip.audio))
         entry["cost"] = time.perf_counter() - started
         cache[key] = entry
         if (i + 1) % 20 == 0 or i + 1 == len(todo):
@@ -206,6 +209,23 @@ def hearings(model: str, set_name: str, *, engine: WhisperEngine | None = None,
     return clips, heard, costs
 
 
+def every(model: str, set_name: str) -> int:
+    """1 to hear every clip of the set, 2 every other one: the cores are shared with
+    other work, and base costs about twice tiny.en, so real_tune in noise (and, for base,
+    real_tune quiet) is heard by halves."""
+    if not set_name.startswith("real_tune"):
+        return 1
+    return 2 if model == "base" or "noise" in set_name else 1
+
+
+def _hear(model: str, engine: WhisperEngine, audio: np.ndarray) -> Hearing:
+    """As live: tiny.en's quick look, and its full look when the quick one does not settle
+    the clip; base's full look alone (tiny's quick look stands for both)."""
+    if model == "base":
+        return engine.hear(audio, quick=Quick("", 0.0), full=True)
+    return engine.hear(audio)
+
+
 def settled(quick_text: str) -> bool:
     """Whether tiny.en's quick look settles the clip (its text is a phrase): base is then
     never asked, live or here."""
@@ -222,16 +242,19 @@ def base_where_tiny_unsure(name: str, engine: WhisperEngine) -> None:
     while True:
         tiny = json.loads(tiny_path.read_text()) if tiny_path.exists() else {}
         keys = [_key(c.audio) for c in clips]
-        todo = [(c, k) for c, k in zip(clips, keys, strict=True) if k not in cache
+        step = every("base", name)
+        todo = [(c, k) for j, (c, k) in enumerate(zip(clips, keys, strict=True))
+                if k not in cache and j % step == 0
                 and k in tiny and not settled(tiny[k]["quick"]["text"])]  # type: ignore[index]
-        if not todo and all(k in tiny for k in keys):
+        tiny_step = every("tiny.en", name)
+        if not todo and all(k in tiny for j, k in enumerate(keys) if j % tiny_step == 0):
             return
         if not todo:
             time.sleep(20)
             continue
         for clip, key in todo[:20]:
             started = time.perf_counter()
-            entry = to_dict(engine.hear(clip.audio, full=True))
+            entry = to_dict(_hear("base", engine, clip.audio))
             entry["cost"] = time.perf_counter() - started
             cache[key] = entry
             done += 1

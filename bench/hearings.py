@@ -6,8 +6,10 @@ prompted decodes and the phrases scored) once per model, with every phrase expec
 result is kept under the tool's cache (`<cache>/bench/hearings/<model>/<set>.json`, keyed
 by the clip's audio), so a second run only reads. Sets:
 
-- tuning, real voices: ../shared/data/real_tune's 425 word clips (62 speakers), clean and
-  mixed with its 5 real noises at 10 and 5 dB (SNR on the word's loud part);
+- tuning, real voices: ../shared/data/real_tune's word clips (62 speakers: its 170
+  commands and every other one of its 255 other words), clean and mixed with its 5 real
+  noises at 10 and 5 dB (SNR on the word's loud part); in noise every other clip only,
+  and base only half of each (`every`), for want of free cores;
 - tuning, synthetic voices of the "train" split (eSpeak NG, flite) for the phrases that
   real_tune lacks (pause, next, resume, slower, "it hurts" ... and the digits), with short
   everyday words to reject, clean and in real_tune's noises at 10 dB;

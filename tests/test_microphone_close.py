@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import queue
 import time
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,9 @@ class SlowListener:
         return []
 
 
+# what PortAudio passes a callback from a device that gives no timestamps
+NO_STAMP = SimpleNamespace(inputBufferAdcTime=0.0)
+
 def test_close_ends_the_listener_thread_with_a_backlog_of_frames(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -41,7 +45,7 @@ def test_close_ends_the_listener_thread_with_a_backlog_of_frames(
     listener = SlowListener()
     mic = Microphone(listener, queue.Queue(), None, None)
     for _ in range(1000):
-        mic._callback(np.zeros((MIC_BLOCK, 1), np.float32), MIC_BLOCK, None, None)
+        mic._callback(np.zeros((MIC_BLOCK, 1), np.float32), MIC_BLOCK, NO_STAMP, None)
     time.sleep(0.2)
     heard = listener.frames
     mic.close()

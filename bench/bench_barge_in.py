@@ -6,9 +6,7 @@ late (30 ms: a laptop; 150-300 ms: PulseAudio, USB and Bluetooth; 400-600 ms: a 
 speaker at its worst), in a quiet room and by a fan (pink noise at -35 dBFS).
 
 Barge-in: "pause", by 10 test voices no engine trained on, said at 10 moments over a long
-instruction; counted: the session paused within 0.5 s of the end of the word. At the start:
-the same words said 0.8-1.25 s into the session, over its first words ("Welcome to ..."),
-while the echo's delay is still being found. Own voice: the
+instruction; counted: the session paused within 0.5 s of the end of the word. Own voice: the
 whole desk-break routine (5.5 minutes) with only its own voice (and the fan) in the
 microphone; every command heard there is false. Naive: the same listener without the
 loudspeaker's signal (no delay estimate, no echo cancellation, no echo guard, no check of
@@ -36,7 +34,6 @@ from bench import corpus
 
 RATE = corpus.SAMPLE_RATE
 MOMENTS = [1.3 + 0.22 * k for k in range(10)]  # seconds into the instruction
-AT_START = [0.8 + 0.05 * k for k in range(10)]  # seconds into the session
 FAN_DB = -35.0
 
 
@@ -96,22 +93,17 @@ def words() -> list[np.ndarray]:
 
 
 def barge_in(
-    clips: list[np.ndarray], noisy: bool, naive: bool, echo: Echo, tmp: Path,
-    at_start: bool = False,
+    clips: list[np.ndarray], noisy: bool, naive: bool, echo: Echo, tmp: Path
 ) -> tuple[int, int, list[float], int]:
-    """(paused in time, words, delays of those heard, other commands heard): the words said
-    over the long instruction, or `at_start`, 0.8-1.25 s into the session."""
+    """(paused in time, words, delays of those heard, other commands heard)."""
     routine = tmp / "barge.yaml"
     routine.write_text(BARGE_IN_ROUTINE)
-    start, moments_into = 0.0, AT_START
-    if not at_start:
-        (quiet,) = simulate(routine, [None], tmp, naive=False, echo=None)
-        start = next(r for r in quiet if r["type"] == "say" and r["text"].startswith("Start"))["t"]
-        moments_into = MOMENTS
+    (quiet,) = simulate(routine, [None], tmp, naive=False, echo=None)
+    start = next(r for r in quiet if r["type"] == "say" and r["text"].startswith("Start"))["t"]
     mics: list[np.ndarray | None] = []
     moments = []
     for i, clip in enumerate(clips):
-        said_at = start + moments_into[i % len(moments_into)]
+        said_at = start + MOMENTS[i % len(MOMENTS)]
         mic = np.zeros(round((said_at + 4.0) * RATE), np.float32)
         if noisy:
             mic += fan(len(mic) / RATE, FAN_DB, seed=9)
@@ -161,25 +153,6 @@ def own_voice(noisy: bool, echo: Echo, tmp: Path) -> tuple[int, int]:
             sum(1 for r in naive if r["type"] == "heard"))
 
 
-def at_start(clips: list[np.ndarray], noisy: bool, echo: Echo, tmp: Path) -> str:
-    """The words said 0.8-1.25 s into the session: "paused in time/words (naive)"."""
-    in_time, total, _, _ = barge_in(clips, noisy, False, echo, tmp, at_start=True)
-    naive, _, _, _ = barge_in(clips, noisy, True, echo, tmp, at_start=True)
-    return f"{in_time}/{total} ({naive})"
-
-
-def run_at_start(echoes: list[Echo]) -> str:
-    """Only the start of the session, quiet room (`python -m bench.bench_barge_in start`)."""
-    lines = ["| echo gain | echo delay | at the start: paused within 0.5 s (naive) |",
-             "|---|---|---|"]
-    clips = words()
-    with tempfile.TemporaryDirectory() as folder:
-        for echo in echoes:
-            first = at_start(clips, False, echo, Path(folder))
-            lines.append(f"| {echo.gain:g} | {1000 * echo.delay:.0f} ms | {first} |")
-    return "\n".join(lines) + "\n"
-
-
 GAINS = (0.5, 1.0)
 DELAYS_MS = (30, 150, 250, 400, 600)
 
@@ -192,9 +165,8 @@ def run() -> str:
         "",
         "| room | echo gain | echo delay | paused within 0.5 s (naive) "
         "| median word end to pause | other commands (naive) "
-        "| at the start: paused within 0.5 s (naive) "
         "| commands from its own voice in 5.5 min (naive) |",
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|",
     ]
     clips = words()
     with tempfile.TemporaryDirectory() as folder:
@@ -206,24 +178,17 @@ def run() -> str:
                     echo = Echo(gain, delay / 1000)
                     in_time, total, delays, other = barge_in(clips, noisy, False, echo, tmp)
                     naive_in_time, _, _, naive_other = barge_in(clips, noisy, True, echo, tmp)
-                    first = at_start(clips, noisy, echo, tmp)
                     false, naive_false = own_voice(noisy, echo, tmp)
                     median = f"{1000 * statistics.median(delays):.0f} ms" if delays else "-"
                     lines.append(
                         f"| {room} | {gain:g} | {delay} ms | {in_time}/{total} ({naive_in_time}) "
-                        f"| {median} | {other} ({naive_other}) | {first} "
-                        f"| {false} ({naive_false}) |"
+                        f"| {median} | {other} ({naive_other}) | {false} ({naive_false}) |"
                     )
             ceiling = alone(clips, noisy)
             lines.append(f"| {room} | no echo | - | heard as pause with nothing playing: "
-                         f"{ceiling}/{len(clips)} | | | | |")
+                         f"{ceiling}/{len(clips)} | | | |")
     return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
-    import sys
-
-    if sys.argv[1:2] == ["start"]:
-        print(run_at_start([Echo(g, d / 1000) for g in GAINS for d in (300, 600)]), flush=True)
-    else:
-        print(run())
+    print(run())

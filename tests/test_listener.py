@@ -315,38 +315,3 @@ def test_the_floors_percentiles_are_numpys_to_the_last_bit() -> None:
         history = deque(values.tolist())
         qs = (50.0, 15.0, 10.0, 30.0, float(rng.uniform(0, 100)), 0.0, 100.0)
         assert percentiles(history, qs) == [float(v) for v in np.percentile(history, qs)]
-
-
-@needs_espeak
-def test_a_word_at_the_very_start_of_a_file_is_an_utterance() -> None:
-    """ "pause" 40 ms into the stream (as espeak-ng writes it to a file), then a quiet room:
-    one utterance, within 60 ms of the word (before, nothing could start in the first 0.5 s,
-    and the word was lost)."""
-    word = espeak("pause")
-    mic = np.concatenate([np.zeros(640, np.float32), word, np.zeros(RATE, np.float32)])
-    heard = run(Listener(AcceptAll(), Vocabulary()), mic)
-    assert [(h.text, abs(h.start - 0.04) <= 0.06, abs(h.end - 0.04 - len(word) / RATE) <= 0.06)
-            for h in heard] == [("pause", True, True)]
-
-
-@needs_espeak
-@pytest.mark.parametrize("noise", ["babble", "fan"])
-def test_babble_or_a_fan_from_the_first_frame_starts_nothing_in_the_first_second(
-    noise: str,
-) -> None:
-    """Five people talking, or a fan (pink noise), at -30 dBFS from the very first frame:
-    no utterance starts in the first second, even with an engine that would accept
-    anything (the floors' first frames say little of such noise)."""
-    n = 3 * RATE
-    if noise == "babble":
-        sound = babble(n)
-    else:
-        spec = np.fft.rfft(np.random.default_rng(5).standard_normal(n))
-        spec /= np.sqrt(np.maximum(np.fft.rfftfreq(n, 1 / RATE), 20.0))
-        sound = np.fft.irfft(spec, n).astype(np.float32)
-        sound /= np.std(sound)
-    mic = (sound * np.float32(10 ** (-30 / 20)) + room(n)).astype(np.float32)
-    listener = Listener(AcceptAll(), Vocabulary())
-    heard = run(listener, mic)
-    starts = [h.start for h in heard] + [r.start for r in listener.rejected]
-    assert [s for s in starts if s < 1.0] == []

@@ -87,42 +87,6 @@ class Rejected:
         return f"{self.start:.2f}-{self.end:.2f} s: {heard}not taken: {self.reason}"
 
 
-class _Measured:
-    """One frame, as measured, and the levels the endpointer weighs it against."""
-
-    residual_db = SILENT_DB
-    echoing = False
-    voice = False
-    talk = False
-    denoised: np.ndarray | None = None
-    rnn_energy = SILENT_DB
-
-    def __init__(self) -> None:
-        self.mic = self.clean = self.heard_audio = np.zeros(0, np.float32)
-        self.raw_energy = self.web_energy = self.energy = self.floor = SILENT_DB
-        self.raw_floor = SILENT_DB
-        self.noisy = self.use_rnnoise = False
-
-    def floors(self, raw_floor: float, steady: bool, rnn_floor: float, low_floor: float,
-               web_floor: float, suppress_above_db: float) -> None:
-        """The decision's inputs from the floors given: what the engine hears in noise, the
-        energy the endpointer goes by, and the floor it goes by."""
-        self.raw_floor = raw_floor
-        self.noisy = noisy = raw_floor > suppress_above_db
-        # measured: as the endpointer's signal too, RNNoise's output found more commands
-        self.use_rnnoise = noisy and steady and self.denoised is not None
-        if self.use_rnnoise and self.denoised is not None:
-            self.heard_audio, self.energy = self.denoised, self.rnn_energy
-        else:
-            self.heard_audio, self.energy = self.clean, self.web_energy
-        if not noisy:  # in a quiet room, decide on the signal itself
-            self.energy, self.floor = self.raw_energy, raw_floor
-        elif self.echoing:
-            self.floor = low_floor
-        else:
-            self.floor = rnn_floor if self.use_rnnoise else web_floor
-
-
 class Listener:
     """Streaming recognition of spoken commands; see the module's doc for the stages.
 
@@ -155,7 +119,7 @@ class Listener:
         early_finish: float = 0.12,
         peak_drop_db: float = 20.0,
         noise_percentile: float = 50.0,
-        settle: float = 1.0,
+        settle: float = 0.5,
         on_rejected: Callable[[Rejected], None] | None = None,
     ) -> None:
         self.engine = engine
@@ -227,17 +191,13 @@ class Listener:
         self._held: list[tuple[np.ndarray, np.ndarray]] = []
         # the second line of defence against its own voice (see `hear_own_words`)
         self._said: SaidBetween | None = None
-        self._voice: deque[tuple[bool, bool]] = deque(
-            maxlen=(self._preroll.maxlen or 1) + onset_frames)
+        self._voice: deque[bool] = deque(maxlen=(self._preroll.maxlen or 1) + onset_frames)
         self._voice_frames = 0  # frames of the utterance that clearly held another voice
-        self._talk_frames = 0  # ... or stood far above the echo left
         #: with a pipeline (a file: nothing plays), utterances are decided elsewhere while
         #: segmentation goes on; outcomes and rejections still come out in order
         self.pipeline: Pipeline | None = None
         self._pending: deque[tuple[Future[tuple[Recognition | None, str]] | None,
                                    int, int, int, Rejected | None]] = deque()
-        # the first `settle` of frames, measured, not yet decided on (see `_release`)
-        self._settling: list[_Measured] | None = [] if self.settle_frames > 0 else None
 
     # ----------------------------------------------------------------------- public
 
@@ -277,7 +237,7 @@ class Listener:
     @property
     def time(self) -> float:
         """Seconds of microphone audio processed so far."""
-        return (self._frames + len(self._settling or ())) * FRAME_S
+        return self._frames * FRAME_S
 
     def process(self, mic: np.ndarray, reference: np.ndarray | None = None) -> list[Heard]:
         mic = np.asarray(mic, np.float32).reshape(-1)
@@ -302,7 +262,9 @@ class Listener:
             ref_frame = None
             if len(self._ref_buf) >= (i + 1) * FRAME:
                 ref_frame = self._ref_buf[i * FRAME : (i + 1) * FRAME]
-            heard += self._frame(frame, ref_frame)
+            result = self._frame(frame, ref_frame)
+            if result is not None:
+                heard.append(result)
         self._mic_buf = self._mic_buf[whole * FRAME :]
         if len(self._ref_buf):
             self._ref_buf = self._ref_buf[whole * FRAME :]
@@ -312,7 +274,7 @@ class Listener:
 
     def flush(self) -> list[Heard]:
         """End of the stream: an utterance still open ends here."""
-        heard = self._release()
+        heard: list[Heard] = []
         if self._state == "speech":
             result = self._finish()
             if result is not None:
@@ -323,76 +285,49 @@ class Listener:
 
     # ----------------------------------------------------------------------- stages
 
-    def _frame(self, mic: np.ndarray, ref: np.ndarray | None) -> list[Heard]:
-        """One frame measured, and decided on: at once, or for the first `settle`, once the
-        floors have heard the whole of it (see `_release`)."""
-        m = self._measure(mic, ref)
-        if self._settling is None:
-            heard = self._decide(m)
-            return [] if heard is None else [heard]
-        self._settling.append(m)
-        return self._release() if len(self._settling) >= self.settle_frames else []
-
-    def _release(self) -> list[Heard]:
-        """The frames held while the floors settled, decided now against the floors as they
-        stand after them: a word at the very start of a file or a session is measured
-        against the quiet after it rather than against its own first frames (the floors'
-        first frames say little of a noise that fluctuates: babble started utterances
-        there, so before this nothing started in the first 0.5 s, and espeak-ng's "pause"
-        at the start of a file gave no utterance at all). A whole second: decided after
-        0.5 s, five people talking from the first frame started an utterance at 0.63 s
-        (so did the old rule); decided after 1 s, none. What is said in the first second
-        is heard at the end of that second at the latest."""
-        pending, self._settling = self._settling, None
-        heard = []
-        for m in pending or ():
-            m.floors(self._raw_floor.level, self._raw_floor.steady, self._rnn_floor.level,
-                     self._echo_floor.level, self._floor.level, self.suppress_above_db)
-            result = self._decide(m)
-            if result is not None:
-                heard.append(result)
-        return heard
-
-    def _measure(self, mic: np.ndarray, ref: np.ndarray | None) -> _Measured:
+    def _frame(self, mic: np.ndarray, ref: np.ndarray | None) -> Heard | None:
         # an utterance that is only starting is talking too: one frame of a loud word taken
         # for echo made the canceller diverge, and the echo then kept the word going
         talking = self._state == "speech" or any(self._onset)
-        m = _Measured()
+        residual_db = SILENT_DB
         if ref is not None:
             if self._echo is None:
                 self._echo = EchoGuard()
             mic = self._echo.process(mic, ref, talking)
-            m.residual_db = self._echo.residual_db
-            m.echoing = self._echo.active
-            m.voice = self._echo.voice
-            m.talk = self._echo.talk
-        m.mic = mic
-        m.clean = clean = self._suppress(mic)
-        m.raw_energy = raw_energy = level_db(mic)
+            residual_db = self._echo.residual_db
+        clean = self._suppress(mic)
+        raw_energy = level_db(mic)
         raw_floor = self._raw_floor.update(raw_energy)
         noisy = raw_floor > self.suppress_above_db
         steady = self._raw_floor.steady
-        m.web_energy = web_energy = level_db(clean)
-        held = self._settling is not None
+        web_energy = level_db(clean)
         # what the engine hears in noise, and the energy the endpointer goes by
-        rnn_floor = SILENT_DB
-        if self._rnnoise is not None and (noisy or held):
-            m.denoised = denoised = self._rnnoise(mic)
-            m.rnn_energy = level_db(denoised)
-            rnn_floor = self._rnn_floor.update(m.rnn_energy)
-        energy = m.rnn_energy if noisy and steady and m.denoised is not None else web_energy
+        heard_audio, energy, rnn_floor = clean, web_energy, SILENT_DB
+        use_rnnoise = False
+        if self._rnnoise is not None and noisy:
+            denoised = self._rnnoise(mic)
+            rnn_energy = level_db(denoised)
+            rnn_floor = self._rnn_floor.update(rnn_energy)
+            if steady:  # measured: as the endpointer's signal too, it found more commands
+                use_rnnoise = True
+                heard_audio, energy = denoised, rnn_energy
+        echoing = self._echo is not None and self._echo.active
         low_floor = self._echo_floor.update(energy)
-        web_floor = self._floor.update(web_energy) if not m.echoing else self._floor.level
-        m.floors(raw_floor, steady, rnn_floor, low_floor, web_floor, self.suppress_above_db)
-        return m
-
-    def _decide(self, m: _Measured) -> Heard | None:
-        mic, heard_audio, energy = m.mic, m.heard_audio, m.energy
-        raw_energy, residual_db, floor = m.raw_energy, m.residual_db, m.floor
-        noisy, use_rnnoise, echoing, raw_floor = m.noisy, m.use_rnnoise, m.echoing, m.raw_floor
+        if echoing:
+            clean_floor = low_floor
+        else:
+            web_floor = self._floor.update(web_energy)
+            clean_floor = rnn_floor if use_rnnoise else web_floor
+        if not noisy:  # in a quiet room, decide on the signal itself
+            energy, floor = raw_energy, raw_floor
+        else:
+            floor = clean_floor
         over_echo = raw_energy > residual_db + self.echo_margin_db
         loud = energy > self.min_level_db
-        starts = loud and over_echo and energy > floor + self.start_db
+        # nothing starts before the floor has heard the room for a while: its first frames
+        # say little of a noise that fluctuates, and babble started utterances there
+        settled = self._frames >= self.settle_frames
+        starts = settled and loud and over_echo and energy > floor + self.start_db
         if use_rnnoise:
             # RNNoise leaves speech at about its own level (0 dB SNR or more: near or above
             # the noise's level) and residual noise 10-30 dB under it, but that residual
@@ -410,11 +345,11 @@ class Listener:
         continues = loud and over_echo and energy > keep
         index = self._frames
         self._frames += 1
+        voice = self._echo is not None and self._echo.voice
         if self._state == "speech":
-            self._voice_frames += m.voice
-            self._talk_frames += m.talk
+            self._voice_frames += voice
         else:
-            self._voice.append((m.voice, m.talk))
+            self._voice.append(voice)
 
         if self._state == "idle":
             self._preroll.append((mic, heard_audio))
@@ -485,8 +420,7 @@ class Listener:
         self._under_echo = self._echo is not None and self._echo.active
         self._peak = SILENT_DB
         self._state = "speech"
-        self._voice_frames = sum(v for v, _ in self._voice)
-        self._talk_frames = sum(t for _, t in self._voice)
+        self._voice_frames = sum(self._voice)
         self._voice.clear()
         self._held.clear()
         self._early = None
@@ -569,7 +503,7 @@ class Listener:
         if self._expected is not None and intent.command not in self._expected:
             self._tell_rejected(start, end, "not expected now", recognition.text)
             return None
-        own = self._own_words(recognition.text, start, end, intent.command)
+        own = self._own_words(recognition.text, start, end)
         if own is not None:
             self._tell_rejected(start, end, f"its own voice (it was saying {own!r})",
                                 recognition.text)
@@ -582,19 +516,13 @@ class Listener:
             end=round(end * FRAME_S, 3),
         )
 
-    def _own_words(self, text: str, start: int, end: int, command: Command) -> str | None:
+    def _own_words(self, text: str, start: int, end: int) -> str | None:
         """What the assistant was saying that the command `text`, heard from frame `start`
         to `end`, shares a word with, if it was said up to the longest echo delay before
         (or the delay estimated, when longer) and nothing in the utterance clearly held
         another voice; else None. The window does not trust the delay estimate: on a busy
-        machine the estimate lagged a delay that moved, and its own "Go!" was taken.
-
-        Another voice: VOICE_FRAMES frames louder than anything played in the longest delay
-        looked for, or, for a pause (safe and undone by a word: the safety note begins
-        "Stop any exercise...", and a person saying "stop" over it must be heard), standing
-        far above the echo left (see `EchoGuard`)."""
-        frames = self._talk_frames if command is Command.PAUSE else self._voice_frames
-        if self._said is None or frames >= self.VOICE_FRAMES:
+        machine the estimate lagged a delay that moved, and its own "Go!" was taken."""
+        if self._said is None or self._voice_frames >= self.VOICE_FRAMES:
             return None
         delay = None if self._echo is None else self._echo.delay.seconds
         longest = max(self.LONGEST_ECHO, delay or 0.0)

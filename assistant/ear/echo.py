@@ -113,7 +113,6 @@ class EchoGuard:
         # the reference as played, to be read back `_lead` samples late for the canceller
         self._ref = Ring(self.delay.max_lag + 2 * FRAME)
         self._lead = 0
-        self._aligned: int | None = None  # the delay the leak was measured at
         lags = self.delay.max_lag // FRAME
         self._ref_recent: deque[float] = deque(maxlen=lags + self.SPAN)  # newest last
         self._leaks: deque[float] = deque(maxlen=200)
@@ -180,28 +179,24 @@ class EchoGuard:
                 self.leak_db = float(np.percentile(self._leaks, 95))
         # what the microphone holds without anyone talking: the echo left plus the room;
         # while a look says the delay has moved, the echo may not be cancelled at all
-        leak = self.leak_db if self.delay.steady else 0.0
+        leak = self.leak_db
         self.residual_db = db(10.0 ** ((echo_db + leak) / 10.0) + noise)
         return out
 
     def _align(self) -> None:
         """Start the canceller's window just before the echo's delay, once it is known: its
         240 ms then model the room's echo path instead of the wait for it. A new filter
-        learns the room again when the delay moves out of that window. Whenever the delay
-        moves at all, the leak is measured again: the filter now models a path that is no
-        longer there, and the old leak (measured under load: -25 dB) let the echo it leaves
-        start utterances that Whisper heard as "wait"."""
+        learns the room again when the delay moves out of that window."""
         delay = self.delay.delay
-        if delay is None or delay == self._aligned:
+        if delay is None:
             return
-        self._aligned = delay
-        self._leaks.clear()
-        self.leak_db = 0.0
         lead = max(0, delay - round(self.LEAD * SAMPLE_RATE))
         if self._lead <= delay <= self._lead + round(0.1 * SAMPLE_RATE):
             return
         self._lead = lead
         self.canceller = EchoCanceller(FRAME)
+        self._leaks.clear()  # a new filter has cancelled nothing yet
+        self.leak_db = 0.0
 
     def _ref_envelope(self) -> float:
         """The loudest frame the loudspeaker played whose echo may be in the microphone

@@ -48,7 +48,7 @@ device's timestamps are a few milliseconds off (the canceller cannot cancel an e
 comes before its reference)."""
 
 
-ALIGN_JUMP = 0.0002  # s: the loudspeaker's timing against the microphone moved by more
+ALIGN_JUMP = 0.002  # s: the loudspeaker's timing against the microphone stepped by more
 AGREE = 3  # microphone blocks in a row that must agree on it
 
 
@@ -59,15 +59,17 @@ class Alignment:
     `update(start, sounding)` takes a block's microphone time and the session time the
     loudspeaker was sounding when PortAudio stamped the block (None without stamps). The
     stamps keep the reference aligned however many samples either stream lost on a busy
-    machine, but the offset moves only when AGREE blocks in a row agree on a new value
-    within ALIGN_JUMP: the stamps jitter by a sample or so, now and then one comes a whole
-    block early or late and back again (measured under load: 38 such in 20 s, summing to
-    nothing), and a reference that stuttered against the echo by a few samples left the
-    canceller cancelling nothing (measured). Pure logic."""
+    machine, but the offset moves only by a step of the median of the last AGREE blocks'
+    stamps larger than ALIGN_JUMP from one block to the next: now and then one stamp comes
+    a whole block early or late and back again (measured under load: 38 such in 20 s,
+    summing to nothing), and the stamps drift slowly against the sound card's own clock
+    (a sample or two a second), which, followed, made the reference stutter against the
+    echo. Pure logic."""
 
     def __init__(self, offset: float = 0.0) -> None:
         self.offset = offset
         self._seen: deque[float] = deque(maxlen=AGREE)
+        self._middle: float | None = None  # the median of `_seen` at the last block
         self._history: deque[tuple[float, float]] = deque(maxlen=OFFSET_HISTORY)
 
     def update(self, start: float, sounding: float | None) -> float:
@@ -75,9 +77,12 @@ class Alignment:
         if sounding is not None:
             seen = self._seen
             seen.append(sounding - start)
-            if (len(seen) == seen.maxlen and max(seen) - min(seen) <= ALIGN_JUMP
-                    and abs(seen[-1] - self.offset) > ALIGN_JUMP):
-                self.offset = float(np.median(seen))
+            middle = float(np.median(seen))
+            if self._middle is None:
+                self.offset = middle
+            elif abs(middle - self._middle) > ALIGN_JUMP:
+                self.offset += middle - self._middle  # a step: a stream lost samples
+            self._middle = middle
         self._history.append((start, self.offset))
         return self.offset
 

@@ -114,7 +114,7 @@ class EchoGuard:
         self._ref = Ring(self.delay.max_lag + 2 * FRAME)
         self._lead = 0
         lags = self.delay.max_lag // FRAME
-        self._ref_recent: deque[float] = deque(maxlen=lags + self.SPAN)  # newest last
+        self._ref_recent: deque[float] = deque(maxlen=lags + self.SPAN)  # 1.1 s: every delay
         self._leaks: deque[float] = deque(maxlen=200)
         self._out_floor = NoiseFloor(percentile=15.0)
         self._near_end = 0  # frames in a row that sounded like a person talking
@@ -150,10 +150,12 @@ class EchoGuard:
         # echo must be measured again).
         near_end = len(self._leaks) >= 20 and left_db > echo_db + self.leak_db + 10.0
         # and only where the microphone is louder than anything the loudspeaker played
-        # whose echo may be in it, while the echo's delay holds: an echo that came later
-        # than the delay believed (a busy machine's loudspeaker ran dry) is not cancelled,
-        # and stood "far above" the leak measured before (its own "Go!" was kept as "go")
-        self.voice = near_end and double_talk and self.delay.steady
+        # at any delay looked for (not only around the delay believed), while that delay
+        # holds: an echo that came later than believed (a busy machine's loudspeaker ran
+        # dry) is not cancelled, stood "far above" the leak measured before, and was louder
+        # than the silence played one believed delay ago (its own "Go!" was kept as "go")
+        above_all = mic_db > max(self._ref_recent) + self.coupling_db
+        self.voice = near_end and above_all and self.delay.steady
         self._near_end = self._near_end + 1 if near_end else 0
         hold = 0 < self._near_end <= self.NEAR_END_FRAMES
         if not self.active:

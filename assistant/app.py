@@ -18,10 +18,10 @@ from assistant.commands import Command, Intent, Vocabulary, parse_command_name
 from assistant.errors import AssistantError, DeviceError, ScriptErrors
 from assistant.eventlog import EffectSink, EventLog
 from assistant.events import Effect, Record, Say
-from assistant.plan import Plan, SpeechTimer, build_plan, estimate_speech
+from assistant.plan import Plan, SayItem, SpeechTimer, build_plan, estimate_speech
 from assistant.routine import Routine
 from assistant.runner import Echo, Scripted, simulate, speaker_sink
-from assistant.session import Session, SessionOptions
+from assistant.session import COUNT_IN, PROMPTS, Session, SessionOptions
 from assistant.settings import Settings
 
 MAX_SCRIPT_LINES = 100_000
@@ -62,24 +62,26 @@ def voice_origin(settings: Settings, routine: Routine) -> str:
 
 
 class Voice:
-    """Text-to-speech if this machine has it; otherwise None and the reason, said once.
-    A voice (in settings, on the command line or in the routine) that names no installed
-    voice raises UnknownVoiceError: `show`, `render`, `start` and `--simulate` alike."""
+    """Text-to-speech if this machine has it (Piper's neural voice, else eSpeak NG); otherwise
+    None and the reason, said once. A voice (in settings, on the command line or in the
+    routine) that names no installed voice raises UnknownVoiceError: `show`, `render`,
+    `start` and `--simulate` alike. `note` says, once, that eSpeak NG speaks because the
+    neural voice cannot."""
 
     def __init__(self, settings: Settings, routine: Routine, *, required: bool = False) -> None:
         self.voice, self.rate, self.volume = voice_settings(settings, routine)
         self.synth: Any = None
         self.problem = ""
+        self.note = ""
+        self.estimated = 0  # texts `timer` estimated (see there)
         try:
-            from assistant.voice.tts import Synthesizer, UnknownVoiceError
+            from assistant.voice.choice import open_speech
+            from assistant.voice.tts import UnknownVoiceError
 
-            synth = Synthesizer(voice=self.voice, rate=self.rate, volume=self.volume)
-            synth.check()
-            if self.voice:  # a voice nobody has installed stops every command, one line
-                try:
-                    synth.resolve_voice(self.voice)
-                except UnknownVoiceError as exc:
-                    raise UnknownVoiceError(f"{voice_origin(settings, routine)}: {exc}") from None
+            try:
+                synth, self.note = open_speech(self.voice, self.rate, self.volume)
+            except UnknownVoiceError as exc:  # a voice nobody has installed: one line
+                raise UnknownVoiceError(f"{voice_origin(settings, routine)}: {exc}") from None
             synth.render("Ready.")
             self.synth = synth
         except (DeviceError, ImportError, OSError) as exc:
@@ -87,22 +89,62 @@ class Voice:
             if required:
                 raise DeviceError(f"cannot speak here: {exc}") from None
 
-    def timer(self) -> SpeechTimer:
+    def prepare(self, routine: Routine, progress: Callable[[int, int], None] | None = None
+                ) -> int:
+        """Render now what a session of `routine` may say and the caches lack, telling
+        `progress(done, total)` after each; returns how many were rendered. A slow voice
+        (Piper) then never makes a sentence, count or cue start late, and the plan is timed
+        by real lengths; with eSpeak NG there is nothing to do."""
         if self.synth is None:
-            rate = self.rate
+            return 0
+        missing = self.synth.missing(spoken_texts(routine, self.rate))
+        for done, text in enumerate(missing, 1):
+            self.synth.render(text)
+            if progress:
+                progress(done, len(missing))
+        return len(missing)
+
+    def timer(self, *, estimate_unrendered: bool = False) -> SpeechTimer:
+        """How long each text lasts as spoken. With `estimate_unrendered`, what a slow voice
+        has not rendered yet is estimated instead (within about 1 % over a routine, for
+        Piper's joe as for eSpeak), and counted in `estimated`: `list` and `show` need a
+        number, not minutes of synthesis."""
+        rate = self.rate
+        if self.synth is None:
             return lambda text: estimate_speech(text, rate)
         synth = self.synth
-        return lambda text: float(synth.duration(text))
+
+        def seconds(text: str) -> float:
+            if estimate_unrendered and synth.missing([text]):
+                self.estimated += 1
+                return estimate_speech(text, rate)
+            return float(synth.duration(text))
+
+        return seconds
+
+
+def spoken_texts(routine: Routine, rate: int) -> list[str]:
+    """What a session of `routine` may say: its plan's sentences, counts and cues (the plan
+    timed by an estimate: its words do not depend on the timing), the count-in after a pause,
+    and the session's own prompts (the pain advice must never wait)."""
+    plan = plan_for(routine, lambda text: estimate_speech(text, rate))
+    texts = [item.text for step in plan.steps for item in step.items
+             if isinstance(item, SayItem)]
+    return list(dict.fromkeys([*texts, *(str(n) for n in range(1, COUNT_IN + 1)), *PROMPTS]))
 
 
 def plan_for(routine: Routine, timer: SpeechTimer) -> Plan:
     return build_plan(routine, timer)
 
 
-def spoken_plan(routine: Routine, settings: Settings) -> Plan:
-    """The plan timed by this machine's voice (estimated without one): what `list`, `show`
-    and a session all use, so they agree on every length."""
-    return plan_for(routine, Voice(settings, routine).timer())
+def spoken_plan(routine: Routine, settings: Settings) -> tuple[Plan, bool]:
+    """The plan timed by this machine's voice (estimated without one), and whether it is
+    exact: what `list` and `show` give and a session uses. A slow voice's sentences not yet
+    rendered are estimated (not exact); once a session or `render` has spoken them, all
+    agree to the tenth of a second."""
+    voice = Voice(settings, routine)
+    plan = plan_for(routine, voice.timer(estimate_unrendered=True))
+    return plan, voice.synth is not None and not voice.estimated
 
 
 # --- scripted commands (--commands FILE) ---------------------------------------------------
@@ -301,12 +343,19 @@ def open_journal(enabled: bool, routine: Routine, without: str = ""
 
 
 def run_simulation(request: SimulationRequest, echo_line: Callable[[Effect], None] | None = None,
-                   on_rejected: Callable[[Any], None] | None = None) -> SimulationResult:
-    """The whole session on a virtual clock (DESIGN §6 `start --simulate`)."""
+                   on_rejected: Callable[[Any], None] | None = None,
+                   tell: Callable[[str], None] | None = None,
+                   progress: Callable[[int, int], None] | None = None) -> SimulationResult:
+    """The whole session on a virtual clock (DESIGN §6 `start --simulate`). `tell` gets a
+    line about the voice (another speaks than asked for); `progress` follows the rendering
+    of what a slow voice has not said before."""
     routine, settings = request.routine, request.settings
     need_voice = request.speaker_file is not None or request.echo is not None
     writable_or_fail(request.speaker_file)  # written last: check it first
     voice = Voice(settings, routine, required=need_voice)
+    if voice.note and tell:
+        tell(voice.note)
+    voice.prepare(routine, progress)
     plan = plan_for(routine, voice.timer())
     with ExitStack() as stack:
         sinks: list[EffectSink] = []
@@ -365,12 +414,17 @@ def make_listener(settings: Settings) -> Any:
 
 
 def render_routine(routine: Routine, settings: Settings, out: Path,
-                   progress: Callable[[float, float], None] | None = None) -> float:
-    """The whole session as audio, as if nobody said anything; returns its length."""
+                   progress: Callable[[float, float], None] | None = None,
+                   tell: Callable[[str], None] | None = None) -> float:
+    """The whole session as audio, as if nobody said anything; returns its length.
+    `progress(done, total)` follows the voice's rendering, then the session's time."""
     from assistant.voice.player import TimelineSpeaker
 
     writable_or_fail(out)
     voice = Voice(settings, routine, required=True)
+    if voice.note and tell:
+        tell(voice.note)
+    voice.prepare(routine, progress)
     plan = plan_for(routine, voice.timer())
     session = Session(plan, voice.timer())
     speaker = TimelineSpeaker(voice.synth)

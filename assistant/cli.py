@@ -5,9 +5,10 @@ clear line on stderr and a non-zero exit status, never a traceback."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -160,10 +161,33 @@ def start(routine: str | None, simulate: bool, events: Path | None, commands_fil
         commands=app.read_script(commands_file, settings.vocabulary()) if commands_file else (),
         listen=not no_listen, journal=bool(journal),
     )
-    result = app.run_simulation(request, echo_line=_print_say,
-                                on_rejected=_print_rejected if verbose else None)
+    with _voice_progress("Preparing the voice") as progress:
+        result = app.run_simulation(request, echo_line=_print_say,
+                                    on_rejected=_print_rejected if verbose else None,
+                                    tell=_print_note, progress=progress)
     state = "completed" if result.completed else "not completed"
     click.echo(f"Session {state}: {clock_duration(result.length)} of session time.")
+
+
+def _print_note(line: str) -> None:
+    click.echo(f"exercise-assistant: {one_line(line)}", err=True)
+
+
+@contextlib.contextmanager
+def _voice_progress(label: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on a terminal's stderr for the voice's rendering (none elsewhere), gone
+    once done."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    console = Console(stderr=True)
+    with Progress(console=console, transient=True, disable=not console.is_terminal) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
 
 
 def _print_rejected(item: Any) -> None:
@@ -200,6 +224,9 @@ def validate(files: tuple[Path, ...]) -> None:
     click.echo(f"{len(files)} file{'s' if len(files) != 1 else ''} valid.")
 
 
+ABOUT = "exact once the voice has said it, at a start or render"
+
+
 @cli.command("list", epilog="\b\nExample:\n  exercise-assistant list")
 def list_() -> None:
     """Bundled and saved routines, with their total time."""
@@ -212,10 +239,11 @@ def list_() -> None:
 
     settings = settings_from()
     table = Table("name", "routine", "time", "exercises", "from", box=None)
+    about = False
     for entry in library.entries():
         try:
             routine = load_routine(entry.path)
-            plan = app.spoken_plan(routine, settings)  # the plan and total `show` gives
+            plan, exact = app.spoken_plan(routine, settings)  # the total `show` gives
         except RoutineErrors as exc:
             table.add_row(entry.name, f"[red]invalid: {exc.errors[0].message}[/]", "", "",
                           entry.origin)
@@ -227,9 +255,14 @@ def list_() -> None:
             table.add_row(entry.name, f"[red]invalid: {escape(problem)}[/]", "", "",
                           entry.origin)
             continue
-        table.add_row(entry.name, routine.name, clock_duration(plan.total),
+        table.add_row(entry.name, routine.name,
+                      ("" if exact else "~") + clock_duration(plan.total),
                       str(len(routine.exercises)), entry.origin)
-    Console().print(table)
+        about = about or not exact
+    console = Console()
+    console.print(table)
+    if about:
+        console.print(f"~ about: {ABOUT}")
 
 
 @cli.command(epilog="""\b
@@ -244,13 +277,14 @@ def show(routine: str | None) -> None:
     from rich.table import Table
 
     loaded = app.load_routine(routine)
-    plan = app.spoken_plan(loaded, settings_from())
+    plan, exact = app.spoken_plan(loaded, settings_from())
     table = Table("start", "step", "length", title=loaded.name, box=None)
     for start_t, step in zip(plan.starts(), plan.steps, strict=True):
         table.add_row(clock_duration(start_t), step.title, clock_duration(step.duration))
     console = Console()
     console.print(table)
-    console.print(f"Total: {clock_duration(plan.total)} ({plan.total:.1f} s)")
+    about, why = ("", "") if exact else ("about ", f"; {ABOUT}")
+    console.print(f"Total: {about}{clock_duration(plan.total)} ({plan.total:.1f} s{why})")
 
 
 @cli.command(epilog="""\b
@@ -293,7 +327,7 @@ def render(routine: str | None, output: Path, voice: str | None, rate: int | Non
         def update(done: float, total: float) -> None:
             progress.update(task, completed=done / total if total else 1.0)
 
-        length = app.render_routine(loaded, settings, output, update)
+        length = app.render_routine(loaded, settings, output, update, tell=_print_note)
     click.echo(f"Wrote {output}: {clock_duration(length)} ({length:.1f} s).")
 
 
@@ -301,25 +335,33 @@ def render(routine: str | None, output: Path, voice: str | None, rate: int | Non
 Examples:
   exercise-assistant voices
   exercise-assistant voices --language en
-  exercise-assistant start --voice en-gb""")
+  exercise-assistant start --voice en-gb
+  exercise-assistant start --voice path/to/my-voice.onnx""")
 @click.option("--language", metavar="CODE",
               help="Only voices for this language, such as en or en-us.")
 def voices(language: str | None) -> None:
-    """The installed text-to-speech voices: give the first column to --voice or to `voice:`
-    in settings (the name or a language code such as en-gb works too)."""
+    """The installed text-to-speech voices, the neural ones (Piper) first: give the first
+    column to --voice or to `voice:` in settings (an eSpeak NG name or language code such as
+    en-gb works too, and `espeak` is eSpeak NG's default). With no voice set, the one marked
+    default speaks."""
+    from assistant.voice import neural
     from assistant.voice.tts import Synthesizer, voices_for_language
 
-    found = Synthesizer().voices()
+    found = [(v.info, "Piper" + (" (default)" if v.name == neural.DEFAULT_VOICE else ""))
+             for v in neural.installed()]
+    light = "eSpeak NG" + ("" if found else " (default)")
+    found += [(v, light) for v in Synthesizer().voices()]
     if language is not None:
-        found = voices_for_language(found, language)
+        keep = {v.id for v in voices_for_language([v for v, _ in found], language)}
+        found = [(v, engine) for v, engine in found if v.id in keep]
         if not found:
             raise AssistantError(f"no voice for the language {language!r} "
                                  "(see: exercise-assistant voices)")
-    rows = [("voice", "name", "language"),
-            *((v.short, v.name, ", ".join(v.languages)) for v in found)]
-    widths = [max(len(row[i]) for row in rows) for i in range(2)]
+    rows = [("voice", "engine", "name", "language"),
+            *((v.short, engine, v.name, ", ".join(v.languages)) for v, engine in found)]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
     for row in rows:
-        click.echo(f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]}".rstrip())
+        click.echo("  ".join([*(f"{row[i]:<{widths[i]}}" for i in range(3)), row[3]]).rstrip())
 
 
 @cli.command(epilog="\b\nExample:\n  exercise-assistant devices")

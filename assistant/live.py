@@ -508,6 +508,18 @@ class Loading:
             self._status.start()
             self._started = True
 
+    def progress(self, what: str, done: int, total: int) -> None:
+        """`what`, with a bar: `done` of `total`."""
+        if self._status is None:
+            return
+        from rich.progress_bar import ProgressBar
+        from rich.table import Table
+
+        row = Table.grid(padding=(0, 1))
+        row.add_row(f"Getting ready: {what}", ProgressBar(total=total, completed=done, width=30),
+                    f"{done}/{total}")
+        self._status.update(row)
+
     def stop(self) -> None:
         if self._status is not None and self._started:
             self._status.stop()
@@ -571,7 +583,7 @@ def _run(routine: Routine, settings: Settings, console: Any, loading: Loading, *
     interactive = console.is_terminal
     loading.show("loading the voice")
     voice = app.Voice(settings, routine)
-    notes = [voice.problem] if voice.problem else []
+    notes = [sentence(n) for n in (voice.problem, voice.note) if n]
 
     def tell(message: str) -> None:
         """A message for the user: on the view, or printed when there is none."""
@@ -607,9 +619,12 @@ def _run(routine: Routine, settings: Settings, console: Any, loading: Loading, *
             clock = speaker.clock
         except DeviceError as exc:
             notes.append(f"{sentence(str(exc))}. What I say is printed here instead.")
+    if voice.synth is not None:  # what a slow voice has not said before, rendered now
+        loading.show("preparing what I will say")
+        voice.prepare(routine, lambda done, total: loading.progress(
+            "preparing what I will say", done, total))
     plan = app.plan_for(routine, voice.timer())
     if voice.synth is not None:  # every planned utterance now, so a count never waits
-        loading.show("preparing what I will say")
         voice.synth.prerender(item.text for step in plan.steps for item in step.items
                               if isinstance(item, SayItem))
     inbox: queue.Queue[Any] = queue.Queue()

@@ -67,6 +67,11 @@ HELP_TEXT = (
     "You can say: pause, resume, next, go back, repeat, skip, slower, faster, "
     "how many left, louder, quieter, it hurts, or end workout."
 )
+CARRY_ON = "Carrying on where you left off."
+PROMPTS = (PAUSED, CONFIRM_END, ENDED, TIMED_OUT, PAIN_ADVICE, HELP_TEXT, CARRY_ON,
+           "Louder.", "Quieter.")
+"""What the session may say beyond its plan, whatever the routine (a slow voice renders
+them before the session starts)."""
 
 
 class Mode(str, Enum):
@@ -258,7 +263,7 @@ class Session:
         first = 0
         if self.options.start_exercise or self.options.start_set > 1:
             first = self._resume_index(self.options.start_exercise, self.options.start_set)
-            out.append(Say(now, "Carrying on where you left off.", "prompt"))
+            out.append(Say(now, CARRY_ON, "prompt"))
         elif self.options.offer_resume is not None:
             exercise, number = self.options.offer_resume
             name = self.routine.exercises[exercise].name

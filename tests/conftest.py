@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import tempfile
 import threading
 from pathlib import Path
 
@@ -23,6 +24,7 @@ SPEAKER = "module-null-sink sink_name=spk rate=16000 channels=1"
 _daemon: PrivateDaemon | None = None
 _why_not = ""
 _saved_env: dict[str, str | None] = {}
+_cache: tempfile.TemporaryDirectory[str] | None = None
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -45,6 +47,11 @@ def pytest_configure(config: pytest.Config) -> None:
     # with no daemon of its own, the run still reaches no one else's server
     env = _daemon.env() if _daemon else {"PULSE_SERVER": "unix:/nonexistent"}
     env |= {"PULSE_SINK": "spk", "PULSE_SOURCE": "spk.monitor"}
+    # one cache folder for the run (rendered speech: the neural voice renders a sentence
+    # once for every test), never the user's, removed with the run
+    global _cache
+    _cache = tempfile.TemporaryDirectory(prefix="ea-test-cache-")
+    env["XDG_CACHE_HOME"] = _cache.name
     for key, value in env.items():
         _saved_env[key] = os.environ.get(key)
         os.environ[key] = value
@@ -55,6 +62,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if _daemon is not None:
         _daemon.stop()
         _daemon = None
+    global _cache
+    if _cache is not None:
+        _cache.cleanup()
+        _cache = None
     for key, value in _saved_env.items():
         if value is None:
             os.environ.pop(key, None)
@@ -85,8 +96,9 @@ def synth() -> Synthesizer:
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """XDG folders in tmp_path for in-process calls."""
-    for name in ("DATA", "CONFIG", "CACHE"):
+    """XDG folders in tmp_path for in-process calls (the cache stays the run's own: see
+    `pytest_configure`)."""
+    for name in ("DATA", "CONFIG"):
         monkeypatch.setenv(f"XDG_{name}_HOME", str(tmp_path / name.lower()))
     monkeypatch.delenv("EXERCISE_ASSISTANT_DEBUG", raising=False)
     return tmp_path

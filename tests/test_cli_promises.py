@@ -19,11 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import soundfile as sf
 from conftest import call
 
 from assistant import paths
 from assistant.errors import DeviceError
 from assistant.journal import Journal
+from assistant.routine import clock_duration
 from assistant.voice.tts import Synthesizer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,7 +77,8 @@ def test_a_session_ended_by_the_pause_limit_is_offered_and_carried_on_at_the_nex
     first = home / "first.jsonl"
     assert call(["start", str(routine), "--simulate", "--no-listen", "--journal", "--commands",
                  str(pause), "--pause-limit", "10s", "--events", str(first)]) == 0
-    assert capsys.readouterr().out.splitlines()[-1] == ("Session not completed: 0:37 of "
+    ended = clock_duration(read_events(first)[-1]["t"])  # its session_end
+    assert capsys.readouterr().out.splitlines()[-1] == (f"Session not completed: {ended} of "
                                                          "session time.")
     assert read_events(first)[-1]["completed"] is False
 
@@ -115,7 +118,7 @@ def test_the_readme_voice_setting_and_the_names_voices_lists_are_accepted(
     needs_speech()
     assert call(["voices", "--language", "en-us"]) == 0
     rows = [re.split(r"\s{2,}", line) for line in capsys.readouterr().out.splitlines()]
-    assert rows[0] == ["voice", "name", "language"]
+    assert rows[0] == ["voice", "engine", "name", "language"]
     row = next(r for r in rows[1:] if r[0] == "en-us")
     routine = home / "carry.yaml"
     routine.write_text(CARRY)
@@ -240,18 +243,35 @@ def test_remind_preview_without_a_scheduler_exits_0_names_the_time_and_a_working
 
 def test_list_and_show_give_the_same_total_for_every_bundled_routine(
         home: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """For each bundled routine, the time `list` prints is the total `show` prints."""
-    assert call(["list"]) == 0
-    listed = {}
-    for line in capsys.readouterr().out.splitlines()[1:]:
-        match = re.match(r"^\s*(\S+)\s.*?\s(\d+:\d\d)\s+\d+\s+bundled\s*$", line)
-        assert match, line
-        listed[match[1]] = match[2]
-    assert set(listed) == {"desk-break", "morning-mobility", "strength-circuit", "upper-back"}
-    for name, time in listed.items():
+    """For each bundled routine, the time `list` prints is the total `show` prints, both
+    marked "about" alike while the voice has not said all of it; once `render` has said
+    desk-break, both give its exact time, unmarked, and it is the rendered file's length."""
+    def listed() -> dict[str, str]:
+        assert call(["list"]) == 0
+        found = {}
+        for line in capsys.readouterr().out.splitlines()[1:]:
+            match = re.match(r"^\s*(\S+)\s.*?\s(~?\d+:\d\d)\s+\d+\s+bundled\s*$", line)
+            if match:
+                found[match[1]] = match[2]
+            else:
+                assert line.startswith("~ about: "), line
+        return found
+
+    def shown(name: str) -> str:
         assert call(["show", name]) == 0
-        total = re.search(r"^Total: (\d+:\d\d) ", capsys.readouterr().out, re.M)
-        assert total and total[1] == time, name
+        total = re.search(r"^Total: (about )?(\d+:\d\d) ", capsys.readouterr().out, re.M)
+        assert total, name
+        return ("~" if total[1] else "") + total[2]
+
+    times = listed()
+    assert set(times) == {"desk-break", "morning-mobility", "strength-circuit", "upper-back"}
+    for name, time in times.items():
+        assert shown(name) == time, name
+    wav = home / "desk.wav"
+    assert call(["render", "desk-break", "-o", str(wav)]) == 0
+    out = capsys.readouterr().out
+    assert listed()["desk-break"] == shown("desk-break") == clock_duration(
+        sf.info(str(wav)).frames / 16000), out
 
 
 def test_list_shows_a_routine_with_an_unknown_voice_as_invalid_and_lists_the_rest(
@@ -266,7 +286,7 @@ def test_list_shows_a_routine_with_an_unknown_voice_as_invalid_and_lists_the_res
     rows = {line.split()[0]: " ".join(line.split()[1:]) for line in out.out.splitlines()[1:]}
     assert rows["vulcan"] == ("invalid: unknown voice 'vulcan' (see: exercise-assistant "
                               "voices) yours")
-    assert re.fullmatch(r"Upper back relief \d+:\d\d 3 bundled", rows["upper-back"])
+    assert re.fullmatch(r"Upper back relief ~?\d+:\d\d 3 bundled", rows["upper-back"])
     assert out.err == ""
 
 
@@ -274,10 +294,11 @@ def test_list_shows_a_routine_with_an_unknown_voice_as_invalid_and_lists_the_res
 
 
 def test_commands_that_speak_leave_nothing_in_the_temporary_folder(tmp_path: Path) -> None:
-    """`show`, `render` and `start --simulate`, each in a fresh process, leave nothing of
-    theirs in TMPDIR (PulseAudio's client library may make its own runtime folder there,
-    `pulse-*`, when XDG_RUNTIME_DIR is unset); speech scratch files live (and are removed)
-    in one `tts` folder in the user's cache directory, which ends empty."""
+    """`show`, `render` (with the default voice and with eSpeak NG's) and `start --simulate`,
+    each in a fresh process, leave nothing of theirs in TMPDIR (PulseAudio's client library
+    may make its own runtime folder there, `pulse-*`, when XDG_RUNTIME_DIR is unset);
+    eSpeak NG's scratch files live (and are removed) in one `tts` folder in the user's cache
+    directory, which ends empty."""
     needs_speech()
     scratch = tmp_path / "tmp"
     scratch.mkdir()
@@ -285,6 +306,7 @@ def test_commands_that_speak_leave_nothing_in_the_temporary_folder(tmp_path: Pat
            "XDG_DATA_HOME": str(tmp_path / "data"),
            "XDG_CONFIG_HOME": str(tmp_path / "config")}
     for argv in (["show", "desk-break"], ["render", "desk-break", "-o", str(tmp_path / "o.wav")],
+                 ["render", "desk-break", "-o", str(tmp_path / "o.wav"), "--voice", "en-us"],
                  ["start", "desk-break", "--simulate", "--no-listen"]):
         done = subprocess.run([sys.executable, "-m", "assistant", *argv], env=env, cwd=ROOT,
                               capture_output=True, text=True, timeout=120, check=False)
@@ -355,9 +377,9 @@ def test_voices_has_a_header_and_filters_by_language(
     needs_speech()
     assert call(["voices", "--language", "en"]) == 0
     rows = [re.split(r"\s{2,}", line) for line in capsys.readouterr().out.splitlines()]
-    assert rows[0] == ["voice", "name", "language"]
+    assert rows[0] == ["voice", "engine", "name", "language"]
     assert {"en-us", "en"} <= {row[0] for row in rows[1:]}
-    assert all(re.fullmatch(r"en(-.*)?", row[2]) for row in rows[1:])
+    assert all(re.fullmatch(r"en(-.*)?", row[3]) for row in rows[1:])
     assert call(["voices"]) == 0
     everything = capsys.readouterr().out.splitlines()
     assert len(everything) > len(rows) and everything[0] == "voice" + everything[0][5:]

@@ -256,33 +256,29 @@ class _EngineThread:
         return engine
 
 
-class Synthesizer:
-    """Renders text to float32 mono PCM at SAMPLE_RATE, trimmed of leading and trailing
-    silence, with an LRU cache. Safe to call from any thread."""
+class Speech:
+    """What every voice shares: `render` gives float32 mono PCM at SAMPLE_RATE, trimmed of
+    leading and trailing silence, from an LRU cache in memory; a subclass renders what is
+    not there (`_render_uncached`). Safe to call from any thread."""
 
-    def __init__(
-        self,
-        *,
-        voice: str | None = None,
-        rate: int = DEFAULT_RATE,
-        volume: float = 1.0,
-        cache_size: int = 1024,
-        timeout: float = 15.0,
-    ) -> None:
+    engine = ""  # what speaks: shown by `voices`, and in the notes of a session
+    voice: str | None
+    rate: int
+    volume: float
+
+    def __init__(self, *, voice: str | None, rate: int, volume: float, cache_size: int
+                 ) -> None:
         self.voice = voice
         self.rate = rate
         self.volume = volume
         self.cache_size = cache_size
-        self.timeout = timeout
         self.renders = 0  # how many times the engine actually rendered (cache misses)
         self._cache: OrderedDict[tuple[str, str | None, int, float], np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
-        self._voice_ids: dict[str, str] = {}
-        self._engine = _EngineThread.shared()
 
     def check(self) -> None:
         """Raise DeviceError with a one-line reason when speech cannot be rendered here."""
-        self._engine.call(lambda engine: None, self.timeout)
+        raise NotImplementedError
 
     def render(
         self,
@@ -306,7 +302,7 @@ class Synthesizer:
                 self._cache.move_to_end(key)
                 return hit
         if key[3] != 1.0:  # the same speech, scaled
-            pcm = _readonly(self.render(text, voice=key[1], rate=key[2], volume=1.0) * key[3])
+            pcm = readonly(self.render(text, voice=key[1], rate=key[2], volume=1.0) * key[3])
         else:
             pcm = self._render_uncached(*key[:3])
         with self._lock:
@@ -325,6 +321,38 @@ class Synthesizer:
     def duration(self, text: str, *, rate: int | None = None, voice: str | None = None) -> float:
         """Seconds that `text` really lasts when spoken (silence trimmed)."""
         return len(self.render(text, rate=rate, voice=voice)) / SAMPLE_RATE
+
+    def missing(self, texts: Iterable[str]) -> list[str]:
+        """The texts that rendering would have to synthesize (none here: a subclass with a
+        slow engine and a cache on disk says which)."""
+        return []
+
+    def _render_uncached(self, text: str, voice: str | None, rate: int) -> np.ndarray:
+        raise NotImplementedError
+
+
+class Synthesizer(Speech):
+    """eSpeak NG through pyttsx3: the light voice, and the fallback."""
+
+    engine = "eSpeak NG"
+
+    def __init__(
+        self,
+        *,
+        voice: str | None = None,
+        rate: int = DEFAULT_RATE,
+        volume: float = 1.0,
+        cache_size: int = 1024,
+        timeout: float = 15.0,
+    ) -> None:
+        super().__init__(voice=voice, rate=rate, volume=volume, cache_size=cache_size)
+        self.timeout = timeout
+        self._voice_ids: dict[str, str] = {}
+        self._engine = _EngineThread.shared()
+
+    def check(self) -> None:
+        """Raise DeviceError with a one-line reason when speech cannot be rendered here."""
+        self._engine.call(lambda engine: None, self.timeout)
 
     def voices(self) -> list[VoiceInfo]:
         def job(engine: Any) -> list[VoiceInfo]:
@@ -352,7 +380,7 @@ class Synthesizer:
 
     def _render_uncached(self, text: str, voice: str | None, rate: int) -> np.ndarray:
         if not text.strip():
-            return _readonly(np.zeros(0, dtype=np.float32))
+            return readonly(np.zeros(0, dtype=np.float32))
         engine_thread = self._engine
         voice_id = None if voice is None else self.resolve_voice(voice)
         path = engine_thread.temp_path()
@@ -389,9 +417,10 @@ class Synthesizer:
                 break
         if file_rate != SAMPLE_RATE and len(samples):
             samples = soxr.resample(samples, file_rate, SAMPLE_RATE, quality="HQ")
-        return _readonly(np.ascontiguousarray(trim_silence(samples), dtype=np.float32))
+        return readonly(np.ascontiguousarray(trim_silence(samples), dtype=np.float32))
 
 
-def _readonly(pcm: np.ndarray) -> np.ndarray:
+def readonly(pcm: np.ndarray) -> np.ndarray:
+    """`pcm`, made read-only (cached speech is shared between threads)."""
     pcm.flags.writeable = False
     return pcm

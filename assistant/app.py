@@ -94,14 +94,40 @@ class Voice:
         """Render now what a session of `routine` may say and the caches lack, telling
         `progress(done, total)` after each; returns how many were rendered. A slow voice
         (Piper) then never makes a sentence, count or cue start late, and the plan is timed
-        by real lengths; with eSpeak NG there is nothing to do."""
-        if self.synth is None:
+        by real lengths; eSpeak NG renders fast and has nothing to do here. What must be
+        said faster to fit its slot is rendered too (a session run silently once).
+        If the neural voice's model will not load, eSpeak NG speaks, and `note` says so."""
+        from assistant.voice.neural import PiperSynthesizer
+        from assistant.voice.player import fitted
+        from assistant.voice.tts import Synthesizer
+
+        synth = self.synth
+        if synth is None:
             return 0
-        missing = self.synth.missing(spoken_texts(routine, self.rate))
-        for done, text in enumerate(missing, 1):
-            self.synth.render(text)
-            if progress:
-                progress(done, len(missing))
+        missing = synth.missing(spoken_texts(routine, self.rate))
+        if not missing:
+            if isinstance(synth, PiperSynthesizer):
+                synth.warm()  # for what a session says beyond its plan
+            return 0
+        try:
+            for done, text in enumerate(missing, 1):
+                synth.render(text)
+                if progress:
+                    progress(done, len(missing))
+
+            def render_fitted(effect: Effect) -> None:
+                if isinstance(effect, Say):
+                    fitted(synth, effect)
+
+            timer = self.timer()
+            simulate(Session(plan_for(routine, timer), timer), [render_fitted])
+        except DeviceError as exc:
+            if not isinstance(synth, PiperSynthesizer):
+                raise
+
+            self.note = f"{exc}; speaking with eSpeak NG instead"
+            self.synth = Synthesizer(rate=self.rate, volume=self.volume)
+            self.synth.check()
         return len(missing)
 
     def timer(self, *, estimate_unrendered: bool = False) -> SpeechTimer:

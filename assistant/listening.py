@@ -156,12 +156,12 @@ def listen_microphone(settings: Settings, *, as_json: bool, verbose: bool,
                       expect: str | None = None) -> None:
     """Print each command heard from the microphone until Ctrl-C (with `expect`, only what
     the session expects at that moment)."""
-    from assistant.live import Microphone, device
+    from assistant.live import Microphone, NotListening, device
 
-    listener = make_listener(settings)
     inbox: queue.Queue[Any] = queue.Queue()
     try:
-        mic = Microphone(listener, inbox, device(settings.input_device), None)
+        mic = Microphone(lambda: make_listener(settings), inbox,
+                         device(settings.input_device), None)
     except DeviceError as exc:
         raise DeviceError(f"{exc}. Without a microphone, `exercise-assistant start "
                           "--no-listen` works with the keys.") from None
@@ -173,15 +173,17 @@ def listen_microphone(settings: Settings, *, as_json: bool, verbose: bool,
             try:
                 item = inbox.get(timeout=0.2)
             except queue.Empty:
-                if verbose:
-                    show_rejected(listener, as_json)
+                if verbose and mic.listener is not None:
+                    show_rejected(mic.listener, as_json)
                 continue
             if isinstance(item, Heard):
                 show(item, as_json)
+            elif isinstance(item, NotListening):  # the recognizer could not load
+                raise item.error
     finally:
         # the stream and the listener's worker stop before the interpreter does, and the
         # listener (with its resamplers) is freed here: at exit, nanobind reports a
         # resampler still held by a running thread as "leaked"
         mic.close()
-        del mic, listener
+        del mic
         gc.collect()

@@ -221,9 +221,21 @@ def native_stderr_to(path: Path) -> Iterator[None]:
         os.close(saved)
 
 
+@dataclass(frozen=True)
+class NotListening:
+    """The microphone's worker could not make its listener (told on the event queue)."""
+
+    error: Exception
+
+
 class Microphone:
     """A sounddevice input stream: the callback only copies and enqueues; a worker thread
     runs the listener (never the audio thread) and puts Heard events on the queue.
+
+    The worker first makes the listener (`make_listener`: loading Whisper takes most of a
+    second), while the stream already records: the session starts talking at once, and what
+    was said meanwhile is heard once it has loaded. A listener that cannot be made is
+    `NotListening` on the queue, and the microphone then only records.
 
     When the device goes away (the stream stops by itself, or no audio arrives for
     STALL seconds), `check()` closes it and tries to open it again every RETRY seconds."""
@@ -231,12 +243,13 @@ class Microphone:
     STALL = 2.5
     RETRY = 1.0
 
-    def __init__(self, listener: Any, events: queue.Queue[Any], device: int | str | None,
-                 speaker: EchoSource | None = None,
+    def __init__(self, make_listener: Callable[[], Any], events: queue.Queue[Any],
+                 device: int | str | None, speaker: EchoSource | None = None,
                  clock: Callable[[], float] | None = None) -> None:
         self.level = 0.0
         self._frames: queue.Queue[tuple[np.ndarray, float] | None] = queue.Queue()
-        self._listener = listener
+        self._make_listener = make_listener
+        self._listener: Any = None
         self._events = events
         self._device = device
         self._speaker = speaker
@@ -244,9 +257,6 @@ class Microphone:
         self._samples = 0
         self._expected: frozenset[Command] | None = None
         self.alignment = Alignment()  # session time against microphone time
-        if speaker is not None:  # what the loudspeaker said, in the listener's time
-            listener.hear_own_words(
-                lambda a, b: speaker.said(a + self.alignment.at(a), b + self.alignment.at(b)))
         self._stream: Any = None
         self._finished = False
         self._heard_at = time.monotonic()
@@ -287,7 +297,26 @@ class Microphone:
     def _on_finished(self) -> None:
         self._finished = True
 
+    def _load(self) -> bool:
+        """Make the listener (on the worker thread); False, told as NotListening, if that
+        fails."""
+        try:
+            listener = self._make_listener()
+        except (DeviceError, AssistantError, ImportError, OSError) as exc:
+            self._events.put(NotListening(exc))
+            return False
+        speaker = self._speaker
+        if speaker is not None:  # what the loudspeaker said, in the listener's time
+            listener.hear_own_words(
+                lambda a, b: speaker.said(a + self.alignment.at(a), b + self.alignment.at(b)))
+        self._listener = listener
+        return True
+
     def _work(self) -> None:
+        if not self._load():
+            while self._frames.get() is not None:
+                pass  # recorded, never heard: the level still shows
+            return
         while (item := self._frames.get()) is not None:
             frame, recorded_at = item
             start = self._samples / SAMPLE_RATE
@@ -307,6 +336,11 @@ class Microphone:
     @property
     def alive(self) -> bool:
         return self._stream is not None
+
+    @property
+    def listener(self) -> Any:
+        """The listener, once the worker has made it (None before, or if it could not)."""
+        return self._listener
 
     @property
     def echo_delay(self) -> float | None:
@@ -583,6 +617,10 @@ def _run(routine: Routine, settings: Settings, console: Any, loading: Loading, *
     interactive = console.is_terminal
     loading.show("loading the voice")
     voice = app.Voice(settings, routine)
+    if voice.synth is not None:  # what a slow voice has not said before, rendered now
+        loading.show("preparing what I will say")
+        voice.prepare(routine, lambda done, total: loading.progress(
+            "preparing what I will say", done, total))
     notes = [sentence(n) for n in (voice.problem, voice.note) if n]
 
     def tell(message: str) -> None:
@@ -619,10 +657,6 @@ def _run(routine: Routine, settings: Settings, console: Any, loading: Loading, *
             clock = speaker.clock
         except DeviceError as exc:
             notes.append(f"{sentence(str(exc))}. What I say is printed here instead.")
-    if voice.synth is not None:  # what a slow voice has not said before, rendered now
-        loading.show("preparing what I will say")
-        voice.prepare(routine, lambda done, total: loading.progress(
-            "preparing what I will say", done, total))
     plan = app.plan_for(routine, voice.timer())
     if voice.synth is not None:  # every planned utterance now, so a count never waits
         voice.synth.prerender(item.text for step in plan.steps for item in step.items
@@ -662,11 +696,15 @@ def _run(routine: Routine, settings: Settings, console: Any, loading: Loading, *
                     from assistant.ear.echo import library
 
                     library()
-                loading.show("loading speech recognition")
-                listener = app.make_listener(settings)
-                if verbose:  # on the worker thread: told from the loop below
-                    listener.on_rejected = inbox.put
-                mic = Microphone(listener, inbox, device(settings.input_device), speaker, clock)
+
+                def make_listener() -> Any:  # on the microphone's thread, while it talks
+                    listener = app.make_listener(settings)
+                    if verbose:  # told from the loop below
+                        listener.on_rejected = inbox.put
+                    return listener
+
+                mic = Microphone(make_listener, inbox, device(settings.input_device), speaker,
+                                 clock)
                 stack.callback(mic.close)
             except (DeviceError, AssistantError, ImportError) as exc:
                 notes.append(f"Not listening: {exc}. Use the keys, or --no-listen.")
@@ -716,6 +754,8 @@ def _run(routine: Routine, settings: Settings, console: Any, loading: Loading, *
                     todo.append(Key(intent, item.char))
             elif isinstance(item, Heard):
                 todo.append(item)
+            elif isinstance(item, NotListening):
+                tell(f"Not listening: {item.error}. Use the keys, or --no-listen.")
             elif item is not None and hasattr(item, "describe"):  # rejected, with --verbose
                 tell(item.describe())
             for event in todo:

@@ -43,7 +43,7 @@ def test_close_ends_the_listener_thread_with_a_backlog_of_frames(
     than when it was called (the one it was on, and one taken meanwhile)."""
     monkeypatch.setattr(live.Microphone, "_open", lambda self: None)
     listener = SlowListener()
-    mic = Microphone(listener, queue.Queue(), None, None)
+    mic = Microphone(lambda: listener, queue.Queue(), None, None)
     for _ in range(1000):
         mic._callback(np.zeros((MIC_BLOCK, 1), np.float32), MIC_BLOCK, NO_STAMP, None)
     time.sleep(0.2)

@@ -155,7 +155,7 @@ def test_a_model_that_is_not_onnx_says_it_cannot_load(tmp_path: Path) -> None:
     bad.write_bytes(b"not a model")
     (tmp_path / "bad.onnx.json").symlink_to(voice.config)
     with pytest.raises(DeviceError, match="cannot load its model") as caught:
-        neural.PiperSynthesizer(neural.find(str(bad)), disk=DiskCache(tmp_path)).check()
+        neural.PiperSynthesizer(neural.find(str(bad)), disk=DiskCache(tmp_path)).load()
     assert "\n" not in str(caught.value)
 
 

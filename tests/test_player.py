@@ -11,7 +11,14 @@ import soundfile as sf
 
 from assistant.errors import DeviceError
 from assistant.events import Say
-from assistant.voice.player import FADE, GAP, PrintSpeaker, Schedule, TimelineSpeaker
+from assistant.voice.player import (
+    FADE,
+    GAP,
+    PrintSpeaker,
+    Schedule,
+    TimelineSpeaker,
+    sharp_onset,
+)
 from assistant.voice.tts import SAMPLE_RATE, Synthesizer, fit
 
 RATE = SAMPLE_RATE
@@ -36,9 +43,9 @@ def test_hundred_counts_start_exactly_on_their_samples(synth: Synthesizer, tempo
     expected = np.zeros(round(end * RATE), dtype=np.float32)
     for k, t in enumerate(times):
         word = words[k % 10]
-        pcm = fit(  # each count is fitted to end GAP before the next one
-            synth.render(word), tempo - GAP,
-            lambda f, w=word: synth.render(w, rate=round(synth.rate * f)),
+        pcm = fit(  # each count, from its first audible sound, fitted to end GAP before the next
+            sharp_onset(synth.render(word)), tempo - GAP,
+            lambda f, w=word: sharp_onset(synth.render(w, rate=round(synth.rate * f))),
         )
         start = round(t * RATE)
         assert abs(pcm[0]) > 0
@@ -257,3 +264,19 @@ def test_mix_echo_adds_the_delayed_scaled_reference() -> None:
     ref[0] = 1.0
     out = mix_echo(mic, ref, gain=0.5, delay_ms=2.5, rate=RATE)  # 40 samples
     assert len(out) == 100 and out[40] == 0.5 and np.count_nonzero(out) == 1
+
+
+def test_a_counts_quiet_lead_in_is_dropped_so_it_sounds_on_its_beat() -> None:
+    """Speech opening with 30 ms at -55 dBFS before -20 dBFS speech is cut to start at most
+    5 ms before its loud part, faded in over 2 ms and otherwise unchanged; speech that is
+    quiet throughout is left whole."""
+    rng = np.random.default_rng(1)
+    lead = (10 ** (-55 / 20) * rng.standard_normal(480)).astype(np.float32)
+    loud = (0.1 * np.sin(np.arange(3200) * 0.3)).astype(np.float32)
+    pcm = np.concatenate([lead, loud])
+    sharp = sharp_onset(pcm)
+    dropped = len(pcm) - len(sharp)
+    assert 480 - 80 <= dropped <= 480
+    assert sharp[0] == pytest.approx(pcm[dropped] / 33)
+    assert np.array_equal(sharp[32:], pcm[dropped + 32:])
+    assert np.array_equal(sharp_onset(lead), lead)

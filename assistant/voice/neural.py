@@ -19,7 +19,9 @@ routine is synthesized once, and every later session starts at once.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import importlib.util
 import json
 import threading
 from collections.abc import Iterable
@@ -146,8 +148,40 @@ class PiperSynthesizer(Speech):
         self._synth_lock = threading.Lock()  # eSpeak NG's phonemizer is not thread-safe
 
     def check(self) -> None:
-        """Load the model now; DeviceError with a one-line reason when it cannot load."""
+        """DeviceError with a one-line reason when this voice surely cannot speak: Piper or
+        onnxruntime not installed, the model or its config missing or no Piper config.
+        The model itself loads on the first render the caches lack (`load`): a session
+        whose speech is all on disk starts without waiting for it."""
+        where = f"the Piper voice {self.neural.name!r}"
+        for package in ("piper", "onnxruntime"):
+            try:
+                found = importlib.util.find_spec(package) is not None
+            except (ImportError, ValueError):  # a module set to None: not importable
+                found = False
+            if not found:
+                raise DeviceError(f"{where} needs piper-tts (no module named {package!r})")
+        if not self.neural.model.is_file():
+            raise DeviceError(f"{where} cannot load its model: no file {self.neural.model}")
+        try:
+            config = json.loads(self.neural.config.read_text(encoding="utf-8"))
+            if not (config["audio"]["sample_rate"] and config["phoneme_id_map"]):
+                raise ValueError("no sample rate or phonemes")
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise DeviceError(f"{where}: its config {self.neural.config.name} is not a Piper "
+                              f"config ({' '.join(str(exc).split())})") from None
+
+    def load(self) -> None:
+        """Load the model now (once); DeviceError with a one-line reason if it cannot."""
         self._load()
+
+    def warm(self) -> None:
+        """Load the model on a thread of its own, for what a session says beyond its plan
+        (a failure is raised by the render that needs it)."""
+        def load() -> None:
+            with contextlib.suppress(DeviceError):
+                self._load()
+
+        threading.Thread(target=load, name="piper-load", daemon=True).start()
 
     def voices(self) -> list[VoiceInfo]:
         return [v.info for v in installed()]
@@ -204,6 +238,10 @@ class PiperSynthesizer(Speech):
             if self._piper is None:
                 self._piper = _load_piper(self.neural)
             return self._piper
+
+    @property
+    def loaded(self) -> bool:
+        return self._piper is not None
 
 
 def _identity(voice: NeuralVoice) -> str:

@@ -31,7 +31,7 @@ import numpy as np
 from assistant.audio import read_ring
 from assistant.errors import DeviceError
 from assistant.events import Say, SayKind
-from assistant.voice.tts import SAMPLE_RATE, Synthesizer, fit
+from assistant.voice.tts import SAMPLE_RATE, Speech, fit
 
 RANK: dict[str, int] = {"cue": 0, "count": 1, "instruction": 2, "prompt": 2}
 MAX_WAIT = 2.0
@@ -143,20 +143,48 @@ def _said(voices: list[Voice], a: int, b: int) -> list[str]:
     return [v.text for v in voices if v.start < b and v.end > a and not v.dropped]
 
 
-def _prepare(synth: Synthesizer, say: Say) -> np.ndarray:
-    """The utterance's PCM, shortened to its slot (never longer)."""
-    pcm = synth.render(say.text)
+COUNT_ONSET_DB = -40.0
+"""A count's sound starts where 5 ms of it first reach this level (dBFS): on the beat."""
+
+
+def sharp_onset(pcm: np.ndarray, threshold_db: float = COUNT_ONSET_DB,
+                rate: int = SAMPLE_RATE) -> np.ndarray:
+    """`pcm` from where it is first heard as a beat: a quiet lead-in (Piper's "Five." opens
+    with 30 ms of a faint /f/ below -45 dBFS) is dropped, with a 2 ms fade-in, so the count
+    is heard on its beat and not tens of milliseconds after it. Speech that never reaches
+    the level is left as it is."""
+    window = max(1, rate // 200)
+    if len(pcm) < window:
+        return pcm
+    energy = np.concatenate([[0.0], np.cumsum(np.square(pcm, dtype=np.float64))])
+    mean = (energy[window:] - energy[:-window]) / window
+    loud = np.flatnonzero(mean > 10.0 ** (threshold_db / 10.0))
+    if not len(loud) or loud[0] == 0:
+        return pcm
+    out = np.array(pcm[loud[0]:], dtype=np.float32)
+    fade = min(len(out), rate // 500)
+    out[:fade] *= np.arange(1, fade + 1, dtype=np.float32) / (fade + 1)  # never silent
+    return out
+
+
+def fitted(synth: Speech, say: Say) -> np.ndarray:
+    """The utterance's PCM, shortened to its slot (never longer); a count from its first
+    audible sound (`sharp_onset`)."""
+    def spoken(rate: int | None = None) -> np.ndarray:
+        pcm = synth.render(say.text, rate=rate)
+        return sharp_onset(pcm) if say.kind == "count" else pcm
+
     return fit(
-        pcm,
+        spoken(),
         None if say.slot is None else max(say.slot - GAP, 0.1),
-        lambda factor: synth.render(say.text, rate=round(synth.rate * factor)),
+        lambda factor: spoken(round(synth.rate * factor)),
     )
 
 
 class TimelineSpeaker:
     """Speech on an in-memory timeline (simulation, `render`): exact to the sample."""
 
-    def __init__(self, synth: Synthesizer, sample_rate: int = SAMPLE_RATE) -> None:
+    def __init__(self, synth: Speech, sample_rate: int = SAMPLE_RATE) -> None:
         if sample_rate != SAMPLE_RATE:
             raise ValueError(f"TimelineSpeaker works at {SAMPLE_RATE} Hz")
         self.synth = synth
@@ -169,7 +197,7 @@ class TimelineSpeaker:
 
     # --- Speaker ---------------------------------------------------------------------
     def schedule(self, say: Say) -> None:
-        self.schedule_pcm(say.t, _prepare(self.synth, say), kind=say.kind, text=say.text)
+        self.schedule_pcm(say.t, fitted(self.synth, say), kind=say.kind, text=say.text)
 
     def schedule_pcm(self, t: float, pcm: np.ndarray, *, kind: SayKind, text: str = "") -> None:
         """Play raw PCM (at the speaker's rate) from session time `t`, under the same rules."""
@@ -249,7 +277,7 @@ class LiveSpeaker:
 
     def __init__(
         self,
-        synth: Synthesizer,
+        synth: Speech,
         device: int | str | None = None,
         *,
         block_seconds: float = 0.010,
@@ -385,7 +413,7 @@ class LiveSpeaker:
         return (self._stamp_frame[order[i]] + (stream_time - times[i]) * self.rate) / self.rate
 
     def schedule(self, say: Say) -> None:
-        self.schedule_pcm(say.t, _prepare(self.synth, say), kind=say.kind, text=say.text)
+        self.schedule_pcm(say.t, fitted(self.synth, say), kind=say.kind, text=say.text)
 
     def schedule_pcm(self, t: float, pcm: np.ndarray, *, kind: SayKind, text: str = "") -> None:
         """Play raw PCM (at the speaker's rate) from session time `t`, under the same rules."""

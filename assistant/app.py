@@ -106,8 +106,6 @@ class Voice:
             return 0
         missing = synth.missing(spoken_texts(routine, self.rate))
         if not missing:
-            if isinstance(synth, PiperSynthesizer):
-                synth.warm()  # for what a session says beyond its plan
             return 0
         try:
             for done, text in enumerate(missing, 1):

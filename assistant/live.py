@@ -621,6 +621,8 @@ def _run(routine: Routine, settings: Settings, console: Any, loading: Loading, *
         loading.show("preparing what I will say")
         voice.prepare(routine, lambda done, total: loading.progress(
             "preparing what I will say", done, total))
+    if hasattr(voice.synth, "warm"):
+        voice.synth.warm()  # the neural voice, for what is said beyond the plan
     notes = [sentence(n) for n in (voice.problem, voice.note) if n]
 
     def tell(message: str) -> None:

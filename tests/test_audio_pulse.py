@@ -13,6 +13,7 @@ import pytest
 from private_pulse import PrivateDaemon
 
 from assistant.events import Say
+from assistant.voice.player import sharp_onset
 from assistant.voice.tts import SAMPLE_RATE, Synthesizer
 
 pytestmark = pytest.mark.audio
@@ -152,7 +153,7 @@ def test_counts_start_where_they_were_scheduled(
     times, audio, offset = fed_in_time(sp, rec, measure)
     errors_ms = []
     for t, word in zip(times, words, strict=True):
-        lead = int(np.flatnonzero(np.abs(synth.render(word)) > THRESHOLD)[0])
+        lead = int(np.flatnonzero(np.abs(sharp_onset(synth.render(word))) > THRESHOLD)[0])
         expected = round(t * RATE) + lead + offset
         window = audio[expected - RATE // 20 : expected + RATE // 10]  # from 50 ms before
         loud = np.flatnonzero(np.abs(window) > THRESHOLD)

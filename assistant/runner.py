@@ -16,7 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from assistant.commands import Command, Intent
-from assistant.events import CutSpeech, Effect, Heard, Key, Say, SetVolume, Start, Tick
+from assistant.events import CutSpeech, Effect, Heard, Key, Record, Say, SetVolume, Start, Tick
 from assistant.session import Session
 
 SAMPLE_RATE = 16000
@@ -31,6 +31,8 @@ class Speaker(Protocol):
     def cut(self, t: float) -> None: ...
 
     def change_volume(self, step: float) -> None: ...
+
+    def set_phase(self, t: float, phase: str) -> None: ...
 
 
 class Reference(Protocol):
@@ -55,6 +57,8 @@ def speaker_sink(speaker: Speaker) -> EffectSink:
             speaker.cut(effect.t)
         elif isinstance(effect, SetVolume):
             speaker.change_volume(effect.step)
+        elif isinstance(effect, Record) and effect.type == "phase":
+            speaker.set_phase(effect.t, str(effect.data["phase"]))  # the music follows it
 
     return sink
 

@@ -42,6 +42,9 @@ class Settings:
     output_device: str | None = None
     pause_limit: float = 30 * 60.0
     synonyms: Mapping[str, Command] = field(default_factory=dict)
+    music: Path | None = None  # a file or folder of music to play under the session
+    music_volume: float = 1.0  # 0..1: the music's level against its comfortable default
+    music_duck: float = 12.0  # dB the music drops while the assistant speaks
 
     def vocabulary(self) -> Vocabulary:
         return Vocabulary(self.synonyms)
@@ -53,7 +56,7 @@ class Settings:
 
 KEYS = {
     "voice", "rate", "volume", "engine", "model", "input_device", "output_device",
-    "pause_limit", "synonyms",
+    "pause_limit", "synonyms", "music", "music_volume", "music_duck",
 }
 
 
@@ -167,6 +170,15 @@ def _value(path: Path, key: str, node: yaml.Node) -> Any:
         if isinstance(value, bool) or not isinstance(value, int) or not 80 <= value <= 400:
             raise SettingsError(f"{where}: rate is words per minute, a whole number 80 to 400")
         return value
+    if key == "music_volume":
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+            raise SettingsError(f"{where}: music_volume is a number from 0 to 1")
+        return float(value)
+    if key == "music_duck":
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 40:
+            raise SettingsError(f"{where}: music_duck is how many dB the music drops while "
+                                "the assistant speaks, 0 to 40")
+        return float(value)
     if key == "volume":
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
             raise SettingsError(f"{where}: volume is a number from 0 to 1")
@@ -183,7 +195,7 @@ def _value(path: Path, key: str, node: yaml.Node) -> Any:
         return seconds
     if value is None or isinstance(value, list | dict):
         raise SettingsError(f"{where}: {key} must be text")
-    if key == "model":
+    if key in ("model", "music"):
         return Path(str(value)).expanduser()
     if key == "engine":
         from assistant.ear.engines import REGISTRY

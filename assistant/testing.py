@@ -99,6 +99,7 @@ class RecordingSpeaker:
     def __init__(self) -> None:
         self.said: list[Say] = []
         self.cuts: list[float] = []
+        self.phases: list[tuple[float, str]] = []
         self.volume = 1.0
 
     def schedule(self, say: Say) -> None:
@@ -109,6 +110,9 @@ class RecordingSpeaker:
 
     def change_volume(self, step: float) -> None:
         self.volume = min(max(self.volume + step, 0.0), 1.0)
+
+    def set_phase(self, t: float, phase: str) -> None:
+        self.phases.append((t, phase))
 
     def audio(self, start_t: float, end_t: float) -> np.ndarray:
         return np.zeros(max(0, round((end_t - start_t) * 16000)), dtype=np.float32)

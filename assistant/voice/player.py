@@ -23,6 +23,7 @@ import bisect
 import os
 import sys
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TextIO
 
@@ -31,6 +32,7 @@ import numpy as np
 from assistant.audio import read_ring
 from assistant.errors import DeviceError
 from assistant.events import Say, SayKind
+from assistant.voice.music import HOLD, RELEASE, Ducking, MusicFeed, Playlist
 from assistant.voice.tts import SAMPLE_RATE, Speech, fit
 
 RANK: dict[str, int] = {"cue": 0, "count": 1, "instruction": 2, "prompt": 2}
@@ -62,6 +64,10 @@ class Speaker(Protocol):
 
     def change_volume(self, step: float) -> None:
         """Change the volume by `step` (clamped to 0..1), live."""
+
+    def set_phase(self, t: float, phase: str) -> None:
+        """The session's phase from `t` on (the music is quiet while "paused", and fades
+        out when "done")."""
 
     def close(self) -> None:
         """Release the device."""
@@ -138,6 +144,11 @@ class Schedule:
         self.voices = [v for v in self.voices if v.end > sample]
 
 
+def _spans(voices: Sequence[Voice]) -> list[tuple[int, int]]:
+    """[start, end) of every voice that sounds (what the music ducks under)."""
+    return [(v.start, v.end) for v in voices if not v.dropped]
+
+
 def _said(voices: list[Voice], a: int, b: int) -> list[str]:
     """The texts of the voices that sounded between samples `a` and `b`."""
     return [v.text for v in voices if v.start < b and v.end > a and not v.dropped]
@@ -184,12 +195,15 @@ def fitted(synth: Speech, say: Say) -> np.ndarray:
 class TimelineSpeaker:
     """Speech on an in-memory timeline (simulation, `render`): exact to the sample."""
 
-    def __init__(self, synth: Speech, sample_rate: int = SAMPLE_RATE) -> None:
+    def __init__(self, synth: Speech, sample_rate: int = SAMPLE_RATE, *,
+                 music: Playlist | None = None, ducking: Ducking | None = None) -> None:
         if sample_rate != SAMPLE_RATE:
             raise ValueError(f"TimelineSpeaker works at {SAMPLE_RATE} Hz")
         self.synth = synth
         self.rate = sample_rate
         self.volume = 1.0
+        self.music = music
+        self.ducking = ducking or Ducking(rate=sample_rate)
         self._schedule = Schedule(rate=sample_rate)
         self._all: list[Voice] = []  # sorted by start
         self._starts: list[int] = []
@@ -217,6 +231,9 @@ class TimelineSpeaker:
     def change_volume(self, step: float) -> None:
         """Changes the volume of what is scheduled after this call."""
         self.volume = min(1.0, max(0.0, self.volume + step))
+
+    def set_phase(self, t: float, phase: str) -> None:
+        self.ducking.phase(round(t * self.rate), phase)
 
     def close(self) -> None:
         pass
@@ -252,6 +269,10 @@ class TimelineSpeaker:
             s, e = max(a, v.start), min(b, v.end)
             if s < e:
                 out[s - a : e - a] += v.pcm[s - v.start : e - v.start]
+        if self.music is not None:
+            reach = round((HOLD + RELEASE) * self.rate)
+            near = self._all[bisect.bisect_left(self._starts, a - self._longest - reach):hi]
+            out += self.music.read(a, b) * self.ducking.gains(a, b, _spans(near))
         return out
 
 
@@ -283,6 +304,8 @@ class LiveSpeaker:
         block_seconds: float = 0.010,
         history_seconds: float = 60.0,
         latency: float | str = "low",
+        music: Playlist | None = None,
+        ducking: Ducking | None = None,
     ) -> None:
         try:
             import sounddevice as sd
@@ -309,6 +332,8 @@ class LiveSpeaker:
         self._anchor: tuple[int, float] | None = None  # (sample, stream time it sounded)
         self.skipped = 0  # samples skipped to catch up after the device ran dry
         self._finished = False
+        self.ducking = ducking or Ducking(rate=self.rate)
+        self.music = None if music is None else MusicFeed(music, self.rate)
         try:
             self._stream = sd.OutputStream(
                 samplerate=self.rate,
@@ -347,6 +372,8 @@ class LiveSpeaker:
             s, e = max(n0, v.start), min(n1, v.end)
             if s < e:
                 out[s - n0 : e - n0] += v.pcm[s - v.start : e - v.start]
+        if self.music is not None:
+            out += self.music.take(n0, n1) * self.ducking.gains(n0, n1, _spans(self._voices))
         target = self._volume
         if target != self._gain:
             out *= np.linspace(self._gain, target, frames, dtype=np.float32)
@@ -434,6 +461,9 @@ class LiveSpeaker:
     def change_volume(self, step: float) -> None:
         self._volume = min(1.0, max(0.0, self._volume + step))
 
+    def set_phase(self, t: float, phase: str) -> None:
+        self.ducking.phase(round(t * self.rate), phase)
+
     @property
     def volume(self) -> float:
         return self._volume
@@ -441,6 +471,8 @@ class LiveSpeaker:
     def close(self) -> None:
         self._stream.stop()
         self._stream.close()
+        if self.music is not None:
+            self.music.close()
 
     # --- reading back -----------------------------------------------------------------
     @property
@@ -486,6 +518,9 @@ class PrintSpeaker:
         pass
 
     def change_volume(self, step: float) -> None:
+        pass
+
+    def set_phase(self, t: float, phase: str) -> None:
         pass
 
     def close(self) -> None:

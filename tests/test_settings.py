@@ -73,7 +73,8 @@ def test_command_line_values_override_the_file_and_none_means_not_given(
     ("content", "expected"),
     [
         ("rate: 160\nbogus: 1\n", "2:1: unknown setting 'bogus'; known settings: engine, "
-         "input_device, model, output_device, pause_limit, rate, synonyms, voice, volume"),
+         "input_device, model, music, music_duck, music_volume, output_device, pause_limit, "
+         "rate, synonyms, voice, volume"),
         ("rate: 5\n", "1:7: rate is words per minute, a whole number 80 to 400"),
         ("rate: fast\n", "1:7: rate is words per minute, a whole number 80 to 400"),
         ("rate: 150.5\n", "1:7: rate is words per minute, a whole number 80 to 400"),
@@ -137,3 +138,16 @@ def test_settings_problems_stop_every_command_with_one_line_on_stderr(
         assert out.out == ""
         assert len(out.err.splitlines()) == 1
         assert out.err.startswith(f"exercise-assistant: {settings_file}{where}")
+
+
+def test_music_settings_are_read_and_a_bad_duck_is_one_line(tmp_path: Path) -> None:
+    """`music`, `music_volume` and `music_duck` are read as a path (with ~ expanded), a
+    number and a number; a music_duck of 50 says its range."""
+    path = tmp_path / "settings.yaml"
+    path.write_text("music: ~/Music/workout\nmusic_volume: 0.8\nmusic_duck: 15\n")
+    settings = load_settings(path)
+    assert (settings.music, settings.music_volume, settings.music_duck) == (
+        Path("~/Music/workout").expanduser(), 0.8, 15.0)
+    path.write_text("music_duck: 50\n")
+    with pytest.raises(SettingsError, match="music_duck is how many dB the music drops"):
+        load_settings(path)

@@ -15,21 +15,44 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from assistant import __version__, app, library
-from assistant.errors import AssistantError, RoutineErrors, ScriptErrors
+from assistant.errors import AssistantError, RoutineErrors, ScriptErrors, SettingsError
 from assistant.routine import clock_duration
 from assistant.settings import Settings, load_settings
 
 ROUTINE_HELP = "A routine file, or the name of a bundled or saved routine (see `list`)."
 
 
-def settings_from(**overrides: Any) -> Settings:
+def settings_from(*, lenient: bool = False, **overrides: Any) -> Settings:
+    """The settings file's settings, overridden by the command line's. A broken settings
+    file stops a command, listing every problem; with `lenient` (commands that only read,
+    or simulate) it is a warning, once, and the defaults are used."""
     from assistant import paths
+    from assistant.errors import DeviceError, SettingsError
 
-    settings = load_settings(paths.settings_path()).override(**overrides)
+    path = paths.settings_path()
+    try:
+        settings = load_settings(path)
+    except SettingsError as exc:
+        if not lenient:
+            raise
+        for line in exc.lines:
+            click.echo(f"exercise-assistant: {one_line(line)}", err=True)
+        click.echo("exercise-assistant: the settings file is ignored: using the defaults",
+                   err=True)
+        settings = Settings()
+    in_file = settings.model
+    settings = settings.override(**overrides)
     if "engine" in overrides:  # a command that listens: its engine and model can work
         from assistant.ear import engines
 
-        engines.check(settings.engine, settings.model)
+        try:
+            engines.check(settings.engine, settings.model)
+        except DeviceError as exc:
+            if overrides.get("model") is None and in_file is not None:
+                # the file set it: name the setting as the file does, not as --model
+                raise SettingsError(f"{path}: model: "
+                                    f"{str(exc).removeprefix('--model ')}") from None
+            raise
     return settings
 
 
@@ -147,7 +170,7 @@ def start(routine: str | None, simulate: bool, events: Path | None, commands_fil
             raise click.BadParameter(str(exc), param_hint="--echo") from None
     settings = settings_from(voice=voice, rate=rate, volume=volume, engine=engine, model=model,
                              input_device=input_device, output_device=output_device,
-                             pause_limit=limit, music=music)
+                             pause_limit=limit, music=music, lenient=simulate)
     loaded = app.load_routine(routine)
     if not simulate:
         for flag, value in (("--commands", commands_file), ("--mic-file", mic_file),
@@ -241,7 +264,7 @@ def list_() -> None:
     from assistant.loader import load_routine
     from assistant.voice.tts import UnknownVoiceError
 
-    settings = settings_from()
+    settings = settings_from(lenient=True)
     table = Table("name", "routine", "time", "exercises", "from", box=None)
     about = False
     for entry in library.entries():
@@ -281,7 +304,7 @@ def show(routine: str | None) -> None:
     from rich.table import Table
 
     loaded = app.load_routine(routine)
-    plan, exact = app.spoken_plan(loaded, settings_from())
+    plan, exact = app.spoken_plan(loaded, settings_from(lenient=True))
     table = Table("start", "step", "length", title=loaded.name, box=None)
     for start_t, step in zip(plan.starts(), plan.steps, strict=True):
         table.add_row(clock_duration(start_t), step.title, clock_duration(step.duration))
@@ -530,7 +553,7 @@ def main(argv: list[str] | None = None) -> None:
         for error in exc.errors:
             click.echo(one_line(str(error)), err=True)
         sys.exit(1)
-    except ScriptErrors as exc:
+    except (ScriptErrors, SettingsError) as exc:
         for line in exc.lines:
             click.echo(f"exercise-assistant: {one_line(line)}", err=True)
         sys.exit(1)

@@ -35,7 +35,11 @@ class ScriptErrors(AssistantError):
 
 
 class SettingsError(AssistantError):
-    """A problem in the settings file."""
+    """Problems in the settings file: every one found, each a line "FILE:LINE:COL: ..."."""
+
+    def __init__(self, message: str = "", lines: list[str] | None = None) -> None:
+        self.lines = lines if lines is not None else [message]
+        super().__init__("\n".join(self.lines))
 
 
 class DeviceError(AssistantError):

@@ -17,6 +17,7 @@ immutable value. Precedence: command line > settings file > routine's own voice 
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -106,16 +107,24 @@ def load_settings(path: Path) -> Settings:
     if not isinstance(root, yaml.MappingNode):
         raise SettingsError(f"{_where(path, root)}: settings must be a mapping of key: value")
     values: dict[str, Any] = {}
+    problems: list[str] = []  # every one, so that one run shows them all
     for key_node, value_node in root.value:
         key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
         if key not in KEYS:
-            raise SettingsError(
-                f"{_where(path, key_node)}: unknown setting {key!r}; "
-                f"known settings: {', '.join(sorted(KEYS))}"
-            )
+            close = difflib.get_close_matches(str(key), sorted(KEYS), n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]}? " if close else ""
+            problems.append(f"{_where(path, key_node)}: unknown setting {key!r}; {hint}"
+                            f"known settings: {', '.join(sorted(KEYS))}")
+            continue
         if key in values:
-            raise SettingsError(f"{_where(path, key_node)}: {key!r} is set twice")
-        values[key] = _value(path, key, value_node)
+            problems.append(f"{_where(path, key_node)}: {key!r} is set twice")
+            continue
+        try:
+            values[key] = _value(path, key, value_node)
+        except SettingsError as exc:
+            problems += exc.lines
+    if problems:
+        raise SettingsError(lines=problems)
     return Settings(**values)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import call
 
 from assistant.cli import main
 from assistant.commands import Command, Intent
@@ -124,15 +125,16 @@ def test_a_binary_settings_file_is_located_at_its_first_bad_byte(settings_file: 
                        "save the settings as UTF-8")
 
 
-def test_settings_problems_stop_every_command_with_one_line_on_stderr(
-        settings_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """Through the CLI, an unknown key and binary junk in the settings file each stop `show`
-    with exit 1 and exactly one stderr line naming the file and line, and no stdout."""
+def test_settings_problems_stop_a_command_that_acts_with_one_line_on_stderr(
+        settings_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Through the CLI, an unknown key and binary junk in the settings file each stop
+    `render` with exit 1 and exactly one stderr line naming the file and line, and no
+    stdout."""
     for content, where in ((b"rate: 150\nspeed: 3\n", ":2:1: unknown setting 'speed'"),
                            (bytes(range(128, 256)) * 8, ":1:1: not UTF-8 text (byte 0x80)")):
         settings_file.write_bytes(content)
         with pytest.raises(SystemExit) as exited:
-            main(["show", "desk-break"])
+            main(["render", "desk-break", "-o", str(tmp_path / "out.wav")])
         out = capsys.readouterr()
         assert exited.value.code == 1
         assert out.out == ""
@@ -151,3 +153,44 @@ def test_music_settings_are_read_and_a_bad_duck_is_one_line(tmp_path: Path) -> N
     path.write_text("music_duck: 50\n")
     with pytest.raises(SettingsError, match="music_duck is how many dB the music drops"):
         load_settings(path)
+
+
+BROKEN = "rate: fast\nvolum: 80\nengine: siri\nsynonyms:\n  hang on: dance\n"
+
+
+def test_every_problem_of_a_settings_file_is_reported_at_once(
+        settings_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A file with a bad rate, a misspelt key, an unknown engine and a bad synonym stops a
+    live `start` with four lines, each FILE:LINE:COL, the misspelt key with "did you mean
+    volume?"."""
+    path = settings_file
+    path.write_text(BROKEN)
+    assert call(["start", "--no-listen", "--no-journal"]) == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(": ", 2)[1] for line in lines] == [f"{path}:1:7", f"{path}:2:1",
+                                                          f"{path}:3:9", f"{path}:5:12"]
+    assert "unknown setting 'volum'; did you mean volume? known settings:" in lines[1]
+
+
+@pytest.mark.parametrize("argv", [["list"], ["show", "desk-break"],
+                                  ["start", "desk-break", "--simulate", "--no-listen"]])
+def test_a_broken_settings_file_warns_once_and_reading_commands_use_the_defaults(
+        argv: list[str], settings_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`list`, `show` and `start --simulate` with that file succeed, printing its four
+    problems and then that the defaults are used, once."""
+    settings_file.write_text(BROKEN)
+    assert call(argv) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 5 and err[-1] == ("exercise-assistant: the settings file is ignored: "
+                                         "using the defaults"), err
+
+
+def test_a_model_set_in_the_file_is_named_as_the_file_names_it(
+        settings_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`model: /nonexistent/model` in the file: `start` says "FILE: model: ...", not
+    "--model"."""
+    path = settings_file
+    path.write_text("model: /nonexistent/model\n")
+    assert call(["start", "--no-journal"]) == 1
+    assert capsys.readouterr().err == (f"exercise-assistant: {path}: model: "
+                                       "/nonexistent/model: no such file or folder\n")

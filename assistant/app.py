@@ -472,7 +472,8 @@ def render_routine(routine: Routine, settings: Settings, out: Path,
     voice.prepare(routine, progress)
     plan = plan_for(routine, voice.timer())
     session = Session(plan, voice.timer())
-    speaker = TimelineSpeaker(voice.synth)
+    playlist, ducking = open_music(settings, tell, seed=0)
+    speaker = TimelineSpeaker(voice.synth, music=playlist, ducking=ducking)
     total = plan.total
     sinks: list[EffectSink] = [speaker_sink(speaker)]
     if progress:
@@ -482,6 +483,9 @@ def render_routine(routine: Routine, settings: Settings, out: Path,
         sinks.append(report)
     length = simulate(session, sinks)
     speaker.write_wav(str(out), length)
+    for warning in playlist.warnings if playlist is not None else ():
+        if tell:
+            tell(warning)
     if progress:
         progress(total, total)
     return length

@@ -334,20 +334,23 @@ def new(name: str, force: bool) -> None:
 @cli.command(epilog="""\b
 Examples:
   exercise-assistant render upper-back -o walk.wav
-  exercise-assistant render desk-break -o break.wav --rate 150""")
+  exercise-assistant render desk-break -o break.wav --rate 150
+  exercise-assistant render upper-back -o walk.wav --music ~/Music/walking""")
 @click.argument("routine", required=False)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="The WAV file to write.")
 @click.option("--voice", help="Voice (see `voices`).")
 @click.option("--rate", type=click.IntRange(80, 400), help="Speaking rate, words per minute.")
 @click.option("--volume", type=click.FloatRange(0, 1), help="Volume, 0 to 1.")
+@click.option("--music", type=click.Path(path_type=Path), metavar="PATH",
+              help="Music under the session (a file or folder), ducked under the voice.")
 def render(routine: str | None, output: Path, voice: str | None, rate: int | None,
-           volume: float | None) -> None:
+           volume: float | None, music: Path | None) -> None:
     """The whole guided session as one audio file, with no listening."""
     from rich.progress import Progress
 
     loaded = app.load_routine(routine)
-    settings = settings_from(voice=voice, rate=rate, volume=volume)
+    settings = settings_from(voice=voice, rate=rate, volume=volume, music=music)
     with Progress(transient=True, disable=not sys.stderr.isatty()) as progress:
         task = progress.add_task("Rendering", total=1.0)
 

@@ -178,3 +178,27 @@ def test_a_bad_music_path_is_one_warning_and_the_session_goes_on(
         assert len(err) == 1 and expected in err[0], err
         assert out.stat().st_size > 0
         out.unlink()
+
+
+def test_render_puts_the_music_under_the_session_and_warns_of_a_bad_path(
+        home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`render --music SONG` writes a file as long as without music, with the music under
+    the welcome from its first half second (ducked: LEVEL_DB - DUCK_DB, -42 dBFS, within
+    1 dB); a missing path is one warning and the same file without music."""
+    routine = home / "rolls.yaml"
+    routine.write_text(ROUTINE)
+    song = home / "song.wav"
+    sf.write(song, tone(30, 330), RATE)
+    files = {}
+    for name, extra in (("plain", []), ("music", ["--music", str(song)]),
+                        ("missing", ["--music", str(home / "none")])):
+        files[name] = home / f"{name}.wav"
+        assert call(["render", str(routine), "-o", str(files[name]), *extra]) == 0
+        err = capsys.readouterr().err.splitlines()
+        assert err == ([f"exercise-assistant: music: no such file or folder {home / 'none'}"]
+                       if name == "missing" else [])
+    plain, music, missing = (sf.read(files[n], dtype="float32")[0]
+                             for n in ("plain", "music", "missing"))
+    assert len(music) == len(plain) and np.array_equal(missing, plain)
+    added = db(music[RATE // 10 : RATE // 2] - plain[RATE // 10 : RATE // 2])
+    assert added == pytest.approx(LEVEL_DB - DUCK_DB, abs=1.0)

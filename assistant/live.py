@@ -17,6 +17,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -619,14 +620,17 @@ def _run(routine: Routine, settings: Settings, console: Any, loading: Loading, *
     from rich.markup import escape
 
     interactive = console.is_terminal
+    ear = None
+    if listen:  # Whisper loads (most of a second) while the voice gets ready
+        loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ear-load")
+        ear = loader.submit(app.make_listener, settings)
+        loader.shutdown(wait=False)
     loading.show("loading the voice")
     voice = app.Voice(settings, routine)
     if voice.synth is not None:  # what a slow voice has not said before, rendered now
         loading.show("preparing what I will say")
         voice.prepare(routine, lambda done, total: loading.progress(
             "preparing what I will say", done, total))
-    if hasattr(voice.synth, "warm"):
-        voice.synth.warm()  # the neural voice, for what is said beyond the plan
     notes = [sentence(n) for n in (voice.problem, voice.note) if n]
 
     def tell(message: str) -> None:
@@ -707,13 +711,15 @@ def _run(routine: Routine, settings: Settings, console: Any, loading: Loading, *
 
                     library()
 
-                def make_listener() -> Any:  # on the microphone's thread, while it talks
-                    listener = app.make_listener(settings)
-                    if verbose:  # told from the loop below
-                        listener.on_rejected = inbox.put
-                    return listener
-
-                mic = Microphone(make_listener, inbox, device(settings.input_device), speaker,
+                # ready before the session says a word: loaded while the loudspeaker played,
+                # it made the first sentence stutter on a 2-core machine, and its echo was
+                # heard as "next"
+                loading.show("loading speech recognition")
+                assert ear is not None
+                listener = ear.result()
+                if verbose:  # told from the loop below
+                    listener.on_rejected = inbox.put
+                mic = Microphone(lambda: listener, inbox, device(settings.input_device), speaker,
                                  clock)
                 stack.callback(mic.close)
             except (DeviceError, AssistantError, ImportError) as exc:

@@ -20,7 +20,6 @@ later session starts at once.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import importlib.util
 import json
@@ -122,7 +121,7 @@ def find(wanted: str | None) -> NeuralVoice:
 
 
 class PiperSynthesizer(Speech):
-    """One Piper voice, loaded on `check()` or the first render that the caches lack."""
+    """One Piper voice, its model loaded by `load()` or the first render the caches lack."""
 
     engine = "Piper"
 
@@ -174,19 +173,6 @@ class PiperSynthesizer(Speech):
     def load(self) -> None:
         """Load the model now (once); DeviceError with a one-line reason if it cannot."""
         self._load()
-
-    def warm(self) -> None:
-        """Load the model on a thread of its own, for what a live session says beyond its
-        plan (a failure is raised by the render that needs it). Not a daemon thread: a
-        process that exits while onnxruntime is still loading the model crashes."""
-        def load() -> None:
-            with contextlib.suppress(DeviceError):
-                self._load()
-
-        threading.Thread(target=load, name="piper-load").start()
-
-    def voices(self) -> list[VoiceInfo]:
-        return [v.info for v in installed()]
 
     def missing(self, texts: Iterable[str]) -> list[str]:
         """The texts (at the synthesizer's rate) in neither cache: those `prerender` would
@@ -241,9 +227,6 @@ class PiperSynthesizer(Speech):
                 self._piper = _load_piper(self.neural)
             return self._piper
 
-    @property
-    def loaded(self) -> bool:
-        return self._piper is not None
 
 
 def _identity(voice: NeuralVoice) -> str:

@@ -66,17 +66,6 @@ class Song:
     sentences: int = 0
 
 
-def read16k(path: Path) -> np.ndarray:
-    audio, rate = sf.read(path, dtype="float32", always_2d=False)
-    if audio.ndim > 1:
-        audio = audio.mean(axis=1)
-    if rate != RATE:
-        import soxr
-
-        audio = soxr.resample(audio, rate, RATE)
-    return np.asarray(audio, np.float32)
-
-
 def loop(music: np.ndarray, n: int) -> np.ndarray:
     """`music` repeated to `n` samples, each join cross-faded over `FADE`."""
     k = round(FADE * RATE)
@@ -91,10 +80,10 @@ def loop(music: np.ndarray, n: int) -> np.ndarray:
 def build_song(folder: Path) -> Song:
     """The song with singing (see the module's doc), written to `folder`/song.flac."""
     n = round(SONG_SECONDS * RATE)
-    music = loop(read16k(ORCHESTRA), n)
+    music = loop(voices.read_16k(ORCHESTRA), n)
     level = float(np.sqrt(np.mean(np.square(music, dtype=np.float64))))
     rng = np.random.default_rng(11)
-    sentences = [read16k(p) for p in sorted(SENTENCES.glob("*.flac"))]
+    sentences = [voices.read_16k(p) for p in sorted(SENTENCES.glob("*.flac"))]
     order = [int(i) for i in rng.permutation(len(sentences))]
     lines = {(singer, text): clip for singer in SINGERS
              for text, clip in zip(LYRICS, corpus.speak(singer, list(LYRICS)), strict=True)}

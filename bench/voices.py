@@ -199,7 +199,8 @@ def random_voice(rng: np.random.Generator, split: str) -> Voice:
     )
 
 
-def _read(path: str) -> np.ndarray:
+def read_16k(path: str | os.PathLike[str]) -> np.ndarray:
+    """An audio file as float32 mono at the project's rate (downmixed, resampled)."""
     audio, rate = sf.read(path, dtype="float32", always_2d=False)
     if audio.ndim > 1:
         audio = audio.mean(axis=1)
@@ -232,20 +233,20 @@ def synthesize(voice: Voice, texts: Sequence[str]) -> list[np.ndarray]:
             base += ["-p", str(voice.pitch), "-w", path]
             ssml = "<speak>" + ' <break time="900ms"/> '.join(texts) + "</speak>"
             subprocess.run([*base, "-m", ssml], check=True, capture_output=True)
-            pieces = _split_on_zeros(_read(path), min_gap=int(0.5 * SAMPLE_RATE))
+            pieces = _split_on_zeros(read_16k(path), min_gap=int(0.5 * SAMPLE_RATE))
             if len(pieces) == len(texts):
                 return pieces
             out = []
             for text in texts:  # the slow way, one call per text
                 subprocess.run([*base, text], check=True, capture_output=True)
-                out.append(_trim(_read(path)))
+                out.append(_trim(read_16k(path)))
             return out
         out = []
         for text in texts:
             cmd = ["flite", "-voice", voice.name, "--setf", f"duration_stretch={1 / voice.rate}"]
             cmd += ["--setf", f"int_f0_target_mean={voice.pitch}", "-t", text, "-o", path]
             subprocess.run(cmd, check=True, capture_output=True)
-            out.append(_trim(_read(path)))
+            out.append(_trim(read_16k(path)))
         return out
 
 

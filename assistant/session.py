@@ -11,9 +11,8 @@ ending (the last words) -> done.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
-from typing import Any
 
 from assistant.commands import Command, Intent
 from assistant.events import (
@@ -28,8 +27,8 @@ from assistant.events import (
     SetVolume,
     Start,
 )
+from assistant.ledger import Answers, Ledger, SetProgress
 from assistant.plan import (
-    ANSWER_WAIT,
     Item,
     Phase,
     PhaseItem,
@@ -92,21 +91,6 @@ class SessionOptions:
     offer_resume: tuple[int, int] | None = None  # ask first: carry on from (exercise, set)?
 
 
-CONFIRM_WAIT = 8.0
-HIGHER_PAIN = 2  # points above the starting pain that earn a word of caution
-
-
-@dataclass
-class _SetProgress:
-    """Reps counted so far in the current set."""
-
-    side_reps: dict[str, int] = field(default_factory=dict)
-    max_rep: int = 0
-    slot: int = -1  # last movement counted
-    rep_start: float = 0.0  # offset where that movement began
-    work_start: float | None = None  # offset where the countdown ended
-
-
 @dataclass(frozen=True)
 class Snapshot:
     """What a screen shows at one moment."""
@@ -130,7 +114,6 @@ class Session:
     """One run through a routine. Mutable inside; only effects leave it."""
 
     def __init__(self, plan: Plan, timer: SpeechTimer, options: SessionOptions | None = None):
-        self.plan = plan
         self.routine = plan.routine
         self.timer = timer
         self.options = options or SessionOptions()
@@ -151,16 +134,10 @@ class Session:
         self._phase: Phase = "ready"
         self._factor = 1.0
         self._built_factor = 1.0
-        self._progress = _SetProgress()
+        self._progress = SetProgress()
         self._last_instruction = ""
-        self._sets_done = 0
-        self._reps_done = 0
-        self._exercise_sets: dict[int, int] = {}
-        self._open_exercise: int | None = None
-        self._answer: int | None = None
-        self._pain: dict[str, int] = {}
-        self._resume_target = 0
-        self._offer_open = False
+        self.ledger = Ledger(self.routine.exercises)
+        self.answers = Answers()
 
     # --- the public surface ----------------------------------------------------------------
 
@@ -172,21 +149,11 @@ class Session:
     def step(self) -> Step:
         return self.steps[self._i]
 
-    @property
-    def factor(self) -> float:
-        return self._factor
-
     def expecting(self) -> frozenset[Command]:
         """What a person can usefully say now: the commands, plus "yes"/"no" when a
         question waits for one and numbers when a pain rating is asked for. The listener
         hears only these, so that a count muttered along ("three") is not an answer."""
-        if self.mode is Mode.CONFIRMING:
-            return EXPECTED["question"]
-        if self.mode is Mode.RUNNING and self.step.kind is StepKind.QUESTION:
-            if self.step.tag == "resume" or self._answer is not None:
-                return EXPECTED["question"]
-            return EXPECTED["rating"]
-        return EXPECTED["commands"]
+        return EXPECTED[_MOMENTS[self._asking()]]
 
     def snapshot(self, now: float) -> Snapshot:
         step = self.step
@@ -219,7 +186,7 @@ class Session:
             return "end"
         if self.mode is not Mode.RUNNING or self.step.kind is not StepKind.QUESTION:
             return ""
-        return "number" if self.step.tag != "resume" and self._answer is None else "yes/no"
+        return "number" if self.step.tag != "resume" and self.answers.rating is None else "yes/no"
 
     def next_due(self) -> float | None:
         """Session time of the next thing the session will do by itself, or None when done."""
@@ -271,8 +238,8 @@ class Session:
                     "Shall we carry on from there? Say yes or no.")
             # asked first, before the welcome: a "yes" said or keyed at once is its answer
             self.steps.insert(0, question_step(text, "resume", self.timer, "Carry on?"))
-            self._offer_open = True
-            self._resume_target = self._resume_index(exercise, number)
+            self.answers.offer_open = True
+            self.answers.resume_target = self._resume_index(exercise, number)
         self._enter(first, now, out)
 
     def _resume_index(self, exercise: int, number: int) -> int:
@@ -380,82 +347,37 @@ class Session:
 
     def _enter(self, i: int, t: float, out: list[Effect]) -> None:
         step = self.steps[i]
-        if self._open_exercise is not None and step.exercise != self._open_exercise:
-            self._close_exercise(t, out, skipped=False)
+        out += self.ledger.enter(step.exercise, t)
         if step.kind is StepKind.SUMMARY:
-            step = summary_step(self.routine, self._sets_done, self._reps_done, self.timer)
+            step = summary_step(self.routine, self.ledger.sets_done, self.ledger.reps_done,
+                                self.timer)
             self.steps[i] = step
         if step.kind is StepKind.ANNOUNCE:
             self._factor = 1.0
-        if step.exercise is not None:
-            self._open_exercise = step.exercise
-        if step.kind is StepKind.SET and self._factor != 1.0:
-            step = _rebuild(step, self.routine.exercises[step.exercise or 0], self._factor)
         self._i = i
         self._items = step.items
         self._duration = step.duration
-        self._built_factor = self._factor
+        self._built_factor = 1.0
         self._next = 0
         self._start = t
-        self._progress = _SetProgress()
-        self._answer = None
+        self._progress = SetProgress()
+        self.answers.rating = None
         self.mode = Mode.RUNNING
+        if step.kind is StepKind.SET and self._factor != 1.0:
+            self._retime(self._exercise(), 0.0)  # a set after "slower" keeps the new tempo
 
     def _leave(self, t: float, out: list[Effect], *, complete: bool) -> None:
         """Close the current step; a set records what was done in it."""
-        step = self.step
-        if step.tag == "resume" and self._offer_open:
-            self._offer_open = False  # no answer is a no
-            out.append(Record(t, "resume_offer", {"accepted": False}))
-        if step.kind not in (StepKind.SET, StepKind.TIMED) or step.exercise is None:
-            return
-        exercise = self._exercise()
-        progress = self._progress
-        data: dict[str, Any] = {
-            "exercise": exercise.name,
-            "exercise_index": step.exercise,
-            "set": step.set,
-            "sets": exercise.sets,
-        }
-        if step.kind is StepKind.TIMED:
-            work = progress.work_start if progress.work_start is not None else self._duration
-            offset = min(t - self._start, self._duration)
-            done = max(0.0, offset - work)
-            data.update(duration_done=round(done, 3), duration_target=exercise.duration,
-                        complete=complete and done >= (exercise.duration or 0) - 1e-6)
-            started = progress.work_start is not None
-        else:
-            total = len(side_sequence(exercise))
-            data.update(
-                reps_done=progress.max_rep,
-                reps_target=exercise.reps,
-                side_reps=dict(progress.side_reps) if exercise.sides is not Sides.NONE else None,
-                complete=complete and progress.slot == total - 1,
-            )
-            self._reps_done += progress.slot + 1
-            started = progress.slot >= 0
-        if started:
-            self._sets_done += 1
-            self._exercise_sets[step.exercise] = self._exercise_sets.get(step.exercise, 0) + 1
-        out.append(Record(t, "set_done", data))
-
-    def _close_exercise(self, t: float, out: list[Effect], *, skipped: bool) -> None:
-        index = self._open_exercise
-        if index is None:
-            return
-        out.append(Record(t, "exercise_end", {
-            "exercise": self.routine.exercises[index].name,
-            "exercise_index": index,
-            "sets_done": self._exercise_sets.get(index, 0),
-            "skipped": skipped,
-        }))
-        self._open_exercise = None
+        if self.step.tag == "resume" and self.answers.offer_open:
+            out.append(self.answers.answer_offer(False, t))  # no answer is a no
+        offset = min(t - self._start, self._duration)
+        out += self.ledger.leave(self.step, self._progress, t, offset, complete)
 
     def _move(self, target: int, now: float, out: list[Effect], *, skipped: bool = False) -> None:
         out.append(CutSpeech(now))
         self._leave(now, out, complete=False)
         if skipped:
-            self._close_exercise(now, out, skipped=True)
+            out += self.ledger.close(now, skipped=True)
         self._enter(target, now, out)
 
     def _finish(self, t: float, text: str, out: list[Effect], *,
@@ -463,7 +385,7 @@ class Session:
         """End the session early with a last sentence (not completed)."""
         self._leave(t, out, complete=False)
         if close_exercise:
-            self._close_exercise(t, out, skipped=False)
+            out += self.ledger.close(t)
         out.append(Say(t, text, "prompt"))
         self.completed = False
         self.mode = Mode.ENDING
@@ -500,38 +422,19 @@ class Session:
 
     def _answer_question(self, intent: Intent, now: float, out: list[Effect]) -> bool:
         """A number, yes or no said to a question step. False when it does not fit."""
-        tag = self.step.tag
-        command = intent.command
-        if tag == "resume":
-            if command is Command.NUMBER:
-                return False
-            accepted = command is Command.YES
-            self._offer_open = False
-            out.append(Record(now, "resume_offer", {"accepted": accepted}))
-            if accepted:  # the welcome (and its safety note), then where it stopped
-                del self.steps[self._i + 2:self._resume_target]
-            self._move(self._i + 1, now, out)
-            return True
-        if command is Command.NUMBER:
-            self._answer = intent.value
-            out.append(CutSpeech(now))
-            self._ask(now, f"You said {intent.value}. Is that right?", CONFIRM_WAIT, out)
-        elif self._answer is None:
+        if self.step.tag != "resume":
+            reply = self.answers.rate(self.step.tag, intent, now)
+            if reply is not None:
+                out += reply.effects
+                self._ask(now, reply.text, reply.wait, out)
+            return reply is not None
+        if intent.command is Command.NUMBER:
             return False
-        elif command is Command.YES:
-            when = "before" if tag == "pain_before" else "after"
-            value = self._answer
-            self._pain[when] = value
-            out.append(Record(now, "checkin", {"when": when, "value": value}))
-            reply = "Thank you."
-            if when == "after" and value >= self._pain.get("before", 10) + HIGHER_PAIN:
-                reply += (" Your pain is higher than when you started, so take it easy today, "
-                          "and check with your physician if it does not settle.")
-            self._answer = None
-            self._ask(now, reply, 0.5, out)
-        else:
-            self._answer = None
-            self._ask(now, "Sorry. Please say a number from 0 to 10.", ANSWER_WAIT, out)
+        accepted = intent.command is Command.YES
+        out.append(self.answers.answer_offer(accepted, now))
+        if accepted:  # the welcome (and its safety note), then where it stopped
+            del self.steps[self._i + 2:self.answers.resume_target]
+        self._move(self._i + 1, now, out)
         return True
 
     def _ask(self, now: float, text: str, wait: float, out: list[Effect]) -> None:
@@ -564,13 +467,13 @@ class Session:
         step = self.step
         if step.kind in (StepKind.INTRO, StepKind.ANNOUNCE, StepKind.SUMMARY, StepKind.QUESTION):
             self._paused_offset = 0.0  # say the instructions again from the start
-            self._answer = None
+            self.answers.rating = None
         work = self._progress.work_start
         if step.kind in (StepKind.SET, StepKind.TIMED) and (work is None or
                                                             self._paused_offset < work):
             self._paused_offset = 0.0  # still in the countdown: the countdown is the count-in
             self._next = 0
-            self._progress = _SetProgress()
+            self._progress = SetProgress()
         counted = step.kind in (StepKind.SET, StepKind.TIMED) and self._paused_offset > 0
         seconds = COUNT_IN if counted else 0
         self._count_in = [(now + k, str(seconds - k)) for k in range(seconds)]
@@ -703,17 +606,6 @@ class Session:
         self._say(now, CONFIRM_END, out)
 
 
-def _rebuild(step: Step, exercise: Exercise, factor: float) -> Step:
-    """A set step with its reps on another tempo (the countdown stays as it is)."""
-    head = [i for i in step.items if not isinstance(i, RepItem)]
-    work = next(i.offset for i in head if isinstance(i, PhaseItem) and i.phase == "work")
-    countdown = [i for i in head if i.offset < work or (isinstance(i, PhaseItem) and
-                                                        i.offset == work)]
-    reps, end = reps_timeline(exercise, factor, 0, work)
-    return Step(step.kind, end, merge_says([*countdown, *reps]), step.exercise, step.set,
-                step.title)
-
-
 _HANDLERS = {
     Command.PAUSE: Session.do_pause,
     Command.RESUME: Session.do_resume,
@@ -747,3 +639,5 @@ EXPECTED: dict[str, frozenset[Command]] = {
     "question": _COMMANDS | _YES_NO,
     "rating": _COMMANDS | {Command.NUMBER},
 }
+#: The moment each answer `Snapshot.asking` shows is.
+_MOMENTS = {"": "commands", "number": "rating", "yes/no": "question", "end": "question"}

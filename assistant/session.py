@@ -23,7 +23,6 @@ from assistant.events import (
     Key,
     Record,
     Say,
-    SayKind,
     SetVolume,
     Start,
 )
@@ -125,7 +124,6 @@ class Session:
         self._duration = 0.0
         self._next = 0  # index of the next item to fire
         self._start = 0.0  # session time of the current step's offset 0 (while running)
-        self._session_start = 0.0
         self._paused_at = 0.0
         self._paused_offset = 0.0
         self._count_in: list[tuple[float, str]] = []
@@ -160,7 +158,7 @@ class Session:
         running = self.mode in (Mode.RUNNING, Mode.ENDING, Mode.DONE)
         offset = now - self._start if running else self._paused_offset
         offset = min(max(offset, 0.0), self._duration)
-        exercise = self._exercise() if step.exercise is not None else None
+        exercise = self._exercise_or_none()
         upcoming = next((s for s in self.steps[self._i + 1:] if s.kind is not StepKind.REST), None)
         side = None
         if self._progress.slot >= 0 and exercise is not None and not exercise.timed:
@@ -220,7 +218,6 @@ class Session:
     # --- time passing ------------------------------------------------------------------------
 
     def _begin(self, event: Start, now: float, out: list[Effect]) -> None:
-        self._session_start = now
         out.append(Record(now, "session_start", {
             "routine": self.routine.name,
             "path": self.routine.source,
@@ -341,9 +338,13 @@ class Session:
     # --- steps ---------------------------------------------------------------------------------
 
     def _exercise(self) -> Exercise:
+        exercise = self._exercise_or_none()
+        assert exercise is not None
+        return exercise
+
+    def _exercise_or_none(self) -> Exercise | None:
         index = self.step.exercise
-        assert index is not None
-        return self.routine.exercises[index]
+        return None if index is None else self.routine.exercises[index]
 
     def _enter(self, i: int, t: float, out: list[Effect]) -> None:
         step = self.steps[i]
@@ -394,7 +395,10 @@ class Session:
     # --- commands ------------------------------------------------------------------------------
 
     def _command(self, intent: Intent, source: str, now: float, out: list[Effect]) -> None:
+        """Obey `intent`; the log records each command obeyed (after what an answer did,
+        before what a command does)."""
         command = intent.command
+        record = Record(now, "command", {"command": command.value, "source": source})
         if self.mode is Mode.ENDING:
             return
         if self.mode is Mode.CONFIRMING:
@@ -407,18 +411,15 @@ class Session:
                 out.append(Say(now, CONFIRM_END, "prompt"))
             else:
                 return
-            out.append(Record(now, "command", {"command": command.value, "source": source}))
-            return
-        if self.mode is Mode.RUNNING and self.step.kind is StepKind.QUESTION and command in (
+            out.append(record)
+        elif self.mode is Mode.RUNNING and self.step.kind is StepKind.QUESTION and command in (
             Command.NUMBER, Command.YES, Command.NO
         ):
             if self._answer_question(intent, now, out):
-                out.append(Record(now, "command", {"command": command.value, "source": source}))
-            return
-        handler = _HANDLERS.get(command)
-        if handler is not None:
-            out.append(Record(now, "command", {"command": command.value, "source": source}))
-            handler(self, now, out)
+                out.append(record)
+        elif command in _HANDLERS:
+            out.append(record)
+            _HANDLERS[command](self, now, out)
 
     def _answer_question(self, intent: Intent, now: float, out: list[Effect]) -> bool:
         """A number, yes or no said to a question step. False when it does not fit."""
@@ -444,9 +445,6 @@ class Session:
         self._duration = offset + self.timer(text) + wait
         self._advance(now, out)
 
-    def _say(self, now: float, text: str, out: list[Effect], kind: SayKind = "prompt") -> None:
-        out.append(Say(now, text, kind, None))
-
     def _pause(self, now: float, out: list[Effect]) -> None:
         if self.mode is Mode.RUNNING:
             self._paused_offset = now - self._start
@@ -461,7 +459,7 @@ class Session:
     def do_pause(self, now: float, out: list[Effect]) -> None:
         if self.mode in (Mode.RUNNING, Mode.COUNTING_IN):
             self._pause(now, out)
-            self._say(now, PAUSED, out)
+            out.append(Say(now, PAUSED, "prompt"))
 
     def _resume(self, now: float, out: list[Effect]) -> None:
         step = self.step
@@ -507,35 +505,36 @@ class Session:
                 return
 
     def do_repeat(self, now: float, out: list[Effect]) -> None:
-        self._say(now, self._last_instruction or HELP_TEXT, out)
+        out.append(Say(now, self._last_instruction or HELP_TEXT, "prompt"))
 
     def do_tempo(self, now: float, out: list[Effect], direction: int) -> None:
         low, high = TEMPO_LIMITS
         factor = round(min(max(self._factor + direction * TEMPO_STEP, low), high), 2)
         word = "Slower" if direction > 0 else "Faster"
         if factor == self._factor:
-            self._say(now, f"That's as {word.lower()} as it goes.", out)
+            out.append(Say(now, f"That's as {word.lower()} as it goes.", "prompt"))
             return
         self._factor = factor
-        step = self.step
-        name = self._exercise().name if step.exercise is not None else ""
-        out.append(Record(now, "tempo", {"exercise": name, "factor": factor}))
-        if step.kind is StepKind.SET and step.exercise is not None:
-            exercise = self._exercise()
+        exercise = self._exercise_or_none()
+        out.append(Record(now, "tempo", {"exercise": exercise.name if exercise else "",
+                                         "factor": factor}))
+        if self.step.kind is StepKind.SET and exercise is not None:
             seconds = exercise.rep_seconds * factor
             # a cue, so the next count cuts it rather than waiting for it
-            self._say(now, f"{word}: {seconds:g} seconds a rep.", out, "cue")
+            out.append(Say(now, f"{word}: {seconds:g} seconds a rep.", "cue"))
             self._retime(exercise, self._offset(now))
         else:
-            self._say(now, f"{word}.", out, "cue")
+            out.append(Say(now, f"{word}.", "cue"))
 
     def _retime(self, exercise: Exercise, offset: float) -> None:
         """Reps not yet begun take the new tempo; the one in progress finishes as it was.
         Nothing before `offset` (the step's time now) is planned again: between sides, the
         "switch" cue was already said."""
         progress = self._progress
-        if progress.work_start is None:
-            first, boundary = 0, self._first_work_offset()
+        if progress.work_start is None:  # still in the countdown: every rep, after it
+            first = 0
+            boundary = next((i.offset for i in self._items
+                             if isinstance(i, PhaseItem) and i.phase == "work"), 0.0)
         else:
             first = progress.slot + 1
             boundary = progress.rep_start + exercise.rep_seconds * self._built_factor
@@ -549,18 +548,12 @@ class Session:
         self._duration = end
         self._built_factor = self._factor
 
-    def _first_work_offset(self) -> float:
-        for item in self._items:
-            if isinstance(item, PhaseItem) and item.phase == "work":
-                return item.offset
-        return 0.0
-
     def _offset(self, now: float) -> float:
         """Where the current step is at `now`: its frozen offset while not running."""
         return self._paused_offset if self.mode is not Mode.RUNNING else now - self._start
 
     def do_status(self, now: float, out: list[Effect]) -> None:
-        self._say(now, self.status_text(now), out)
+        out.append(Say(now, self.status_text(now), "prompt"))
 
     def status_text(self, now: float) -> str:
         step = self.step
@@ -587,23 +580,22 @@ class Session:
         return f"{_count(len(self.routine.exercises), 'exercise')} to go."
 
     def do_help(self, now: float, out: list[Effect]) -> None:
-        self._say(now, HELP_TEXT, out)
+        out.append(Say(now, HELP_TEXT, "prompt"))
 
     def do_volume(self, now: float, out: list[Effect], direction: int) -> None:
         out.append(SetVolume(now, direction * VOLUME_STEP))
-        self._say(now, "Louder." if direction > 0 else "Quieter.", out, "cue")
+        out.append(Say(now, "Louder." if direction > 0 else "Quieter.", "cue"))
 
     def do_pain(self, now: float, out: list[Effect]) -> None:
         self._pause(now, out)
-        out.append(Record(now, "pain", {
-            "exercise": self._exercise().name if self.step.exercise is not None else None,
-        }))
-        self._say(now, PAIN_ADVICE, out)
+        exercise = self._exercise_or_none()
+        out.append(Record(now, "pain", {"exercise": exercise.name if exercise else None}))
+        out.append(Say(now, PAIN_ADVICE, "prompt"))
 
     def do_end(self, now: float, out: list[Effect]) -> None:
         self._pause(now, out)
         self.mode = Mode.CONFIRMING
-        self._say(now, CONFIRM_END, out)
+        out.append(Say(now, CONFIRM_END, "prompt"))
 
 
 _HANDLERS = {

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 from assistant.commands import Command, Intent
 from assistant.events import CutSpeech, Effect, Record
-from assistant.plan import ANSWER_WAIT, Step, StepKind, side_sequence
+from assistant.plan import ANSWER_WAIT, RepItem, Step, StepKind, side_sequence
 from assistant.routine import Exercise, Sides
 
 CONFIRM_WAIT = 8.0  # how long "You said 4. Is that right?" waits for its yes or no
@@ -30,6 +30,13 @@ class SetProgress:
     slot: int = -1  # last movement counted
     rep_start: float = 0.0  # offset where that movement began
     work_start: float | None = None  # offset where the countdown ended
+
+    def count(self, rep: RepItem) -> None:
+        if rep.side:
+            self.side_reps[rep.side] = rep.rep
+        self.max_rep = max(self.max_rep, rep.rep)
+        self.slot = rep.slot
+        self.rep_start = rep.offset
 
 
 class Ledger:

@@ -296,12 +296,7 @@ class Session:
             if item.kind == "instruction":
                 self._last_instruction = item.text
         elif isinstance(item, RepItem):
-            progress = self._progress
-            if item.side:
-                progress.side_reps[item.side] = item.rep
-            progress.max_rep = max(progress.max_rep, item.rep)
-            progress.slot = item.slot
-            progress.rep_start = item.offset
+            self._progress.count(item)
             out.append(Record(t, "rep", {
                 "exercise": self._exercise().name,
                 "set": self.step.set,

@@ -465,7 +465,6 @@ class Session:
         if step.kind in (StepKind.SET, StepKind.TIMED) and (work is None or
                                                             self._paused_offset < work):
             self._paused_offset = 0.0  # still in the countdown: the countdown is the count-in
-            self._next = 0
             self._progress = SetProgress()
         counted = step.kind in (StepKind.SET, StepKind.TIMED) and self._paused_offset > 0
         seconds = COUNT_IN if counted else 0
@@ -552,7 +551,7 @@ class Session:
 
     def status_text(self, now: float) -> str:
         step = self.step
-        offset = self._offset(now)
+        to_go = spoken_duration(max(self._duration - self._offset(now), 0))
         if step.kind is StepKind.SET:
             exercise = self._exercise()
             progress = self._progress
@@ -565,10 +564,9 @@ class Session:
                 where = "left on each side"
             return f"{_count(left, 'rep')} {where}. Set {step.set} of {exercise.sets}."
         if step.kind is StepKind.TIMED:
-            return f"{spoken_duration(max(self._duration - offset, 0))} to go."
+            return f"{to_go} to go."
         if step.kind is StepKind.REST and step.exercise is not None:
-            rest = spoken_duration(max(self._duration - offset, 0))
-            return f"{rest} of rest left. {next_up(self.routine, step.exercise, step.set or 1)}"
+            return f"{to_go} of rest left. {next_up(self.routine, step.exercise, step.set or 1)}"
         if step.exercise is not None:
             exercise = self._exercise()
             return f"Next: {exercise.name}, {describe(exercise)}."

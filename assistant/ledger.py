@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 from assistant.commands import Command, Intent
 from assistant.events import CutSpeech, Effect, Record
@@ -32,6 +32,7 @@ class SetProgress:
     work_start: float | None = None  # offset where the countdown ended
 
     def count(self, rep: RepItem) -> None:
+        """`rep` was counted (said and recorded)."""
         if rep.side:
             self.side_reps[rep.side] = rep.rep
         self.max_rep = max(self.max_rep, rep.rep)
@@ -105,7 +106,8 @@ class Ledger:
         return [Record(t, "set_done", data)]
 
 
-class Reply(NamedTuple):
+@dataclass(frozen=True)
+class Reply:
     """How a question step answers what it heard."""
 
     effects: list[Effect]  # before the words: a cut, the check-in recorded
@@ -117,8 +119,8 @@ class Reply(NamedTuple):
 class Answers:
     """What the questions heard. A pain rating is said back ("You said 4. Is that
     right?") and becomes a `checkin` only on "yes", so that a misheard number is never
-    kept; the offer to carry on from where the last session stopped is answered once,
-    and left unanswered it is a "no"."""
+    kept; the offer to carry on from where the last session stopped, left unanswered,
+    is a "no"."""
 
     rating: int | None = None  # a number heard, waiting for its "yes"
     pain: dict[str, int] = field(default_factory=dict)  # confirmed, "before" and "after"

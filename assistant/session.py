@@ -196,9 +196,10 @@ class Session:
             return self._end_at
         if self.mode is Mode.COUNTING_IN:
             return self._count_in[0][0] if self._count_in else self._resume_at
+        end = self._start + self._duration
         if self._next < len(self._items):
-            return min(self._start + self._items[self._next].offset, self._step_end())
-        return self._step_end()
+            return min(self._start + self._items[self._next].offset, end)
+        return end
 
     def handle(self, event: Event, now: float) -> list[Effect]:
         out: list[Effect] = []
@@ -314,9 +315,6 @@ class Session:
             if isinstance(later, SayItem) and later.offset > item.offset:
                 return later.offset - item.offset
         return max(self._duration - item.offset, 0.0)
-
-    def _step_end(self) -> float:
-        return self._start + self._duration
 
     def _set_phase(self, phase: Phase, t: float, out: list[Effect]) -> None:
         if phase != self._phase:

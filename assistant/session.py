@@ -134,8 +134,8 @@ class Session:
         self._built_factor = 1.0
         self._progress = SetProgress()
         self._last_instruction = ""
-        self.ledger = Ledger(self.routine.exercises)
-        self.answers = Answers()
+        self._ledger = Ledger(self.routine.exercises)
+        self._answers = Answers()
 
     # --- the public surface ----------------------------------------------------------------
 
@@ -184,7 +184,7 @@ class Session:
             return "end"
         if self.mode is not Mode.RUNNING or self.step.kind is not StepKind.QUESTION:
             return ""
-        return "number" if self.step.tag != "resume" and self.answers.rating is None else "yes/no"
+        return "number" if self.step.tag != "resume" and self._answers.rating is None else "yes/no"
 
     def next_due(self) -> float | None:
         """Session time of the next thing the session will do by itself, or None when done."""
@@ -236,8 +236,8 @@ class Session:
                     "Shall we carry on from there? Say yes or no.")
             # asked first, before the welcome: a "yes" said or keyed at once is its answer
             self.steps.insert(0, question_step(text, "resume", self.timer, "Carry on?"))
-            self.answers.offer_open = True
-            self.answers.resume_target = self._resume_index(exercise, number)
+            self._answers.offer_open = True
+            self._answers.resume_target = self._resume_index(exercise, number)
         self._enter(first, now, out)
 
     def _resume_index(self, exercise: int, number: int) -> int:
@@ -341,9 +341,9 @@ class Session:
 
     def _enter(self, i: int, t: float, out: list[Effect]) -> None:
         step = self.steps[i]
-        out += self.ledger.enter(step.exercise, t)
+        out += self._ledger.enter(step.exercise, t)
         if step.kind is StepKind.SUMMARY:
-            step = summary_step(self.routine, self.ledger.sets_done, self.ledger.reps_done,
+            step = summary_step(self.routine, self._ledger.sets_done, self._ledger.reps_done,
                                 self.timer)
             self.steps[i] = step
         if step.kind is StepKind.ANNOUNCE:
@@ -355,23 +355,23 @@ class Session:
         self._next = 0
         self._start = t
         self._progress = SetProgress()
-        self.answers.rating = None
+        self._answers.rating = None
         self.mode = Mode.RUNNING
         if step.kind is StepKind.SET and self._factor != 1.0:
             self._retime(self._exercise(), 0.0)  # a set after "slower" keeps the new tempo
 
     def _leave(self, t: float, out: list[Effect], *, complete: bool) -> None:
         """Close the current step; a set records what was done in it."""
-        if self.step.tag == "resume" and self.answers.offer_open:
-            out.append(self.answers.answer_offer(False, t))  # no answer is a no
+        if self.step.tag == "resume" and self._answers.offer_open:
+            out.append(self._answers.answer_offer(False, t))  # no answer is a no
         offset = min(t - self._start, self._duration)
-        out += self.ledger.leave(self.step, self._progress, t, offset, complete)
+        out += self._ledger.leave(self.step, self._progress, t, offset, complete)
 
     def _move(self, target: int, now: float, out: list[Effect], *, skipped: bool = False) -> None:
         out.append(CutSpeech(now))
         self._leave(now, out, complete=False)
         if skipped:
-            out += self.ledger.close(now, skipped=True)
+            out += self._ledger.close(now, skipped=True)
         self._enter(target, now, out)
 
     def _finish(self, t: float, text: str, out: list[Effect], *,
@@ -379,7 +379,7 @@ class Session:
         """End the session early with a last sentence (not completed)."""
         self._leave(t, out, complete=False)
         if close_exercise:
-            out += self.ledger.close(t)
+            out += self._ledger.close(t)
         out.append(Say(t, text, "prompt"))
         self.completed = False
         self.mode = Mode.ENDING
@@ -417,7 +417,7 @@ class Session:
     def _answer_question(self, intent: Intent, now: float, out: list[Effect]) -> bool:
         """A number, yes or no said to a question step. False when it does not fit."""
         if self.step.tag != "resume":
-            reply = self.answers.rate(self.step.tag, intent, now)
+            reply = self._answers.rate(self.step.tag, intent, now)
             if reply is not None:
                 out += reply.effects
                 self._ask(now, reply.text, reply.wait, out)
@@ -425,9 +425,9 @@ class Session:
         if intent.command is Command.NUMBER:
             return False
         accepted = intent.command is Command.YES
-        out.append(self.answers.answer_offer(accepted, now))
+        out.append(self._answers.answer_offer(accepted, now))
         if accepted:  # the welcome (and its safety note), then where it stopped
-            del self.steps[self._i + 2:self.answers.resume_target]
+            del self.steps[self._i + 2:self._answers.resume_target]
         self._move(self._i + 1, now, out)
         return True
 
@@ -458,7 +458,7 @@ class Session:
         step = self.step
         if step.kind in (StepKind.INTRO, StepKind.ANNOUNCE, StepKind.SUMMARY, StepKind.QUESTION):
             self._paused_offset = 0.0  # say the instructions again from the start
-            self.answers.rating = None
+            self._answers.rating = None
         work = self._progress.work_start
         if step.kind in (StepKind.SET, StepKind.TIMED) and (work is None or
                                                             self._paused_offset < work):

@@ -78,25 +78,6 @@ def list_devices() -> tuple[list[Device], list[Device]]:
     return inputs, outputs
 
 
-def mix_echo(
-    mic: np.ndarray,
-    reference: np.ndarray,
-    gain: float,
-    delay_ms: float,
-    rate: int = SAMPLE_RATE,
-) -> np.ndarray:
-    """`mic` plus the loudspeaker signal `reference` (aligned with it, sample for sample)
-    delayed by `delay_ms` and scaled by `gain`, as a loudspeaker in the room would add it.
-    The result has the length of `mic`. Frame by frame, pass the reference from `delay_ms`
-    before the frame's start with delay_ms=0, so no echo is lost at frame edges."""
-    out = np.array(mic, dtype=np.float32, copy=True)
-    delay = max(0, round(delay_ms * rate / 1000))
-    n = min(len(out) - delay, len(reference))
-    if n > 0:
-        out[delay : delay + n] += np.float32(gain) * reference[:n].astype(np.float32, copy=False)
-    return out
-
-
 def device_problem(kind: str, device: int | str | None, exc: BaseException) -> str:
     """What is missing and what to do about it, in words, for a `kind` ("microphone" or
     "loudspeaker") that PortAudio could not open: PortAudio's own message ("Error querying

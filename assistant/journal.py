@@ -135,10 +135,6 @@ class ResumePoint:
     exercise: str | None  # its name when the journal has seen it, else None
     sets_worked: int = 0  # sets in which something was done (reps counted or time worked)
 
-    @property
-    def set_index(self) -> int:
-        return self.set - 1
-
 
 @dataclass(frozen=True)
 class ExerciseSummary:

@@ -3,8 +3,6 @@ with the real synthesizer; the priority rules also on plain arrays)."""
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import pytest
 import soundfile as sf
@@ -14,7 +12,6 @@ from assistant.events import Say
 from assistant.voice.player import (
     FADE,
     GAP,
-    PrintSpeaker,
     Schedule,
     TimelineSpeaker,
     sharp_onset,
@@ -208,22 +205,6 @@ def test_timeline_onsets_report_the_delayed_start(synth: Synthesizer) -> None:
     assert sp.onsets == [(0.0, "ins", "instruction"), (1.5, "cue", "cue")]
 
 
-def test_print_speaker_prints_each_say_and_the_reason_once() -> None:
-    """PrintSpeaker prints every Say with its session time, and why, once, first."""
-    out = io.StringIO()
-    sp = PrintSpeaker("no text-to-speech engine", stream=out)
-    sp.schedule(Say(0.0, "Welcome.", "instruction"))
-    sp.schedule(Say(75.5, "One.", "count"))
-    sp.cut(76)
-    sp.change_volume(0.1)
-    sp.close()
-    assert out.getvalue().splitlines() == [
-        "(speech is printed: no text-to-speech engine)",
-        "[00:00.00] Welcome.",
-        "[01:15.50] One.",
-    ]
-
-
 # --- assistant.audio helpers ---------------------------------------------------------------
 
 
@@ -253,17 +234,6 @@ def test_read_wav_missing_or_broken_file_is_one_line(tmp_path: object) -> None:
     with pytest.raises(DeviceError, match="cannot read audio") as unreadable:
         read_wav(broken)
     assert "\n" not in str(missing.value) + str(unreadable.value)
-
-
-def test_mix_echo_adds_the_delayed_scaled_reference() -> None:
-    """mix_echo adds gain * reference shifted by delay_ms, keeping the mic's length."""
-    from assistant.audio import mix_echo
-
-    mic = np.zeros(100, dtype=np.float32)
-    ref = np.zeros(100, dtype=np.float32)
-    ref[0] = 1.0
-    out = mix_echo(mic, ref, gain=0.5, delay_ms=2.5, rate=RATE)  # 40 samples
-    assert len(out) == 100 and out[40] == 0.5 and np.count_nonzero(out) == 1
 
 
 def test_a_counts_quiet_lead_in_is_dropped_so_it_sounds_on_its_beat() -> None:

@@ -14,7 +14,6 @@ Priority rules (`Schedule.add`), shared by every speaker:
 Speakers:
 - TimelineSpeaker: simulation and `render`; everything on an in-memory timeline.
 - LiveSpeaker: a sounddevice OutputStream whose sample counter is the session clock.
-- PrintSpeaker: prints what would be said (no text-to-speech or no audio device).
 """
 
 from __future__ import annotations
@@ -25,7 +24,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TextIO
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -37,13 +36,13 @@ from assistant.voice.tts import SAMPLE_RATE, Speech, fit
 
 RANK: dict[str, int] = {"cue": 0, "count": 1, "instruction": 2, "prompt": 2}
 MAX_WAIT = 2.0
+"""Seconds a cue may wait for a higher-priority utterance before it is dropped as stale."""
 COUNTERS_ONLY = os.environ.get("EA_BENCH_COUNTERS_ONLY") == "1"
 """For the live echo bench's naive row only: the sample counters alone, as before the
 timestamps were used."""
 CATCH_UP = 0.008
 """Seconds the live loudspeaker may fall behind its own timeline (it ran dry on a busy
 machine) before it skips ahead, so that counts stay on their beat in real time."""
-"""Seconds a cue may wait for a higher-priority utterance before it is dropped as stale."""
 GAP = 0.080
 """Speech cut by a newer utterance falls silent this long before it, so the new one
 (a count on its beat) starts clean and its onset is where it belongs."""
@@ -497,31 +496,3 @@ class LiveSpeaker:
         return read_ring(self._ring, self._frames, round(start_t * self.rate),
                          round(end_t * self.rate))
 
-
-class PrintSpeaker:
-    """Prints each Say instead of speaking it; says once why there is no voice."""
-
-    def __init__(self, reason: str = "", stream: TextIO | None = None) -> None:
-        self.reason = reason
-        self.stream = stream
-        self._told = False
-
-    def schedule(self, say: Say) -> None:
-        out = self.stream or sys.stdout
-        if not self._told and self.reason:
-            print(f"(speech is printed: {self.reason})", file=out)
-        self._told = True
-        minutes, seconds = divmod(say.t, 60)
-        print(f"[{int(minutes):02d}:{seconds:05.2f}] {say.text}", file=out, flush=True)
-
-    def cut(self, t: float) -> None:
-        pass
-
-    def change_volume(self, step: float) -> None:
-        pass
-
-    def set_phase(self, t: float, phase: str) -> None:
-        pass
-
-    def close(self) -> None:
-        pass

@@ -19,8 +19,6 @@ from assistant.errors import AssistantError, RoutineErrors, ScriptErrors, Settin
 from assistant.routine import clock_duration
 from assistant.settings import Settings, load_settings
 
-ROUTINE_HELP = "A routine file, or the name of a bundled or saved routine (see `list`)."
-
 
 def settings_from(*, lenient: bool = False, **overrides: Any) -> Settings:
     """The settings file's settings, overridden by the command line's. A broken settings

@@ -62,20 +62,12 @@ def list_devices() -> tuple[list[Device], list[Device]]:
         default_in, default_out = sd.default.device
     except Exception as exc:
         raise DeviceError(f"cannot list audio devices: {' '.join(str(exc).split())}") from exc
-    inputs: list[Device] = []
-    outputs: list[Device] = []
-    for info in found:
-        i = int(info["index"])
-        rate = float(info["default_samplerate"])
-        if info["max_input_channels"] > 0:
-            inputs.append(
-                Device(i, info["name"], info["max_input_channels"], rate, i == default_in)
-            )
-        if info["max_output_channels"] > 0:
-            outputs.append(
-                Device(i, info["name"], info["max_output_channels"], rate, i == default_out)
-            )
-    return inputs, outputs
+
+    def having(channels: str, default: int) -> list[Device]:
+        return [Device(int(d["index"]), d["name"], d[channels], float(d["default_samplerate"]),
+                       int(d["index"]) == default) for d in found if d[channels] > 0]
+
+    return having("max_input_channels", default_in), having("max_output_channels", default_out)
 
 
 def device_problem(kind: str, device: int | str | None, exc: BaseException) -> str:

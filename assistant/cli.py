@@ -186,7 +186,7 @@ def start(routine: str | None, simulate: bool, events: Path | None, commands_fil
         commands=app.read_script(commands_file, settings.vocabulary()) if commands_file else (),
         listen=not no_listen, journal=bool(journal),
     )
-    with _voice_progress("Preparing the voice") as progress:
+    with _progress("Preparing the voice") as progress:
         result = app.run_simulation(request, echo_line=_print_say,
                                     on_rejected=_print_rejected if verbose else None,
                                     tell=_print_note, progress=progress)
@@ -199,9 +199,8 @@ def _print_note(line: str) -> None:
 
 
 @contextlib.contextmanager
-def _voice_progress(label: str) -> Iterator[Callable[[int, int], None]]:
-    """A progress bar on a terminal's stderr for the voice's rendering (none elsewhere), gone
-    once done."""
+def _progress(label: str) -> Iterator[Callable[[float, float], None]]:
+    """A progress bar on a terminal's stderr (none elsewhere), gone once done."""
     from rich.console import Console
     from rich.progress import Progress
 
@@ -209,7 +208,7 @@ def _voice_progress(label: str) -> Iterator[Callable[[int, int], None]]:
     with Progress(console=console, transient=True, disable=not console.is_terminal) as bar:
         task = bar.add_task(label, total=None)
 
-        def update(done: int, total: int) -> None:
+        def update(done: float, total: float) -> None:
             bar.update(task, completed=done, total=total)
 
         yield update
@@ -345,17 +344,10 @@ Examples:
 def render(routine: str | None, output: Path, voice: str | None, rate: int | None,
            volume: float | None, music: Path | None) -> None:
     """The whole guided session as one audio file, with no listening."""
-    from rich.progress import Progress
-
     loaded = app.load_routine(routine)
     settings = settings_from(voice=voice, rate=rate, volume=volume, music=music)
-    with Progress(transient=True, disable=not sys.stderr.isatty()) as progress:
-        task = progress.add_task("Rendering", total=1.0)
-
-        def update(done: float, total: float) -> None:
-            progress.update(task, completed=done / total if total else 1.0)
-
-        length = app.render_routine(loaded, settings, output, update, tell=_print_note)
+    with _progress("Rendering") as progress:
+        length = app.render_routine(loaded, settings, output, progress, tell=_print_note)
     click.echo(f"Wrote {output}: {clock_duration(length)} ({length:.1f} s).")
 
 

@@ -538,7 +538,7 @@ def main(argv: list[str] | None = None) -> None:
         hint = f" (see: exercise-assistant {exc.ctx.command_path.split(' ', 1)[-1]} --help)" \
             if exc.ctx and " " in exc.ctx.command_path else " (see: exercise-assistant --help)"
         fail(f"{exc.format_message()}{hint}", 2)
-    except click.Abort:
+    except (click.Abort, KeyboardInterrupt):
         fail("stopped.", 130)
     except click.ClickException as exc:
         fail(exc.format_message(), exc.exit_code)
@@ -552,8 +552,6 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(1)
     except AssistantError as exc:
         fail(str(exc))
-    except KeyboardInterrupt:
-        fail("stopped.", 130)
     except BrokenPipeError:
         sys.exit(1)
     except Exception as exc:  # a bug: still one line, with a way to see more

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Literal
 
@@ -405,5 +405,4 @@ def build_plan(routine: Routine, timer: SpeechTimer) -> Plan:
 def summary_step(routine: Routine, sets: int, reps: int, timer: SpeechTimer) -> Step:
     step = speech_step(StepKind.SUMMARY, [summary_text(routine, sets, reps)], timer,
                        title="Summary")
-    return Step(step.kind, step.duration, (*step.items, PhaseItem(step.duration, "done")),
-                title=step.title)
+    return replace(step, items=(*step.items, PhaseItem(step.duration, "done")))

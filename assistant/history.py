@@ -267,9 +267,6 @@ class ExportedSession:
     pain_before: int | None
     pain_after: int | None
 
-    def as_json(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 Exportable = HistoryReport | Sequence[SessionSummary] | Sequence[ExportedSession]
 
@@ -292,8 +289,8 @@ def exported(sessions: Exportable) -> list[ExportedSession]:
 
 
 def to_json(sessions: Exportable) -> str:
-    """A JSON list of sessions (see `ExportedSession.as_json`), newest first as given."""
-    return json.dumps([s.as_json() for s in exported(sessions)], indent=2) + "\n"
+    """A JSON list of sessions (each an `ExportedSession`'s fields), newest first as given."""
+    return json.dumps([asdict(s) for s in exported(sessions)], indent=2) + "\n"
 
 
 def from_json(text: str) -> list[ExportedSession]:

@@ -16,7 +16,7 @@ import click
 
 from assistant import __version__, app, library
 from assistant.errors import AssistantError, RoutineErrors, ScriptErrors, SettingsError
-from assistant.routine import clock_duration
+from assistant.routine import clock_duration, plural
 from assistant.settings import Settings, load_settings
 
 
@@ -245,7 +245,7 @@ def validate(files: tuple[Path, ...]) -> None:
         if len(files) > 1:
             click.echo(f"{valid} of {len(files)} files valid.")
         sys.exit(1)
-    click.echo(f"{len(files)} file{'s' if len(files) != 1 else ''} valid.")
+    click.echo(f"{plural(len(files), 'file')} valid.")
 
 
 ABOUT = "exact once the voice has said it, at a start or render"

@@ -32,7 +32,7 @@ from rich.text import Text
 
 from assistant.errors import AssistantError
 from assistant.journal import ExerciseSummary, Journal, SessionSummary
-from assistant.routine import Routine, clock_duration
+from assistant.routine import Routine, clock_duration, plural
 
 
 class HistoryError(AssistantError):
@@ -437,18 +437,12 @@ def _pain_text(before: float | None, after: float | None, spec: str = ".1f") -> 
     return f"{shown[0]} → {shown[1]}"
 
 
-def _days(n: int) -> str:
-    return f"{n} day" if n == 1 else f"{n} days"
-
-
 def _done_text(e: ExerciseSummary) -> str:
     if e.skipped and not e.sets_done:
         return f"{e.name}: skipped"
     if e.duration_done and not e.reps_done:
         return f"{e.name}: {clock_duration(e.duration_done)}"
-    sets = "1 set" if e.sets_done == 1 else f"{e.sets_done} sets"
-    reps = "1 rep" if e.reps_done == 1 else f"{e.reps_done} reps"
-    return f"{e.name}: {sets}, {reps}"
+    return f"{e.name}: {plural(e.sets_done, 'set')}, {plural(e.reps_done, 'rep')}"
 
 
 def _right(header: str) -> Column:
@@ -477,18 +471,16 @@ def render_terminal(report: HistoryReport, console: Console) -> None:
     console.print(weeks)
 
     targets = Table("Routine", "Exercise", _right("This week"), _right("Week streak"),
-                    _right("Day streak"),
-                    title="Weekly targets")
+                    _right("Day streak"), title="Weekly targets")
     for r in report.adherence:
         routine = r.routine if r.known else f"{r.routine} (file not found)"
-        targets.add_row(
-            routine, "(any exercise)", _days(r.days[-1]), str(r.week_streak), str(r.day_streak)
-        )
+        targets.add_row(routine, "(any exercise)", plural(r.days[-1], "day"), str(r.week_streak),
+                        str(r.day_streak))
         for e in r.exercises:
             targets.add_row(
                 "",
                 e.exercise,
-                f"{e.this_week}/{_days(e.days_per_week)}",
+                f"{e.this_week}/{plural(e.days_per_week, 'day')}",
                 str(e.week_streak),
                 str(e.day_streak),
             )

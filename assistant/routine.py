@@ -150,7 +150,8 @@ def parse_duration(text: str | int | float) -> float:
     return value
 
 
-def _plural(n: int, word: str) -> str:
+def plural(n: int, word: str) -> str:
+    """`n` and `word`, in the plural unless `n` is 1: "1 set", "3 sets"."""
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
@@ -161,11 +162,11 @@ def spoken_duration(seconds: float) -> str:
     minutes, secs = divmod(rest, 60)
     parts = []
     if hours:
-        parts.append(_plural(hours, "hour"))
+        parts.append(plural(hours, "hour"))
     if minutes:
-        parts.append(_plural(minutes, "minute"))
+        parts.append(plural(minutes, "minute"))
     if secs or not parts:
-        parts.append(_plural(secs, "second"))
+        parts.append(plural(secs, "second"))
     return " ".join(parts)
 
 

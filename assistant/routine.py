@@ -3,6 +3,7 @@ durations and spoken templates. Loading and validation of YAML lives in `loader.
 
 from __future__ import annotations
 
+import math
 import re
 import string
 from dataclasses import dataclass, field
@@ -131,19 +132,17 @@ def parse_duration(text: str | int | float) -> float:
     else:
         cleaned = text.strip().lower().replace(" ", "")
         match = _DURATION.match(cleaned)
-        if not cleaned or not match or not any(match.groupdict().values()):
+        if cleaned and match and any(match.groupdict().values()):
+            value = sum(float(match[unit] or 0) * seconds
+                        for unit, seconds in (("h", 3600), ("m", 60), ("s", 1)))
+        else:
             try:
                 value = float(cleaned)
             except ValueError:
                 raise ValueError(
                     f"{text!r} is not a duration: use 45s, 2m, 1m30s, 1h or a number of seconds"
                 ) from None
-        else:
-            parts = match.groupdict()
-            value = (
-                float(parts["h"] or 0) * 3600 + float(parts["m"] or 0) * 60 + float(parts["s"] or 0)
-            )
-    if value != value or value in (float("inf"), float("-inf")):
+    if not math.isfinite(value):
         raise ValueError("a duration must be a finite number of seconds")
     if value < 0:
         raise ValueError("a duration cannot be negative")

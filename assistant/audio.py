@@ -107,6 +107,15 @@ def no_devices_advice(has_input: bool, has_output: bool) -> str:
     return "\n".join(lines)
 
 
+def write_ring(ring: np.ndarray, start: int, block: np.ndarray) -> None:
+    """Samples [start, start + len(block)) of a stream into `ring` (sample n at
+    n % len(ring)); `block` is at most as long as the ring."""
+    i = start % len(ring)
+    k = min(len(block), len(ring) - i)
+    ring[i : i + k] = block[:k]
+    ring[: len(block) - k] = block[k:]
+
+
 def read_ring(ring: np.ndarray, count: int, start: int, end: int) -> np.ndarray:
     """Samples [start, end) of a stream whose last `len(ring)` samples are kept in `ring`
     (sample n at n % len(ring); `count` written so far); zeros where they are not held."""

@@ -250,3 +250,17 @@ def test_a_counts_quiet_lead_in_is_dropped_so_it_sounds_on_its_beat() -> None:
     assert sharp[0] == pytest.approx(pcm[dropped] / 33)
     assert np.array_equal(sharp[32:], pcm[dropped + 32:])
     assert np.array_equal(sharp_onset(lead), lead)
+
+
+def test_a_ring_keeps_the_last_samples_of_a_stream_across_its_wrap() -> None:
+    """write_ring puts samples at n % size, wrapping; read_ring gives back [start, end) of
+    what is held, and zeros for samples written over or not written yet."""
+    from assistant.audio import read_ring, write_ring
+
+    ring = np.zeros(8, np.float32)
+    stream = np.arange(1, 14, dtype=np.float32)  # samples 0..12 are 1..13
+    write_ring(ring, 0, stream[:6])
+    write_ring(ring, 6, stream[6:13])  # wraps: the ring now holds samples 5..12
+    assert ring.tolist() == [9, 10, 11, 12, 13, 6, 7, 8]
+    assert read_ring(ring, 13, 5, 13).tolist() == stream[5:13].tolist()
+    assert read_ring(ring, 13, 3, 15).tolist() == [0, 0, *stream[5:13].tolist(), 0, 0]

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from assistant.audio import read_ring
+from assistant.audio import read_ring, write_ring
 from assistant.errors import DeviceError
 from assistant.events import Say, SayKind
 from assistant.voice.music import HOLD, RELEASE, Ducking, MusicFeed, Playlist
@@ -358,8 +358,8 @@ class LiveSpeaker:
         n0 = self._due(self._frames, time.outputBufferDacTime)
         if n0 > self._frames:  # the device ran dry: nothing sounded meanwhile
             self.skipped += n0 - self._frames
-            self._put(self._frames, np.zeros(min(n0 - self._frames, len(self._ring)),
-                                             np.float32))
+            write_ring(self._ring, self._frames,
+                       np.zeros(min(n0 - self._frames, len(self._ring)), np.float32))
         n1 = n0 + frames
         for v in self._voices:
             if not v.started:
@@ -380,20 +380,12 @@ class LiveSpeaker:
         elif target != 1.0:
             out *= np.float32(target)
         np.clip(out, -1.0, 1.0, out=out)
-        self._put(n0, out)
+        write_ring(self._ring, n0, out)  # what was played
         j = self._calls % len(self._stamp_time)
         self._stamp_frame[j] = n0
         self._stamp_time[j] = time.outputBufferDacTime
         self._calls += 1
         self._frames = n1
-
-    def _put(self, start: int, block: np.ndarray) -> None:
-        """Samples [start, start + len(block)) of what was played, into the ring."""
-        size = len(self._ring)
-        i = start % size
-        k = min(len(block), size - i)
-        self._ring[i : i + k] = block[:k]
-        self._ring[: len(block) - k] = block[k:]
 
     def _due(self, n: int, dac: float) -> int:
         """The sample to play next, that PortAudio says sounds at stream time `dac`: `n`, the

@@ -154,16 +154,17 @@ def plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
+def _hours_minutes_seconds(seconds: float) -> tuple[int, int, int]:
+    """A duration in whole hours, minutes and seconds (rounded to the second)."""
+    hours, rest = divmod(round(seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    return hours, minutes, secs
+
+
 def spoken_duration(seconds: float) -> str:
     """A duration as it is said: "1 minute 30 seconds", "45 seconds", "2 hours"."""
-    total = round(seconds)
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    parts = []
-    if hours:
-        parts.append(plural(hours, "hour"))
-    if minutes:
-        parts.append(plural(minutes, "minute"))
+    hours, minutes, secs = _hours_minutes_seconds(seconds)
+    parts = [plural(n, unit) for n, unit in ((hours, "hour"), (minutes, "minute")) if n]
     if secs or not parts:
         parts.append(plural(secs, "second"))
     return " ".join(parts)
@@ -171,9 +172,7 @@ def spoken_duration(seconds: float) -> str:
 
 def clock_duration(seconds: float) -> str:
     """A duration as it is shown: "1:05:00", "4:30", "0:45"."""
-    total = round(seconds)
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
+    hours, minutes, secs = _hours_minutes_seconds(seconds)
     if hours:
         return f"{hours}:{minutes:02d}:{secs:02d}"
     return f"{minutes}:{secs:02d}"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant import loader
+from assistant import loader, yamlfile
 from assistant.errors import RoutineError, RoutineErrors
 from assistant.loader import load_routine, load_routine_text, validate_paths
 from assistant.routine import (
@@ -529,14 +529,15 @@ def test_junk_with_thousands_of_problems_stops_after_the_limit() -> None:
         f"  - {{name: E{i:03}, reps: 1, x: 1}}\n" for i in range(150)
     )
     lines = errors_of(text)
-    assert len(lines) == loader.MAX_ERRORS + 1
-    assert lines[-1] == f"r.yaml:{loader.MAX_ERRORS + 3}:27: more than 100 problems; stopping"
+    assert len(lines) == yamlfile.MAX_ERRORS + 1
+    assert lines[-1] == f"r.yaml:{yamlfile.MAX_ERRORS + 3}:27: more than 100 problems; stopping"
 
 
 def test_a_routine_with_too_many_exercises_is_refused() -> None:
-    """More than MAX_EXERCISES exercises is one problem at the exercises list."""
+    """More exercises than the schema's maxItems (200) is one problem at the exercises list."""
+    most = loader.SCHEMA["properties"]["exercises"]["maxItems"]
     text = "name: R\nexercises:\n" + "".join(
-        f"  - {{name: E{i}, reps: 1}}\n" for i in range(loader.MAX_EXERCISES + 1)
+        f"  - {{name: E{i}, reps: 1}}\n" for i in range(most + 1)
     )
     assert errors_of(text) == ["r.yaml:3:3: exercises: expected at most 200 exercises, got 201"]
 
@@ -579,7 +580,7 @@ def test_an_unreadable_file_is_one_error_at_line_1(
     def denied(*_args: object, **_kwargs: object) -> None:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(loader, "open", denied, raising=False)
+    monkeypatch.setattr(yamlfile, "open", denied, raising=False)
     with pytest.raises(RoutineErrors) as caught:
         load_routine(path)
     assert [str(e) for e in caught.value.errors] == [

@@ -207,7 +207,8 @@ class _Reader:
     def tempo(self, path: DataPath) -> Tempo | None:
         value = self.get(path)
         if not isinstance(value, dict):
-            seconds = self.seconds(path, _DEFS["tempoSeconds"])
+            seconds = self.seconds(path, (_DEFAULTS if path[0] == "defaults" else _EXERCISE)[
+                "tempo"])
             return None if seconds is None else Tempo.per_rep(seconds)
         phases = [TempoPhase(w, self.seconds((*path, w), _DEFS["tempoSeconds"]) or 0.0)
                   for w in value]

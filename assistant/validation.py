@@ -118,8 +118,8 @@ class Checker:
         """The range of a number, or of a duration's number branch."""
         schema = self.resolve(schema)
         for branch in map(self.resolve, schema.get("anyOf", ())):
-            if branch.get("type") == "number":
-                return branch["minimum"], branch["maximum"]
+            if "minimum" in branch or "anyOf" in branch:
+                return self.bounds(branch)
         return schema["minimum"], schema["maximum"]
 
     def seconds(self, value: Any, schema: dict[str, Any]) -> float | None:

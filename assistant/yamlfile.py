@@ -246,11 +246,18 @@ class _Composer:
         self.root: Node | None = None
         self.values = 0
 
-    def run(self) -> Node | None:
-        parser = _LOADER(self.text)
+    def run(self, loader: Any = _LOADER) -> Node | None:
+        parser = loader(self.text)
+        said = len(self.problems.found)
         try:
             self.events(parser)
         except yaml.MarkedYAMLError as exc:
+            if "maximum nesting depth" in str(exc.problem) and loader is not yaml.SafeLoader:
+                # libyaml's scanner runs ahead to its own limit of 1000 levels; PyYAML's own
+                # parser does not, so the depth is said where it passes the file's limit
+                del self.problems.found[said:]
+                self.stack, self.root, self.values = [], None, 0
+                return self.run(yaml.SafeLoader)
             mark = exc.problem_mark or exc.context_mark
             line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
             message = f"invalid YAML: {exc.problem or exc.context or 'cannot parse'}"

@@ -22,7 +22,6 @@ from assistant import routine
 from assistant.errors import RoutineError, RoutineErrors
 from assistant.routine import Cue, Exercise, Routine, Sides, Target, Tempo, TempoPhase, Voice
 from assistant.validation import Checker, format_seconds
-from assistant.validation import Path as DataPath
 from assistant.yamlfile import Node, Problems, Rules, Stop, Unreadable, describe, read, read_file
 
 SCHEMA: dict[str, Any] = json.loads(
@@ -59,7 +58,7 @@ class _RoutineChecker(Checker):
     }
     entries: ClassVar[dict[str, str]] = {"tempo": "phases"}
 
-    def label(self, path: DataPath) -> str:
+    def label(self, path: tuple[Any, ...]) -> str:
         """Inside an exercise, a value is named from the exercise: "tempo.up", "cues[2]"."""
         return re.sub(r"^exercises\[\d+\]\.", "", super().label(path))
 
@@ -127,193 +126,162 @@ def _load(text: str | bytes, source: str, problems: Problems) -> Routine | None:
             problems.at(root, "a routine file must be a mapping with name and exercises, "
                         f"got {describe(root)}")
         return None
-    data, wrong = CHECKER.check(root, problems)
-    return _Reader(root, data, wrong, problems, source).routine()
+    CHECKER.check(root, problems)
+    return _Reader(problems, source).routine(root)
+
+
+def _value(node: Node | None) -> Any:
+    """A scalar's value; None when it is absent or wrong (said already)."""
+    return None if node is None or node.bad else node.value
+
+
+def _whole(node: Node | None) -> int | None:
+    return None if _value(node) is None else int(_value(node))
 
 
 class _Reader:
-    """The plain checks after the schema, and the Routine when there is no problem.
-    A value the schema (or the reading) found wrong reads as None, so it is said once."""
+    """The plain checks after the schema, and the Routine when there is no problem."""
 
-    def __init__(
-        self, root: Node, data: Any, wrong: set[DataPath], problems: Problems, source: str
-    ) -> None:
-        self.root, self.data, self.wrong = root, data, wrong
+    def __init__(self, problems: Problems, source: str) -> None:
         self.problems, self.source = problems, source
+        self.names: dict[str, Node] = {}  # exercise names as compared, for duplicates
 
-    def get(self, path: DataPath) -> Any:
-        """The value at `path`; None when it is absent or wrong (or holds something wrong)."""
-        if any(w[: len(path)] == path for w in self.wrong):
-            return None
-        value = self.data
-        for step in path:
-            if not (isinstance(value, list) and isinstance(step, int) and step < len(value)) and \
-                    not (isinstance(value, dict) and step in value):
-                return None
-            value = value[step]
-        return value
-
-    def say(self, path: DataPath, message: str, key: bool = False) -> None:
-        """A problem at the value at `path`, or at its key."""
-        node = self.root.find(path[:-1] if key else path)
-        assert node is not None
-        self.problems.at(node.key(path[-1]) if key else node, message)
-
-    def text(self, path: DataPath) -> str | None:
-        value = self.get(path)
+    def text(self, node: Node | None) -> str | None:
+        value = _value(node)
         bad = _BAD_TEXT_CHAR.search(value.strip()) if isinstance(value, str) else None
-        if bad:
-            self.say(path, f"{CHECKER.label(path)}: the text holds the control character "
-                     f"U+{ord(bad.group()):04X}")
+        if node and bad:
+            self.problems.at(node, f"{CHECKER.label(node.path)}: the text holds the control "
+                             f"character U+{ord(bad.group()):04X}")
         return value.strip() if isinstance(value, str) and not bad else None
 
-    def seconds(self, path: DataPath, schema: dict[str, Any]) -> float | None:
+    def seconds(self, node: Node | None, schema: dict[str, Any]) -> float | None:
         """A duration within the schema's range: it checked numbers, this checks text."""
-        value = self.get(path)
+        value = _value(node)
         seconds = None if value is None else CHECKER.seconds(value, schema)
-        node = self.root.find(path)
-        if value is not None and seconds is None and node is not None:
-            self.problems.at(node, CHECKER.expected_got(CHECKER.label(path), node, schema))
+        if node and value is not None and seconds is None:
+            self.problems.at(node, CHECKER.expected_got(CHECKER.label(node.path), node, schema))
         return seconds
 
-    def routine(self) -> Routine | None:
-        found = self.data.get("defaults")
-        defaults = {k: self.setting(("defaults", k)) for k in found if k in DEFAULTS_KEYS} \
-            if isinstance(found, dict) else {}
-        exercises = self.data.get("exercises")
-        count = len(exercises) if isinstance(exercises, list) else 0
-        built = [self.exercise(index, defaults) for index in range(count)]
-        self.unique_names(count)
-        name = self.text(("name",))
-        rate, volume = self.get(("voice", "rate")), self.get(("voice", "volume"))
-        voice = Voice(self.text(("voice", "name")), None if rate is None else int(rate),
+    def routine(self, root: Node) -> Routine | None:
+        found = root.get("defaults")
+        defaults = {k: self.setting(v, _DEFAULTS) for k, (_, v) in found.pairs.items()
+                    if k in DEFAULTS_KEYS} if found else {}
+        exercises = root.get("exercises")
+        built = [self.exercise(item, defaults) for item in (exercises.items if exercises else ())]
+        name, volume = self.text(root.get("name")), _value(root.get("voice", "volume"))
+        voice = Voice(self.text(root.get("voice", "name")), _whole(root.get("voice", "rate")),
                       None if volume is None else float(volume))
-        description, safety = self.text(("description",)), self.text(("safety",))
+        description, safety = self.text(root.get("description")), self.text(root.get("safety"))
         if self.problems.found or name is None:
             return None
         return Routine(name, tuple(e for e in built if e), description or "", safety or "",
-                       voice, "pain" if self.get(("checkin",)) == "pain" else None, self.source)
+                       voice, "pain" if _value(root.get("checkin")) == "pain" else None,
+                       self.source)
 
-    def setting(self, path: DataPath) -> Any:
-        """One of the settings that `defaults` may hold, or None when absent or wrong."""
-        key = path[-1]
+    def setting(self, node: Node, schemas: dict[str, Any]) -> Any:
+        """One of the settings that `defaults` may hold, or None when wrong."""
+        key = node.path[-1]
         if key == "tempo":
-            return self.tempo(path)
+            return self.tempo(node, schemas[key])
         if key in ("hold", "rest"):
-            return self.seconds(path, (_DEFAULTS if path[0] == "defaults" else _EXERCISE)[key])
-        value = self.get(path)
-        return None if value is None else Sides(value) if key == "sides" else int(value)
+            return self.seconds(node, schemas[key])
+        return Sides(_value(node)) if key == "sides" and _value(node) else _whole(node)
 
-    def tempo(self, path: DataPath) -> Tempo | None:
-        value = self.get(path)
-        if not isinstance(value, dict):
-            seconds = self.seconds(path, (_DEFAULTS if path[0] == "defaults" else _EXERCISE)[
-                "tempo"])
+    def tempo(self, node: Node, schema: dict[str, Any]) -> Tempo | None:
+        if node.kind != "map":
+            seconds = self.seconds(node, schema)
             return None if seconds is None else Tempo.per_rep(seconds)
-        phases = [TempoPhase(w, self.seconds((*path, w), _DEFS["tempoSeconds"]) or 0.0)
-                  for w in value]
-        if any(not phase.seconds for phase in phases):
+        phases = [TempoPhase(w, self.seconds(v, _DEFS["tempoSeconds"]) or 0.0)
+                  for w, (_, v) in node.pairs.items()]
+        if node.bad or any(not phase.seconds for phase in phases):
             return None  # said already: a phase of the schema's range is never 0
         tempo = Tempo(tuple(phases))
         if tempo.seconds > MAX_REP_SECONDS:
-            self.say(path, f"{CHECKER.label(path)}: expected phases that add up to at most "
-                     f"{format_seconds(MAX_REP_SECONDS)}, got {format_seconds(tempo.seconds)}")
+            self.problems.at(node, f"{CHECKER.label(node.path)}: expected phases that add up "
+                             f"to at most {format_seconds(MAX_REP_SECONDS)}, got "
+                             f"{format_seconds(tempo.seconds)}")
             return None
         return tempo
 
-    def reps_or_duration(self, path: DataPath, doc: dict[str, Any]) -> bool:
-        """Whether the exercise is timed; says when it has both reps and a duration, or
-        neither (rules the schema's oneOf says only as "not valid under one of")."""
-        node = self.root.find(path)
-        assert node is not None
-        if "reps" in doc and "duration" in doc:
+    def exercise(self, node: Node, defaults: dict[str, Any]) -> Exercise | None:
+        if node.kind != "map":
+            return None
+        before, has = len(self.problems.found), node.pairs.keys()
+        name = self.text(node.get("name"))
+        self.unique(node.get("name"))
+        if "reps" in has and "duration" in has:  # the schema's oneOf, said in words
             later = max(("reps", "duration"), key=lambda k: (node.pairs[k][1].line,
                                                              node.pairs[k][1].col))
-            self.say((*path, later), f"{later}: an exercise has reps or a duration, not both",
-                     key=True)
-        elif "reps" not in doc and "duration" not in doc:
-            self.problems.at(node, f"{CHECKER.label(path)}: missing 'reps' or 'duration' "
+            self.problems.at(node.key(later), f"{later}: an exercise has reps or a duration, "
+                             "not both")
+        elif "reps" not in has and "duration" not in has:
+            self.problems.at(node, f"{CHECKER.label(node.path)}: missing 'reps' or 'duration' "
                              "(one is required)")
-        return "duration" in doc and "reps" not in doc
-
-    def exercise(self, index: int, defaults: dict[str, Any]) -> Exercise | None:
-        path: DataPath = ("exercises", index)
-        doc = self.data["exercises"][index]
-        if not isinstance(doc, dict):
-            return None
-        before = len(self.problems.found)
-        name, timed = self.text((*path, "name")), self.reps_or_duration(path, doc)
-        values = {**defaults, **{k: self.setting((*path, k)) for k in DEFAULTS_KEYS if k in doc}}
+        timed = "duration" in has and "reps" not in has
+        values = {**defaults, **{k: self.setting(v, _EXERCISE)
+                                 for k, (_, v) in node.pairs.items() if k in DEFAULTS_KEYS}}
         for key in ("tempo", "hold") if timed else ():
-            if key in doc:
-                self.say((*path, key), f"{key}: only exercises counted in reps have a {key}; "
-                         "this one has a duration", key=True)
+            if key in has:
+                self.problems.at(node.key(key), f"{key}: only exercises counted in reps have a "
+                                 f"{key}; this one has a duration")
             values.pop(key, None)  # a default tempo or hold means nothing to a timed exercise
-        reps = self.get((*path, "reps"))
-        draft = Exercise(name or "", self.text((*path, "instructions")) or "",
-                         self.text((*path, "position")), reps=None if reps is None else int(reps),
-                         duration=self.seconds((*path, "duration"), _EXERCISE["duration"]),
+        draft = Exercise(name or "", self.text(node.get("instructions")) or "",
+                         self.text(node.get("position")), reps=_whole(node.get("reps")),
+                         duration=self.seconds(node.get("duration"), _EXERCISE["duration"]),
                          **{k: v for k, v in values.items() if v is not None})
         if not timed and draft.rep_seconds > MAX_REP_SECONDS:
-            where = "hold" if "hold" in doc else "tempo" if "tempo" in doc else "exercise"
-            self.say(path if where == "exercise" else (*path, where),
-                     f"{where}: expected one rep (tempo plus hold) of at most "
-                     f"{format_seconds(MAX_REP_SECONDS)}, got {format_seconds(draft.rep_seconds)}")
+            where = "hold" if "hold" in has else "tempo" if "tempo" in has else "exercise"
+            self.problems.at(node.get(where) or node, f"{where}: expected one rep (tempo plus "
+                             f"hold) of at most {format_seconds(MAX_REP_SECONDS)}, got "
+                             f"{format_seconds(draft.rep_seconds)}")
         per_set = draft.duration
         if per_set is None and draft.reps is not None:
             per_set = draft.reps * (1 if draft.sides is Sides.NONE else 2) * draft.rep_seconds
-        items = doc.get("cues")
-        cues = [self.cue((*path, "cues", i), cue, per_set, timed)
-                for i, cue in enumerate(items if isinstance(items, list) else ())
-                if isinstance(cue, dict)]
-        days = self.get((*path, "target", "days_per_week"))
+        cues = node.get("cues")
+        found = [self.cue(c, per_set, timed) for c in (cues.items if cues else ())]
+        days = _whole(node.get("target", "days_per_week"))
         if len(self.problems.found) > before or name is None:
             return None
-        return replace(draft, cues=tuple(c for c in cues if c),
-                       target=None if days is None else Target(int(days)))
+        return replace(draft, cues=tuple(c for c in found if c),
+                       target=None if days is None else Target(days))
 
-    def cue(
-        self, path: DataPath, doc: dict[str, Any], per_set: float | None, timed: bool
-    ) -> Cue | None:
-        label, node = CHECKER.label(path), self.root.find(path)
-        assert node is not None
-        say = self.text((*path, "say"))
-        if "every" in doc and "at" in doc:
+    def cue(self, node: Node, per_set: float | None, timed: bool) -> Cue | None:
+        if node.kind != "map":
+            return None
+        label, has, say = CHECKER.label(node.path), node.pairs.keys(), self.text(node.get("say"))
+        if "every" in has and "at" in has:  # the schema's oneOf, said in words
             later = max(node.key("every"), node.key("at"), key=lambda n: (n.line, n.col))
             self.problems.at(later, f"{label}: a cue has every or at, not both")
             return None
-        if "every" not in doc and "at" not in doc:
+        if "every" not in has and "at" not in has:
             self.problems.at(node, f"{label}: missing 'every' or 'at' (one is required)")
             return None
         every = at_seconds = at_fraction = None
-        at = self.get((*path, "at"))
-        if "every" in doc:
-            every = self.seconds((*path, "every"), _CUE["every"])
-            if every is not None and timed and per_set is not None and every > per_set:
-                self.say((*path, "every"), f"{label}.every: expected at most the exercise's "
-                         f"duration ({format_seconds(per_set)}), got {format_seconds(every)}")
-                return None
-        elif isinstance(at, str) and at.strip().endswith("%"):
-            at_fraction = float(at.strip().rstrip("%")) / 100
+        at, limit = node.get("at"), per_set if "at" in has or timed else None
+        if "every" in has:
+            every = self.seconds(node.get("every"), _CUE["every"])
+        elif isinstance(_value(at), str) and _value(at).strip().endswith("%"):
+            at_fraction = float(_value(at).strip().rstrip("%")) / 100
         else:
-            at_seconds = self.seconds((*path, "at"), _CUE["at"])
-            if at_seconds is not None and per_set is not None and at_seconds > per_set:
-                self.say((*path, "at"), f"{label}.at: expected a time within the set "
-                         f"({format_seconds(per_set)}), got {format_seconds(at_seconds)}")
-                return None
-        if say is None or (every is None and at_seconds is None and at_fraction is None):
+            at_seconds = self.seconds(at, _CUE["at"])
+        seconds = every if every is not None else at_seconds
+        if seconds is not None and limit is not None and seconds > limit:
+            within = "at most the exercise's duration" if every else "a time within the set"
+            self.problems.at(node.get("every" if every else "at") or node,
+                             f"{label}.{'every' if every else 'at'}: expected {within} "
+                             f"({format_seconds(limit)}), got {format_seconds(seconds)}")
+            return None
+        if say is None or (seconds is None and at_fraction is None):
             return None
         return Cue(say=say, every=every, at_seconds=at_seconds, at_fraction=at_fraction)
 
-    def unique_names(self, count: int) -> None:
-        seen: dict[str, Node] = {}
-        for index in range(count):
-            name = self.get(("exercises", index, "name"))
-            node = self.root.find(("exercises", index, "name"))
-            key = " ".join(name.casefold().split()) if isinstance(name, str) else ""
-            if key and key in seen and node:
-                self.problems.at(node, f"name: exercise {name.strip()!r} is already in this "
-                                 f"routine (line {seen[key].line}); give each exercise its "
-                                 "own name")
-            elif key and node:
-                seen[key] = node
+    def unique(self, node: Node | None) -> None:
+        """Says when an exercise's name is one an earlier exercise has (in any case)."""
+        name = _value(node)
+        key = " ".join(name.casefold().split()) if isinstance(name, str) else ""
+        if node and key in self.names:
+            self.problems.at(node, f"name: exercise {name.strip()!r} is already in this "
+                             f"routine (line {self.names[key].line}); give each exercise its "
+                             "own name")
+        elif node and key:
+            self.names[key] = node

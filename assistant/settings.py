@@ -135,24 +135,23 @@ def _read(raw: bytes, problems: Problems) -> dict[str, Any]:
     if root.kind != "map":
         problems.at(root, "settings must be a mapping of key: value")
         return {}
-    checker = _SettingsChecker(schema())
-    data, wrong = checker.check(root, problems)
+    checker, properties = _SettingsChecker(schema()), schema()["properties"]
+    checker.check(root, problems)
     values: dict[str, Any] = {}
-    for key, value in data.items():
-        node = root.find((key,))
-        if key not in schema()["properties"] or any(w[:1] == (key,) for w in wrong) or not node:
+    for key, (_key, node) in root.pairs.items():
+        if key not in properties or node.bad:
             continue
         if key == "synonyms":
-            values[key] = _synonyms(root.pairs[key][1], problems)
+            values[key] = _synonyms(node, problems)
         elif key == "pause_limit":
-            values[key] = checker.seconds(value, schema()["properties"][key])
+            values[key] = checker.seconds(node.value, properties[key])
             if values[key] is None:
-                problems.at(node, checker.expected_got(key, node, schema()["properties"][key]))
+                problems.at(node, checker.expected_got(key, node, properties[key]))
         elif key in ("rate", "volume", "music_volume", "music_duck"):
-            values[key] = int(value) if key == "rate" else float(value)
+            values[key] = int(node.value) if key == "rate" else float(node.value)
         else:
-            values[key] = Path(str(value)).expanduser() if key in ("model", "music") else \
-                str(value)
+            text = str(node.value)
+            values[key] = Path(text).expanduser() if key in ("model", "music") else text
     return values
 
 
@@ -162,6 +161,8 @@ def _synonyms(node: Any, problems: Problems) -> dict[str, Command]:
     names = ", ".join(c.value for c in Command if c is not Command.NUMBER)
     table: dict[str, Command] = {}
     for key, (key_node, value_node) in node.pairs.items():
+        if value_node.bad:
+            continue  # not text: said already
         command = parse_command_name(str(value_node.value))
         phrase = normalize(key)
         if command is None or command is Command.NUMBER:

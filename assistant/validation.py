@@ -23,8 +23,6 @@ from jsonschema import Draft202012Validator, ValidationError, validators
 from assistant.routine import parse_duration
 from assistant.yamlfile import Node, Problems, describe
 
-Path = tuple[Any, ...]  # keys and list indexes from the document's root
-
 
 def _is_number(_checker: Any, value: Any) -> bool:
     """A number, but not a boolean and not NaN (which no range would refuse)."""
@@ -63,7 +61,7 @@ class Checker:
         self.schema = schema
         self.validator = _Validator(schema)
 
-    def label(self, path: Path) -> str:
+    def label(self, path: tuple[Any, ...]) -> str:
         """A value's name in messages: "voice.rate", "cues[2].at"."""
         out = ""
         for step in path:
@@ -137,27 +135,25 @@ class Checker:
         hint = "; put it in quotes" if what == "text" and node.value is not None else ""
         return f"{label}: expected {what}, got {describe(node)}{hint}"
 
-    def check(self, root: Node, problems: Problems) -> tuple[Any, set[Path]]:
-        """The document's plain data, and the paths of the values that are wrong (found by
-        the schema, or already while reading). Every schema error goes to `problems`."""
-        bad: set[Path] = set()
-        data = root.data((), bad)
-        wrong = set(bad)
-        said = [(node.line, node.col, message) for error in self.validator.iter_errors(data)
-                for node, message in self.say(error, root, bad, wrong)]
+    def check(self, root: Node, problems: Problems) -> None:
+        """Every error of the schema goes to `problems`; the values found wrong are marked
+        `bad` (as those refused while reading are), so that nothing reads or says them again."""
+        wrong: list[Node] = []
+        said = [(node.line, node.col, message)
+                for error in self.validator.iter_errors(root.data())
+                for node, message in self.say(error, root, wrong)]
+        for node in wrong:
+            node.bad = True
         for line, col, message in sorted(dict.fromkeys(said), key=lambda p: p[:2]):
             problems.add(line, col, message)
-        return data, wrong
 
     def say(
-        self, error: ValidationError, root: Node, bad: set[Path], wrong: set[Path]
+        self, error: ValidationError, root: Node, wrong: list[Node]
     ) -> Iterator[tuple[Node, str]]:
         """Where and how to say one error of the schema."""
         path = tuple(error.absolute_path)
         node = root.find(path)
-        if node is None or error.validator == "oneOf" or any(
-            path[:i] in bad for i in range(len(path) + 1)
-        ):
+        if node is None or error.validator == "oneOf":
             return  # refused while reading, or "one of these keys" (the format says it)
         label, kind, value = self.label(path), error.validator, error.instance
         if kind == "anyOf" and isinstance(value, dict):  # a mapping: its branch's errors
@@ -165,7 +161,7 @@ class Checker:
                           if self.resolve(b).get("type") == "object")
             for sub in error.context or ():
                 if sub.relative_schema_path[0] == branch:
-                    yield from self.say(sub, root, bad, wrong)
+                    yield from self.say(sub, root, wrong)
         elif "propertyNames" in error.relative_schema_path:
             what = self.shapes.get(label.rsplit(".", 1)[-1] + "{}", "a name")
             yield node.key(value), f"{label}: expected {what}, got {describe(node.key(value))}"
@@ -177,7 +173,7 @@ class Checker:
             yield from ((node, f"{label}{': ' if label else ''}missing required key {k!r}")
                         for k in error.validator_value if k not in value)
         else:
-            wrong.add(path)
+            wrong.append(node)
             yield from ((node, message) for message in self.message(error, label, node))
 
     def message(self, error: ValidationError, label: str, node: Node) -> list[str]:

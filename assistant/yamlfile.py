@@ -81,7 +81,7 @@ class Node:
     """A YAML value with its 1-based position. Scalars share empty `items` and `pairs`,
     so a file of many small values allocates little."""
 
-    __slots__ = ("bad", "col", "items", "kind", "line", "pairs", "text", "value")
+    __slots__ = ("bad", "col", "items", "kind", "line", "pairs", "path", "text", "value")
 
     def __init__(self, kind: str, line: int, col: int, value: Any = None, text: str = "") -> None:
         self.kind = kind  # "scalar", "seq" or "map"
@@ -94,29 +94,36 @@ class Node:
         self.items: list[Node] = _NO_ITEMS if scalar else []
         # a mapping's entries by the key as written: (key node, value node)
         self.pairs: dict[str, tuple[Node, Node]] = _NO_PAIRS if scalar else {}
-        self.bad = False  # already reported (a refused tag, an alias, a huge number)
+        self.bad = False  # already reported (a refused tag, an alias, a wrong value ...)
+        self.path: tuple[Any, ...] = ()  # keys and list indexes from the root, set by data()
 
-    def data(self, path: tuple[Any, ...] = (), bad: set[tuple[Any, ...]] | None = None) -> Any:
-        """The plain value (dicts keyed by the keys as written); the paths of nodes
-        already reported are added to `bad`."""
-        if self.bad and bad is not None:
-            bad.add(path)
+    def data(self, path: tuple[Any, ...] = ()) -> Any:
+        """The plain value (dicts keyed by the keys as written); sets each node's path."""
+        self.path = path
         if self.kind == "seq":
-            return [item.data((*path, i), bad) for i, item in enumerate(self.items)]
+            return [item.data((*path, i)) for i, item in enumerate(self.items)]
         if self.kind == "map":
-            return {k: v.data((*path, k), bad) for k, (_key, v) in self.pairs.items()}
+            return {k: v.data((*path, k)) for k, (_key, v) in self.pairs.items()}
         return self.value
 
     def find(self, path: tuple[Any, ...]) -> Node | None:
-        """The node at `path` (keys and list indexes), or None."""
+        """The node at `path` (keys and list indexes); None when it is not there, or is (or
+        is inside) a value already said to be wrong."""
         node: Node | None = self
         for step in path:
-            if node is None:
+            if node is None or node.bad:
                 return None
             if isinstance(step, int):
                 node = node.items[step] if step < len(node.items) else None
             else:
                 node = node.pairs[step][1] if step in node.pairs else None
+        return None if node is None or node.bad else node
+
+    def get(self, *keys: str) -> Node | None:
+        """The value node at these keys of nested mappings, or None."""
+        node: Node | None = self
+        for key in keys:
+            node = node.pairs[key][1] if node is not None and key in node.pairs else None
         return node
 
     def key(self, name: str) -> Node:

@@ -3,10 +3,10 @@
 The format is written down once, in `routine.schema.json` (editors use it too). A file is
 read safely into located nodes by `yamlfile` (no tag builds an object, no aliases, bounded
 size and depth), checked against the schema by `validation`, and then here for what the
-schema cannot say readably: a duration written as text within its range, reps or a duration
-(not both), tempo and hold only with reps, one rep at most 2m, cue times within the set,
-unique exercise names, templates and control characters in spoken text. Each step reports
-every problem at its FILE:LINE:COL; no exception but RoutineErrors escapes, for any input.
+schema cannot say readably: reps or a duration (not both), tempo and hold only with reps,
+one rep at most 2m, cue times within the set, unique exercise names, templates and control
+characters in spoken text. Each step reports every problem at its FILE:LINE:COL; no
+exception but RoutineErrors escapes, for any input.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ SCHEMA: dict[str, Any] = json.loads(
 _DEFS = SCHEMA["$defs"]
 _EXERCISE = _DEFS["exercise"]["properties"]
 _DEFAULTS = SCHEMA["properties"]["defaults"]["properties"]
-_CUE = _DEFS["cue"]["properties"]
 _PHASE_WORDS = _EXERCISE["tempo"]["anyOf"][1]["propertyNames"]
 DEFAULTS_KEYS: tuple[str, ...] = tuple(_DEFAULTS)
 
@@ -139,6 +138,11 @@ def _whole(node: Node | None) -> int | None:
     return None if _value(node) is None else int(_value(node))
 
 
+def _seconds(node: Node | None) -> float | None:
+    """A duration's seconds (the schema checked its range, also when written as text)."""
+    return None if _value(node) is None else routine.parse_duration(_value(node))
+
+
 class _Reader:
     """The plain checks after the schema, and the Routine when there is no problem."""
 
@@ -154,17 +158,9 @@ class _Reader:
                              f"character U+{ord(bad.group()):04X}")
         return value.strip() if isinstance(value, str) and not bad else None
 
-    def seconds(self, node: Node | None, schema: dict[str, Any]) -> float | None:
-        """A duration within the schema's range: it checked numbers, this checks text."""
-        value = _value(node)
-        seconds = None if value is None else CHECKER.seconds(value, schema)
-        if node and value is not None and seconds is None:
-            self.problems.at(node, CHECKER.expected_got(CHECKER.label(node.path), node, schema))
-        return seconds
-
     def routine(self, root: Node) -> Routine | None:
         found = root.get("defaults")
-        defaults = {k: self.setting(v, _DEFAULTS) for k, (_, v) in found.pairs.items()
+        defaults = {k: self.setting(v) for k, (_, v) in found.pairs.items()
                     if k in DEFAULTS_KEYS} if found else {}
         exercises = root.get("exercises")
         built = [self.exercise(item, defaults) for item in (exercises.items if exercises else ())]
@@ -178,20 +174,20 @@ class _Reader:
                        voice, "pain" if _value(root.get("checkin")) == "pain" else None,
                        self.source)
 
-    def setting(self, node: Node, schemas: dict[str, Any]) -> Any:
+    def setting(self, node: Node) -> Any:
         """One of the settings that `defaults` may hold, or None when wrong."""
         key = node.path[-1]
         if key == "tempo":
-            return self.tempo(node, schemas[key])
+            return self.tempo(node)
         if key in ("hold", "rest"):
-            return self.seconds(node, schemas[key])
+            return _seconds(node)
         return Sides(_value(node)) if key == "sides" and _value(node) else _whole(node)
 
-    def tempo(self, node: Node, schema: dict[str, Any]) -> Tempo | None:
+    def tempo(self, node: Node) -> Tempo | None:
         if node.kind != "map":
-            seconds = self.seconds(node, schema)
+            seconds = _seconds(node)
             return None if seconds is None else Tempo.per_rep(seconds)
-        phases = [TempoPhase(w, self.seconds(v, _DEFS["tempoSeconds"]) or 0.0)
+        phases = [TempoPhase(w, _seconds(v) or 0.0)
                   for w, (_, v) in node.pairs.items()]
         if node.bad or any(not phase.seconds for phase in phases):
             return None  # said already: a phase of the schema's range is never 0
@@ -204,21 +200,14 @@ class _Reader:
         return tempo
 
     def exercise(self, node: Node, defaults: dict[str, Any]) -> Exercise | None:
+        """The exercise, which counts only when the routine has no problem at all."""
         if node.kind != "map":
             return None
-        before, has = len(self.problems.found), node.pairs.keys()
-        name = self.text(node.get("name"))
+        has, name = node.pairs.keys(), self.text(node.get("name"))
         self.unique(node.get("name"))
-        if "reps" in has and "duration" in has:  # the schema's oneOf, said in words
-            later = max(("reps", "duration"), key=lambda k: (node.pairs[k][1].line,
-                                                             node.pairs[k][1].col))
-            self.problems.at(node.key(later), f"{later}: an exercise has reps or a duration, "
-                             "not both")
-        elif "reps" not in has and "duration" not in has:
-            self.problems.at(node, f"{CHECKER.label(node.path)}: missing 'reps' or 'duration' "
-                             "(one is required)")
+        self.one_of(node, ("reps", "duration"), "{}: an exercise has reps or a duration, not both")
         timed = "duration" in has and "reps" not in has
-        values = {**defaults, **{k: self.setting(v, _EXERCISE)
+        values = {**defaults, **{k: self.setting(v)
                                  for k, (_, v) in node.pairs.items() if k in DEFAULTS_KEYS}}
         for key in ("tempo", "hold") if timed else ():
             if key in has:
@@ -227,7 +216,7 @@ class _Reader:
             values.pop(key, None)  # a default tempo or hold means nothing to a timed exercise
         draft = Exercise(name or "", self.text(node.get("instructions")) or "",
                          self.text(node.get("position")), reps=_whole(node.get("reps")),
-                         duration=self.seconds(node.get("duration"), _EXERCISE["duration"]),
+                         duration=_seconds(node.get("duration")),
                          **{k: v for k, v in values.items() if v is not None})
         if not timed and draft.rep_seconds > MAX_REP_SECONDS:
             where = "hold" if "hold" in has else "tempo" if "tempo" in has else "exercise"
@@ -240,8 +229,6 @@ class _Reader:
         cues = node.get("cues")
         found = [self.cue(c, per_set, timed) for c in (cues.items if cues else ())]
         days = _whole(node.get("target", "days_per_week"))
-        if len(self.problems.found) > before or name is None:
-            return None
         return replace(draft, cues=tuple(c for c in found if c),
                        target=None if days is None else Target(days))
 
@@ -249,21 +236,16 @@ class _Reader:
         if node.kind != "map":
             return None
         label, has, say = CHECKER.label(node.path), node.pairs.keys(), self.text(node.get("say"))
-        if "every" in has and "at" in has:  # the schema's oneOf, said in words
-            later = max(node.key("every"), node.key("at"), key=lambda n: (n.line, n.col))
-            self.problems.at(later, f"{label}: a cue has every or at, not both")
-            return None
-        if "every" not in has and "at" not in has:
-            self.problems.at(node, f"{label}: missing 'every' or 'at' (one is required)")
+        if not self.one_of(node, ("every", "at"), f"{label}: a cue has every or at, not both"):
             return None
         every = at_seconds = at_fraction = None
         at, limit = node.get("at"), per_set if "at" in has or timed else None
         if "every" in has:
-            every = self.seconds(node.get("every"), _CUE["every"])
+            every = _seconds(node.get("every"))
         elif isinstance(_value(at), str) and _value(at).strip().endswith("%"):
             at_fraction = float(_value(at).strip().rstrip("%")) / 100
         else:
-            at_seconds = self.seconds(at, _CUE["at"])
+            at_seconds = _seconds(at)
         seconds = every if every is not None else at_seconds
         if seconds is not None and limit is not None and seconds > limit:
             within = "at most the exercise's duration" if every else "a time within the set"
@@ -271,9 +253,19 @@ class _Reader:
                              f"{label}.{'every' if every else 'at'}: expected {within} "
                              f"({format_seconds(limit)}), got {format_seconds(seconds)}")
             return None
-        if say is None or (seconds is None and at_fraction is None):
-            return None
-        return Cue(say=say, every=every, at_seconds=at_seconds, at_fraction=at_fraction)
+        return Cue(say=say or "", every=every, at_seconds=at_seconds, at_fraction=at_fraction)
+
+    def one_of(self, node: Node, keys: tuple[str, str], both: str) -> bool:
+        """Whether a mapping has exactly one of two keys (the schema's oneOf, in words): both
+        are said at the later key ("{}" in `both` names it), neither at the mapping."""
+        found = [node.key(key) for key in keys if key in node.pairs]
+        if len(found) == 2:
+            later = max(found, key=lambda n: (n.line, n.col))
+            self.problems.at(later, both.format(later.text))
+        elif not found:
+            self.problems.at(node, f"{CHECKER.label(node.path)}: missing {keys[0]!r} or "
+                             f"{keys[1]!r} (one is required)")
+        return len(found) == 1
 
     def unique(self, node: Node | None) -> None:
         """Says when an exercise's name is one an earlier exercise has (in any case)."""

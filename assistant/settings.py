@@ -30,6 +30,7 @@ from typing import Any
 
 from assistant.commands import Command, Vocabulary, normalize, parse_command_name
 from assistant.errors import SettingsError
+from assistant.routine import parse_duration
 from assistant.validation import Checker, did_you_mean
 from assistant.yamlfile import Problems, Rules, Stop, Unreadable, read, read_file
 
@@ -135,8 +136,8 @@ def _read(raw: bytes, problems: Problems) -> dict[str, Any]:
     if root.kind != "map":
         problems.at(root, "settings must be a mapping of key: value")
         return {}
-    checker, properties = _SettingsChecker(schema()), schema()["properties"]
-    checker.check(root, problems)
+    properties = schema()["properties"]
+    _SettingsChecker(schema()).check(root, problems)
     values: dict[str, Any] = {}
     for key, (_key, node) in root.pairs.items():
         if key not in properties or node.bad:
@@ -144,9 +145,7 @@ def _read(raw: bytes, problems: Problems) -> dict[str, Any]:
         if key == "synonyms":
             values[key] = _synonyms(node, problems)
         elif key == "pause_limit":
-            values[key] = checker.seconds(node.value, properties[key])
-            if values[key] is None:
-                problems.at(node, checker.expected_got(key, node, properties[key]))
+            values[key] = parse_duration(node.value)  # in range: the schema checked it
         elif key in ("rate", "volume", "music_volume", "music_duck"):
             values[key] = int(node.value) if key == "rate" else float(node.value)
         else:

@@ -5,13 +5,15 @@ The library is jsonschema (maintained, implements draft 2020-12, the draft of
 the document, which reporting every problem at once as FILE:LINE:COL needs. fastjsonschema
 is faster but stops at the first error, and a routine validates in milliseconds either way.
 
-An error is said as "LABEL: expected WHAT, got FOUND", WHAT read from the schema (a whole
+Durations written as text are held to their range by one added rule (`_any_of`). An error
+is said as "LABEL: expected WHAT, got FOUND", WHAT read from the schema (a whole
 number from 1 to 20, a duration from 0s to 1h, one of ...); an unknown key with "did you
 mean"; a missing key by name. A format's `Checker` subclass says what differs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import functools
 import re
@@ -29,8 +31,21 @@ def _is_number(_checker: Any, value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and value == value
 
 
+def _any_of(validator: Any, branches: Any, instance: Any, schema: Any) -> Iterator[Any]:
+    """anyOf, where a duration written as text (such as 2h) keeps to the range of the number
+    branch beside it too: the one rule of these formats that a pattern cannot say."""
+    errors = list(Draft202012Validator.VALIDATORS["anyOf"](validator, branches, instance, schema))
+    number = next((b for b in branches if b.get("type") == "number"), None)
+    if not errors and number and isinstance(instance, str):
+        with contextlib.suppress(ValueError):  # not a duration: another branch took it
+            if not number["minimum"] <= parse_duration(instance) <= number["maximum"]:
+                errors.append(ValidationError(f"{instance!r} is out of range"))
+    yield from errors
+
+
 _Validator: Any = validators.extend(
     Draft202012Validator,
+    {"anyOf": _any_of},
     type_checker=Draft202012Validator.TYPE_CHECKER.redefine("number", _is_number),
 )
 
@@ -62,11 +77,8 @@ class Checker:
         self.validator = _Validator(schema)
 
     def label(self, path: tuple[Any, ...]) -> str:
-        """A value's name in messages: "voice.rate", "cues[2].at"."""
-        out = ""
-        for step in path:
-            out += f"[{step + 1}]" if isinstance(step, int) else f".{step}" if out else step
-        return out
+        """A value's name in messages: "voice.rate", "cues[2].at" (the root is a mapping)."""
+        return "".join(f"[{s + 1}]" if isinstance(s, int) else f".{s}" for s in path)[1:]
 
     def unknown(self, label: str, key: str, allowed: Sequence[str]) -> str:
         where = f"{label}: " if label else ""
@@ -119,16 +131,6 @@ class Checker:
             if "minimum" in branch or "anyOf" in branch:
                 return self.bounds(branch)
         return schema["minimum"], schema["maximum"]
-
-    def seconds(self, value: Any, schema: dict[str, Any]) -> float | None:
-        """A duration the schema let through (a number, or text such as 1m30s) as seconds;
-        None when it is outside the schema's range, which a pattern cannot check."""
-        try:
-            seconds = parse_duration(value)
-        except ValueError:
-            return None
-        lo, hi = self.bounds(schema)
-        return seconds if lo <= seconds <= hi else None
 
     def expected_got(self, label: str, node: Node, schema: dict[str, Any]) -> str:
         what = self.expected(schema, label)

@@ -30,7 +30,6 @@ SCHEMA: dict[str, Any] = json.loads(
 _DEFS = SCHEMA["$defs"]
 _EXERCISE = _DEFS["exercise"]["properties"]
 _DEFAULTS = SCHEMA["properties"]["defaults"]["properties"]
-_PHASE_WORDS = _EXERCISE["tempo"]["anyOf"][1]["propertyNames"]
 DEFAULTS_KEYS: tuple[str, ...] = tuple(_DEFAULTS)
 
 MAX_FILE_BYTES = 1_000_000
@@ -51,8 +50,8 @@ class _RoutineChecker(Checker):
         "voice": "a mapping with name, rate and volume",
         "target": "a mapping with days_per_week",
         "tempo": "seconds per rep, or phase words with durations",
-        "tempo{}": "a phase word such as raise or lower "
-        f"(letters, at most {_PHASE_WORDS['maxLength']})",
+        "tempo{}": "a phase word such as raise or lower (letters, at most "
+        f"{_EXERCISE['tempo']['anyOf'][1]['propertyNames']['maxLength']})",
         "at": "a share of the set above 0% and up to 100%, or a duration such as 45s or 1m30s",
     }
     entries: ClassVar[dict[str, str]] = {"tempo": "phases"}
@@ -71,6 +70,8 @@ class _RoutineChecker(Checker):
     def pattern(self, label: str, node: Node, schema: dict[str, Any]) -> list[str]:
         if schema.get("pattern") == _DEFS["spokenText"]["pattern"]:
             return [f"{label}: {problem}" for problem in routine.template_problems(node.value)]
+        if not node.value.strip():  # a name's pattern: not blank
+            return [f"{label}: expected text, got an empty text"]
         return super().pattern(label, node, schema)
 
 
@@ -91,8 +92,7 @@ def load_routine_text(text: str | bytes, source: str) -> Routine:
     """The routine in `text` (named `source` in messages and in `Routine.source`).
 
     Raises RoutineErrors listing every problem, and nothing else, for any input."""
-    problems = Problems()
-    result = None
+    problems, result = Problems(), None
     try:
         result = _load(text, source, problems)
     except Stop:

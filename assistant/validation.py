@@ -89,18 +89,15 @@ class Checker:
         return f"{where}unknown key {shown!r}; allowed keys: {', '.join(allowed)}"
 
     def pattern(self, label: str, node: Node, schema: dict[str, Any]) -> list[str]:
-        """Why a text does not match its pattern."""
-        if isinstance(node.value, str) and not node.value.strip():
-            return [f"{label}: expected text, got an empty text"]
+        """Why a text does not match its pattern (a format may know better)."""
         return [self.expected_got(label, node, schema)]
 
     def expected(self, schema: dict[str, Any], label: str) -> str:
         """What a value of `schema` is, in words."""
         schema = self.resolve(schema)
         branches = [self.resolve(b) for b in schema.get("anyOf", ())]
-        plain = [b for b in branches if b.get("type") != "object"]
-        if len(branches) == 2 and len(plain) == 1:  # a value, or a mapping of them (tempo)
-            return self.expected(plain[0], "")
+        if any(b.get("type") == "object" for b in branches):  # a value, or a mapping of them
+            return self.expected(next(b for b in branches if b.get("type") != "object"), "")
         name = re.sub(r"\[\d+\]$", "[]", label.rsplit(".", 1)[-1])
         if name in self.shapes:
             return self.shapes[name]
@@ -114,8 +111,7 @@ class Checker:
         kind = kind[0] if isinstance(kind, list) else kind  # ["string", "number"]: text
         if kind in ("integer", "number"):
             lo, hi = self.bounds(schema)
-            return f"a whole number from {lo} to {hi}" if kind == "integer" else \
-                f"a number from {lo:g} to {hi:g}"
+            return f"a {'whole ' if kind == 'integer' else ''}number from {lo:g} to {hi:g}"
         return {"string": "text", "object": "a mapping", "array": "a list"}.get(kind, "a value")
 
     def resolve(self, schema: dict[str, Any]) -> dict[str, Any]:
@@ -165,7 +161,7 @@ class Checker:
                 if sub.relative_schema_path[0] == branch:
                     yield from self.say(sub, root, wrong)
         elif "propertyNames" in error.relative_schema_path:
-            what = self.shapes.get(label.rsplit(".", 1)[-1] + "{}", "a name")
+            what = self.expected(error.schema, label + "{}")  # a shape for the format's keys
             yield node.key(value), f"{label}: expected {what}, got {describe(node.key(value))}"
         elif kind == "additionalProperties":
             allowed = list(error.schema.get("properties", {}))

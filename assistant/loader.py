@@ -94,7 +94,16 @@ def load_routine_text(text: str | bytes, source: str) -> Routine:
     Raises RoutineErrors listing every problem, and nothing else, for any input."""
     problems, result = Problems(), None
     try:
-        result = _load(text, source, problems)
+        root = read(text, problems, RULES)
+        if root is None:
+            problems.add(1, 1, "the file is empty; a routine needs at least a name and exercises")
+        elif root.kind != "map":
+            if not root.bad:
+                problems.at(root, "a routine file must be a mapping with name and exercises, "
+                            f"got {describe(root)}")
+        else:
+            CHECKER.check(root, problems)
+            result = _Reader(problems, source).routine(root)
     except Stop:
         pass
     except Exception as exc:  # pragma: no cover - a safety net; tests look for this text
@@ -113,20 +122,6 @@ def validate_paths(paths: Iterable[str | Path]) -> list[RoutineError]:
         except RoutineErrors as exc:
             errors.extend(exc.errors)
     return errors
-
-
-def _load(text: str | bytes, source: str, problems: Problems) -> Routine | None:
-    root = read(text, problems, RULES)
-    if root is None:
-        problems.add(1, 1, "the file is empty; a routine needs at least a name and exercises")
-        return None
-    if root.kind != "map":
-        if not root.bad:
-            problems.at(root, "a routine file must be a mapping with name and exercises, "
-                        f"got {describe(root)}")
-        return None
-    CHECKER.check(root, problems)
-    return _Reader(problems, source).routine(root)
 
 
 def _value(node: Node | None) -> Any:

@@ -5,8 +5,7 @@ The library is jsonschema (maintained, implements draft 2020-12, the draft of
 the document, which reporting every problem at once as FILE:LINE:COL needs. fastjsonschema
 is faster but stops at the first error, and a routine validates in milliseconds either way.
 
-Durations written as text are held to their range by one added rule (`_any_of`). An error
-is said as "LABEL: expected WHAT, got FOUND", WHAT read from the schema (a whole
+An error is said as "LABEL: expected WHAT, got FOUND", WHAT read from the schema (a whole
 number from 1 to 20, a duration from 0s to 1h, one of ...); an unknown key with "did you
 mean"; a missing key by name. A format's `Checker` subclass says what differs.
 """

@@ -153,9 +153,10 @@ class Checker:
         if node is None or error.validator == "oneOf":
             return  # refused while reading, or "one of these keys" (the format says it)
         label, kind, value = self.label(path), error.validator, error.instance
-        if kind == "anyOf" and isinstance(value, dict):  # a mapping: its branch's errors
-            branch = next(i for i, b in enumerate(error.validator_value)
-                          if self.resolve(b).get("type") == "object")
+        branch = next((i for i, b in enumerate(error.validator_value)
+                       if self.resolve(b).get("type") == "object"), None) \
+            if kind == "anyOf" and isinstance(value, dict) else None
+        if branch is not None:  # a mapping where one may be: the errors of that branch
             for sub in error.context or ():
                 if sub.relative_schema_path[0] == branch:
                     yield from self.say(sub, root, wrong)

@@ -543,6 +543,15 @@ BAD = {
             "r.yaml:5:46: cues[2].at: expected a time within the set (1m), got 2m",
         ],
     ),
+    "a mapping or a list where a duration belongs": (
+        routine_with("    reps: 1\n    rest: {a: 1}\n    hold: [1]\n"),
+        [
+            "r.yaml:5:11: rest: expected a duration from 0s to 1h (such as 45s, 2m or 1m30s), "
+            "got a mapping",
+            "r.yaml:6:11: hold: expected a duration from 0s to 2m (such as 45s, 2m or 1m30s), "
+            "got a list",
+        ],
+    ),
     "a key that is a list": (
         "name: R\n[a]: 1\nexercises:\n  - {name: A, reps: 1}\n",
         ["r.yaml:2:1: a key must be a plain name, not a list"],

@@ -80,14 +80,14 @@ def score(stream: corpus.Stream, found: list[tuple[Heard, float]]) -> Score:
     return result
 
 
-def listen(engine: Engine, stream: corpus.Stream, **settings: float) -> Score:
+def listen(engine: Engine, stream: corpus.Stream) -> Score:
     """The stream through a Listener in 20 ms blocks, as live; CPU is process time.
 
     A command's latency is from the true end of its speech to the moment the listener would
     return it live: the end of the block that returned it, plus how far the listener then
     lagged behind real time (blocks arrive every 20 ms; one that took longer to process,
     such as a decode, delays the ones after it)."""
-    listener = Listener(engine, Vocabulary(), **settings)  # type: ignore[arg-type]
+    listener = Listener(engine, Vocabulary())
     found: list[tuple[Heard, float]] = []
     audio, ref = stream.audio, stream.reference
     period = BLOCK / corpus.SAMPLE_RATE

@@ -13,7 +13,7 @@ import soundfile as sf
 import soxr
 
 from assistant.commands import Command, Intent, Vocabulary
-from assistant.ear.engines import Recognition
+from assistant.ear.engines import Engine, Recognition
 from assistant.ear.listener import Listener, Rejected
 from assistant.errors import DeviceError
 from assistant.events import Heard
@@ -36,7 +36,7 @@ def room(n: int, seed: int = 0, level_db: float = -66.0) -> np.ndarray:
     return (white * 10 ** (level_db / 20)).astype(np.float32)
 
 
-class AcceptAll:
+class AcceptAll(Engine):
     """An engine that hears "pause" in every utterance: isolates the endpointer."""
 
     name = "accept-all"
@@ -50,7 +50,7 @@ class AcceptAll:
     def feed(self, audio: np.ndarray) -> None:
         self.fed += len(audio)
 
-    def end_utterance(self) -> Recognition | None:
+    def end_utterance(self, *, over_speech: bool = False) -> Recognition | None:
         return Recognition("pause", 1.0)
 
 
@@ -255,7 +255,7 @@ class SlowPipeline:
         self.dropped = 0
         self._future = Future
 
-    def submit(self) -> object:
+    def submit(self, *, over_speech: bool) -> object:
         future = self._future()
         self.futures.append(future)
         return future

@@ -64,10 +64,11 @@ class WhisperPipeline:
     def fits(engine: object) -> bool:
         return all(callable(getattr(engine, m, None)) for m in ("hand_over", "decide_handed"))
 
-    def submit(self) -> Future[tuple[Recognition | None, str]]:
+    def submit(self, *, over_speech: bool) -> Future[tuple[Recognition | None, str]]:
         second = getattr(self.engine, "second", None)
         answer = second.end_utterance() if second is not None else None
-        return self._worker.submit(_decide, self.engine.hand_over(), answer)
+        return self._worker.submit(_decide, self.engine.hand_over(over_speech=over_speech),
+                                   answer)
 
     def drop(self) -> None:
         self.engine.hand_over()

@@ -30,7 +30,7 @@ import numpy as np
 import threadpoolctl
 
 from assistant.commands import Vocabulary
-from assistant.ear.engines import Recognition
+from assistant.ear.engines import Engine, Recognition
 from assistant.ear.features import EMB_DIM, SAMPLE_RATE, Features, silence_embedding
 from assistant.errors import DeviceError
 
@@ -132,7 +132,7 @@ class EarModel:
         )
 
 
-class NeuralEngine:
+class NeuralEngine(Engine):
     """The Engine protocol over `EarModel`, computing posteriors as frames arrive."""
 
     name = "neural"
@@ -181,7 +181,7 @@ class NeuralEngine:
         out: np.ndarray = np.mean(self._posteriors, axis=0)
         return out
 
-    def end_utterance(self) -> Recognition | None:
+    def end_utterance(self, *, over_speech: bool = False) -> Recognition | None:
         if self._samples > self._max_samples:
             return None  # commands are short: a long utterance is conversation
         decision = self.model.decide(np.array(self._posteriors))

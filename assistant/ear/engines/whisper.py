@@ -248,12 +248,13 @@ class Utterance:
     phrases: tuple[str, ...] | None  # expected now (None: all)
 
 
-class WhisperEngine:
+class WhisperEngine(Engine):
     """Whisper as a small-vocabulary recognizer; see the module's doc."""
 
     name = "whisper"
     #: the listener gives it the signal before noise suppression (see the recognition bench)
     hears_raw = True
+    peeks = True
 
     def __init__(
         self,
@@ -299,7 +300,7 @@ class WhisperEngine:
         self._start = [*self._tokenizer.sot_sequence, self._tokenizer.no_timestamps]
         self._chunks: list[np.ndarray] = []
         self._peeked: tuple[int, Quick] | None = None
-        #: set by the listener before `end_utterance`: said while the assistant spoke
+        #: the utterance being decided was said while the assistant spoke (`end_utterance`)
         self.over_speech = False
         self._pause_words = frozenset(vocabulary.phrases_for(Command.PAUSE))
         self._pause_prompt = self._prompt_for(sorted(self._pause_words))
@@ -365,7 +366,8 @@ class WhisperEngine:
         self._peeked = (len(self._chunks), quick)
         return self._quick_answer(quick)
 
-    def end_utterance(self) -> Recognition | None:
+    def end_utterance(self, *, over_speech: bool = False) -> Recognition | None:
+        self.over_speech = over_speech
         chunks, peeked = self._chunks, self._peeked
         self._chunks, self._peeked = [], None
         self.heard_text = ""
@@ -381,12 +383,12 @@ class WhisperEngine:
 
     # ------------------------------------------------------------------ decided elsewhere
 
-    def hand_over(self) -> Utterance:
+    def hand_over(self, *, over_speech: bool = False) -> Utterance:
         """The utterance fed so far, with all `end_utterance` needs to decide it (picklable,
         for another process: `assistant.ear.pipeline`); the engine is then ready for the
         next one, as after `end_utterance`."""
         utterance = Utterance(
-            tuple(self._chunks), self._peeked, self.over_speech,
+            tuple(self._chunks), self._peeked, over_speech,
             None if self._expected is None else tuple(self._phrases),
         )
         self._chunks, self._peeked = [], None
@@ -397,11 +399,10 @@ class WhisperEngine:
         """`end_utterance` of an utterance another engine handed over (`hand_over`), where
         the second opinion, fed there, answered `second`; and `heard_text`."""
         self.expect(utterance.phrases)
-        self.over_speech = utterance.over_speech
         self._chunks, self._peeked = list(utterance.chunks), utterance.peeked
         own, self.second = self.second, None
         try:
-            heard = self.end_utterance()
+            heard = self.end_utterance(over_speech=utterance.over_speech)
         finally:
             self.second = own
         return (heard if heard is not None else second), self.heard_text

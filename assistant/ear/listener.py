@@ -118,6 +118,10 @@ def _frames(seconds: float) -> int:
     return round(seconds / FRAME_S)
 
 
+def _seconds(frames: int) -> float:
+    return round(frames * FRAME_S, 3)
+
+
 @dataclass(frozen=True)
 class Measure:
     """One 10 ms frame, measured (`FrameMeter`)."""
@@ -527,33 +531,21 @@ class Listener:
     def _conclude(self, recognition: Recognition | None, text: str, start: int, end: int,
                   shortest: int) -> Heard | None:
         """The command in an utterance from frame `start` to `end`, or None (rejected)."""
-        if recognition is not None:
-            text = recognition.text
+        text = text if recognition is None else recognition.text
+        intent = None if recognition is None else self.vocabulary.parse(text)
         if end - start < shortest:
-            self._tell_rejected(start, end, "too short", text)
-            return None
-        if recognition is None:
-            self._tell_rejected(start, end, "not a command", text)
-            return None
-        intent = self.vocabulary.parse(recognition.text)
-        if intent is None:
-            self._tell_rejected(start, end, "not a command", recognition.text)
-            return None
-        if self._expected is not None and intent.command not in self._expected:
-            self._tell_rejected(start, end, "not expected now", recognition.text)
-            return None
-        own = self._own_words(recognition.text, start, end)
-        if own is not None:
-            self._tell_rejected(start, end, f"its own voice (it was saying {own!r})",
-                                recognition.text)
-            return None
-        return Heard(
-            intent=intent,
-            text=recognition.text,
-            confidence=recognition.confidence,
-            start=round(start * FRAME_S, 3),
-            end=round(end * FRAME_S, 3),
-        )
+            reason = "too short"
+        elif recognition is None or intent is None:
+            reason = "not a command"
+        elif self._expected is not None and intent.command not in self._expected:
+            reason = "not expected now"
+        elif (own := self._own_words(text, start, end)) is not None:
+            reason = f"its own voice (it was saying {own!r})"
+        else:
+            return Heard(intent=intent, text=text, confidence=recognition.confidence,
+                         start=_seconds(start), end=_seconds(end))
+        self._tell(Rejected(_seconds(start), _seconds(end), reason, text))
+        return None
 
     def _own_words(self, text: str, start: int, end: int) -> str | None:
         """What the assistant was saying that the command `text`, heard from frame `start`
@@ -569,17 +561,13 @@ class Listener:
         heard = words(text)
         return next((t for t in self._said(a, b) if share_a_word(heard, words(t))), None)
 
-    def _reject(self, start: int, end: int, reason: str, text: str = "") -> None:
+    def _reject(self, start: int, end: int, reason: str) -> None:
         """Segmentation's rejection: after the outcomes of utterances still pending."""
-        item = Rejected(round(start * FRAME_S, 3), round(end * FRAME_S, 3), reason, text)
+        item = Rejected(_seconds(start), _seconds(end), reason)
         if self._pending:
             self._pending.append((None, start, end, 0, item))
         else:
             self._tell(item)
-
-    def _tell_rejected(self, start: int, end: int, reason: str, text: str = "") -> None:
-        """The decision's rejection of the utterance being concluded."""
-        self._tell(Rejected(round(start * FRAME_S, 3), round(end * FRAME_S, 3), reason, text))
 
     def _tell(self, item: Rejected) -> None:
         self.rejected.append(item)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from assistant.commands import NUMBER_WORDS, PHRASES, Vocabulary
-from assistant.ear.engines import Recognition, recognize
+from assistant.ear.engines import Engine, Recognition, recognize
 from assistant.ear.engines.neural import DEFAULT_MODEL, NOTHING, OTHER, EarModel, NeuralEngine
 from assistant.ear.features import HOP_SAMPLES, Features, embed
 from assistant.testing import ScriptedEngine, colored_noise, espeak_clip, fan
@@ -88,25 +88,42 @@ def test_whisper_takes_the_second_opinion_only_when_it_hears_nothing() -> None:
     assert recognize(engine, noise) == Recognition("next", 0.9)
 
 
-class Pair:
-    """An engine with a second opinion that records what each of the two was fed."""
+def test_whisper_hears_the_raw_frame_and_its_second_opinion_the_clean_one() -> None:
+    """Offered a raw and a clean frame by the listener, Whisper keeps the raw one and feeds
+    its second opinion the clean one."""
+    from assistant.ear.engines.whisper import WhisperEngine
+
+    second = ScriptedEngine([])
+    engine = WhisperEngine(Vocabulary(), second=second)
+    raw, clean = np.full(320, 0.1, np.float32), np.full(320, 0.01, np.float32)
+    engine.start_utterance()
+    engine.feed_frame(raw, clean)
+    assert [c.tolist() for c in engine.hand_over().chunks] == [raw.tolist()]
+    assert [c.tolist() for c in second.fed] == [clean.tolist()]
+
+
+class Pair(Engine):
+    """An engine that hears raw audio and records both frames the listener offers: what it
+    hears (`first`) and what its second opinion would (`seconds`)."""
 
     name = "pair"
     hears_raw = True
 
     def __init__(self) -> None:
-        self.second = ScriptedEngine([])
         self.first: list[np.ndarray] = []
         self.seconds: list[np.ndarray] = []
 
     def start_utterance(self) -> None:
         self.first, self.seconds = [], []
 
-    def feed(self, audio: np.ndarray, second: np.ndarray | None = None) -> None:
-        self.first.append(audio)
-        self.seconds.append(audio if second is None else second)
+    def feed(self, audio: np.ndarray) -> None:
+        self.feed_frame(audio, audio)
 
-    def end_utterance(self) -> Recognition | None:
+    def feed_frame(self, raw: np.ndarray, clean: np.ndarray) -> None:
+        self.first.append(raw)
+        self.seconds.append(clean)
+
+    def end_utterance(self, *, over_speech: bool = False) -> Recognition | None:
         return None
 
 
@@ -125,7 +142,7 @@ def test_the_second_opinion_hears_suppressed_audio_in_noise_and_raw_audio_in_qui
     if fan_db is not None:
         mic = mic + fan(len(mic) / 16000, fan_db, seed=1)[: len(mic)]
     engine = Pair()
-    listener = Listener(engine, Vocabulary())  # type: ignore[arg-type]
+    listener = Listener(engine, Vocabulary())
     for k in range(0, len(mic), 320):
         listener.process(mic[k : k + 320])
     listener.flush()

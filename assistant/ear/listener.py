@@ -274,7 +274,7 @@ class Listener:
         self._last_speech = 0  # last speech frame
         self._peak = SILENT_DB  # the utterance's loudest frame that could start one
         self._under_echo = False  # the utterance was said while the assistant spoke
-        self._use_clean = False  # the engine hears the noise-suppressed signal
+        self._noisy = False  # the utterance began in a noisy room
         self._expected: frozenset[Command] | None = None
         # the engine's early look at an utterance when its silence begins (see `_speech`)
         self._early: Recognition | None = None
@@ -474,21 +474,18 @@ class Listener:
         self._voice.clear()
         self._held.clear()
         self._early = None
-        # the engine hears the noise-suppressed signal only in noise: in a quiet room
-        # suppression costs recall (measured: 26/30 -> 19/30 clean with PocketSphinx).
-        # An engine that says it hears better without (Whisper learnt from noisy speech)
-        # always gets the echo-cancelled signal before suppression; the endpointer still
-        # goes by the suppressed one.
-        self._use_clean = m.noisy and not self.engine.hears_raw
+        # the engine is offered the noise-suppressed signal only in noise: in a quiet room
+        # suppression costs recall (measured: 26/30 -> 19/30 clean with PocketSphinx)
+        self._noisy = m.noisy
         self.engine.start_utterance()
         for raw, suppressed in self._preroll:
             self._feed(raw, suppressed)
         self._preroll.clear()
 
     def _feed(self, raw: np.ndarray, suppressed: np.ndarray) -> None:
-        """One frame of the utterance to the engine: the noise-suppressed one in noise,
-        unless the engine hears raw audio."""
-        self.engine.feed(suppressed if self._use_clean else raw)
+        """One frame of the utterance to the engine (`Engine.feed_frame`): echo cancelled,
+        and that or the noise-suppressed one."""
+        self.engine.feed_frame(raw, suppressed if self._noisy else raw)
 
     # ----------------------------------------------------------------------- decisions
 

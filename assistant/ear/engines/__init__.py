@@ -57,6 +57,12 @@ class Engine(ABC):
     @abstractmethod
     def feed(self, audio: np.ndarray) -> None: ...
 
+    def feed_frame(self, raw: np.ndarray, clean: np.ndarray) -> None:
+        """How the listener feeds an utterance: `raw` is the echo-cancelled signal, `clean`
+        the noise-suppressed one in noise (else `raw` too). The engine is fed `clean`
+        unless it `hears_raw`: the endpointer still goes by the suppressed signal."""
+        self.feed(raw if self.hears_raw else clean)
+
     def peek(self) -> Recognition | None:
         """With `peeks`: the command in what has been fed so far, decoded when the
         utterance's silence begins (when nothing more is fed, `end_utterance` then answers

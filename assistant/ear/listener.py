@@ -36,7 +36,7 @@ import numpy as np
 from assistant.commands import Command, Vocabulary
 from assistant.ear.denoise import WebRTCSuppressor, load_rnnoise
 from assistant.ear.echo import EchoGuard
-from assistant.ear.engines import SAMPLE_RATE, Engine, Recognition
+from assistant.ear.engines import Engine, Recognition
 from assistant.ear.levels import FRAME, FRAME_S, SILENT_DB, NoiseFloor, SteadyNoise, level_db
 from assistant.events import Heard
 
@@ -228,9 +228,9 @@ Pending = tuple[Future[tuple[Recognition | None, str]] | None, int, int, int, Re
 class Listener:
     """Streaming recognition of spoken commands; see the module's doc for the stages.
 
-    `process(mic, reference)` takes the next block of float32 mono microphone samples (any
-    length) and optionally the same-length block the loudspeaker played at those moments; it
-    returns the commands whose utterance ended in this block. `flush()` ends the stream.
+    `process(mic, reference)` takes the next block of float32 mono 16 kHz microphone samples
+    (any length) and optionally the same-length block the loudspeaker played at those moments;
+    it returns the commands whose utterance ended in this block. `flush()` ends the stream.
     Rejected utterances go to `on_rejected` and to `rejected` (the last 100)."""
 
     def __init__(
@@ -238,13 +238,11 @@ class Listener:
         engine: Engine,
         vocabulary: Vocabulary,
         *,
-        sample_rate: int = SAMPLE_RATE,
         tuning: Tuning = Tuning(),
         on_rejected: Callable[[Rejected], None] | None = None,
     ) -> None:
         self.engine = engine
         self.vocabulary = vocabulary
-        self.sample_rate = sample_rate
         self.tuning = tuning
         self.on_rejected = on_rejected
         self.rejected: deque[Rejected] = deque(maxlen=100)
@@ -256,12 +254,6 @@ class Listener:
         self.max_frames = _frames(tuning.max_utterance)
         self.peek_after = max(1, _frames(tuning.peek_after))
         self.early_frames = max(self.peek_after + 1, _frames(tuning.early_finish))
-        self._resample_mic = self._resample_ref = None
-        if sample_rate != SAMPLE_RATE:
-            import soxr
-
-            self._resample_mic = soxr.ResampleStream(sample_rate, SAMPLE_RATE, 1, "float32")
-            self._resample_ref = soxr.ResampleStream(sample_rate, SAMPLE_RATE, 1, "float32")
         self._mic_buf = np.zeros(0, np.float32)
         self._ref_buf = np.zeros(0, np.float32)
         self._frames = 0  # frames processed
@@ -332,12 +324,6 @@ class Listener:
             reference = np.asarray(reference, np.float32).reshape(-1)
             if len(reference) != len(mic):
                 raise ValueError("the reference block must be as long as the mic block")
-        if self._resample_mic is not None:
-            mic = self._resample_mic.resample_chunk(mic)
-            if reference is not None and self._resample_ref is not None:
-                reference = self._resample_ref.resample_chunk(reference)
-                n = min(len(mic), len(reference))
-                mic, reference = mic[:n], reference[:n]
         self._mic_buf = np.concatenate([self._mic_buf, mic])
         if reference is not None or len(self._ref_buf):
             ref = reference if reference is not None else np.zeros(len(mic), np.float32)

@@ -313,11 +313,6 @@ class Listener:
         it is known."""
         return None if self.meter.echo is None else self.meter.echo.delay.seconds
 
-    @property
-    def time(self) -> float:
-        """Seconds of microphone audio processed so far."""
-        return self._frames * FRAME_S
-
     def process(self, mic: np.ndarray, reference: np.ndarray | None = None) -> list[Heard]:
         mic = np.asarray(mic, np.float32).reshape(-1)
         if reference is not None:

@@ -243,12 +243,18 @@ class Told(AcceptAll):
 
 
 def test_an_engine_with_only_the_three_calls_gets_the_interfaces_defaults() -> None:
-    """An engine that defines only start_utterance, feed and end_utterance hears the
-    suppressed signal in noise, does not peek, takes any `expect`, and wrote nothing."""
+    """An engine that defines only start_utterance, feed and end_utterance is fed the clean
+    frame of the two the listener offers (the raw one once it `hears_raw`), does not peek,
+    takes any `expect`, and wrote nothing."""
     engine = AcceptAll()
     engine.expect(["pause"])
     assert (engine.hears_raw, engine.peeks, engine.peek(), engine.heard_text) == (
         False, False, None, "")
+    engine.feed_frame(np.zeros(160, np.float32), np.zeros(100, np.float32))
+    assert engine.fed == 100
+    engine.hears_raw = True
+    engine.feed_frame(np.zeros(160, np.float32), np.zeros(100, np.float32))
+    assert engine.fed == 260
 
 
 @needs_espeak

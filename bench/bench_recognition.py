@@ -181,6 +181,9 @@ def sr_faster_whisper(stream: corpus.Stream) -> Score:
 ENGINES = ("whisper", "pocketsphinx")
 NAIVE = "naive: SpeechRecognition faster-whisper"
 SUPPRESSED = "whisper, hearing suppressed audio"
+#: Whisper without the trained ear's second opinion (issue 28 item 7: does the ear still
+#: earn its place?)
+ALONE = "whisper without the trained ear"
 
 
 def _engines() -> dict[str, Callable[[], Engine]]:
@@ -197,8 +200,14 @@ def _engines() -> dict[str, Callable[[], Engine]]:
     if "whisper" in out:
         # the same engine fed the noise-suppressed signal in noise, as the others are
         suppressed = create("whisper", vocabulary)
-        suppressed.hears_raw = False  # type: ignore[attr-defined]
+        suppressed.hears_raw = False
         out[SUPPRESSED] = lambda: suppressed
+        from assistant.ear.engines.whisper import WhisperEngine
+
+        alone = create("whisper", vocabulary)
+        assert isinstance(alone, WhisperEngine)
+        alone.second = None
+        out[ALONE] = lambda: alone
     return out
 
 

@@ -9,8 +9,9 @@ import queue
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,6 +20,9 @@ from assistant.commands import Command
 from assistant.errors import DeviceError
 from assistant.events import Heard
 from assistant.settings import Settings
+
+if TYPE_CHECKING:
+    from assistant.ear.listener import Listener, Rejected
 
 SAMPLE_RATE = 16000
 BLOCK = 320  # 20 ms, as the microphone delivers it
@@ -43,20 +47,16 @@ def show(heard: Heard, as_json: bool) -> None:
               f"  ({heard.text!r}, confidence {heard.confidence:.2f})", flush=True)
 
 
-def show_rejected(listener: Any, as_json: bool) -> None:
+def show_rejected(listener: Listener, as_json: bool) -> None:
     """Utterances the listener heard but did not take as commands (--verbose)."""
-    rejected = getattr(listener, "rejected", None)
-    if not rejected:
-        return
-    for item in list(rejected):
-        fields = {k: getattr(item, k, None) for k in ("start", "end", "reason", "text")}
+    for item in list(listener.rejected):
         if as_json:
-            print(json.dumps({"rejected": fields}), file=sys.stderr, flush=True)
+            print(json.dumps({"rejected": asdict(item)}), file=sys.stderr, flush=True)
         else:
-            said = f" {fields['text']!r}" if fields["text"] else ""
-            print(f"{fields['start']:8.2f}-{fields['end']:7.2f}s  rejected: {fields['reason']}"
-                  f"{said}", file=sys.stderr, flush=True)
-    rejected.clear()
+            said = f" {item.text!r}" if item.text else ""
+            print(f"{item.start:8.2f}-{item.end:7.2f}s  rejected: {item.reason}{said}",
+                  file=sys.stderr, flush=True)
+    listener.rejected.clear()
 
 
 def listen_file(path: Path, settings: Settings, *, as_json: bool, verbose: bool,
@@ -76,7 +76,7 @@ def listen_file(path: Path, settings: Settings, *, as_json: bool, verbose: bool,
     rejected = 0
     told = listener.on_rejected
 
-    def reject(item: Any) -> None:
+    def reject(item: Rejected) -> None:
         nonlocal rejected
         rejected += 1
         if told is not None:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from assistant.commands import DEFAULT_VOCABULARY, Command, Intent, parse_command_name
-from assistant.ear.engines import Recognition
+from assistant.ear.engines import Engine, Recognition
 from assistant.eventlog import Transcript
 from assistant.events import Heard, Say
 from assistant.plan import Plan, SpeechTimer, build_plan
@@ -141,7 +141,7 @@ class ScriptedListener:
         return out
 
 
-class ScriptedEngine:
+class ScriptedEngine(Engine):
     """A recognition engine that gives scripted answers, one per utterance, and keeps the
     audio it was fed (for tests of what is built on engines)."""
 
@@ -160,7 +160,7 @@ class ScriptedEngine:
     def feed(self, audio: np.ndarray) -> None:
         self.fed.append(np.array(audio, copy=True))
 
-    def end_utterance(self) -> Recognition | None:
+    def end_utterance(self, *, over_speech: bool = False) -> Recognition | None:
         text = self._answers.pop(0) if self._answers else None
         return None if text is None else Recognition(text, 0.9)
 

@@ -80,14 +80,14 @@ def score(stream: corpus.Stream, found: list[tuple[Heard, float]]) -> Score:
     return result
 
 
-def listen(engine: Engine, stream: corpus.Stream, **settings: float) -> Score:
+def listen(engine: Engine, stream: corpus.Stream) -> Score:
     """The stream through a Listener in 20 ms blocks, as live; CPU is process time.
 
     A command's latency is from the true end of its speech to the moment the listener would
     return it live: the end of the block that returned it, plus how far the listener then
     lagged behind real time (blocks arrive every 20 ms; one that took longer to process,
     such as a decode, delays the ones after it)."""
-    listener = Listener(engine, Vocabulary(), **settings)  # type: ignore[arg-type]
+    listener = Listener(engine, Vocabulary())
     found: list[tuple[Heard, float]] = []
     audio, ref = stream.audio, stream.reference
     period = BLOCK / corpus.SAMPLE_RATE
@@ -181,6 +181,9 @@ def sr_faster_whisper(stream: corpus.Stream) -> Score:
 ENGINES = ("whisper", "pocketsphinx")
 NAIVE = "naive: SpeechRecognition faster-whisper"
 SUPPRESSED = "whisper, hearing suppressed audio"
+#: Whisper without the trained ear's second opinion (issue 28 item 7: does the ear still
+#: earn its place?)
+ALONE = "whisper without the trained ear"
 
 
 def _engines() -> dict[str, Callable[[], Engine]]:
@@ -197,8 +200,14 @@ def _engines() -> dict[str, Callable[[], Engine]]:
     if "whisper" in out:
         # the same engine fed the noise-suppressed signal in noise, as the others are
         suppressed = create("whisper", vocabulary)
-        suppressed.hears_raw = False  # type: ignore[attr-defined]
+        suppressed.hears_raw = False
         out[SUPPRESSED] = lambda: suppressed
+        from assistant.ear.engines.whisper import WhisperEngine
+
+        alone = create("whisper", vocabulary)
+        assert isinstance(alone, WhisperEngine)
+        alone.second = None
+        out[ALONE] = lambda: alone
     return out
 
 

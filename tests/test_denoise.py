@@ -99,4 +99,4 @@ def test_a_library_that_does_not_load_leaves_webrtc_alone(
     monkeypatch.setattr(denoise, "_rnnoise_library", lambda: broken)
     assert denoise.load_rnnoise() is None
     listener = Listener(AcceptAll(), Vocabulary())
-    assert listener._rnnoise is None
+    assert listener.meter.rnnoise is None

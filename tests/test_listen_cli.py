@@ -150,9 +150,9 @@ def test_listen_file_decides_in_a_second_process_and_prints_the_same_lines(
     submitted: list[int] = []
     submit = WhisperPipeline.submit
 
-    def counted(self: WhisperPipeline) -> object:
+    def counted(self: WhisperPipeline, *, over_speech: bool) -> object:
         submitted.append(1)
-        return submit(self)
+        return submit(self, over_speech=over_speech)
 
     monkeypatch.setattr(WhisperPipeline, "submit", counted)
     main(argv)

@@ -13,7 +13,7 @@ import soundfile as sf
 import soxr
 
 from assistant.commands import Command, Intent, Vocabulary
-from assistant.ear.engines import Recognition
+from assistant.ear.engines import Engine, Recognition
 from assistant.ear.listener import Listener, Rejected
 from assistant.errors import DeviceError
 from assistant.events import Heard
@@ -36,7 +36,7 @@ def room(n: int, seed: int = 0, level_db: float = -66.0) -> np.ndarray:
     return (white * 10 ** (level_db / 20)).astype(np.float32)
 
 
-class AcceptAll:
+class AcceptAll(Engine):
     """An engine that hears "pause" in every utterance: isolates the endpointer."""
 
     name = "accept-all"
@@ -50,7 +50,7 @@ class AcceptAll:
     def feed(self, audio: np.ndarray) -> None:
         self.fed += len(audio)
 
-    def end_utterance(self) -> Recognition | None:
+    def end_utterance(self, *, over_speech: bool = False) -> Recognition | None:
         return Recognition("pause", 1.0)
 
 
@@ -225,6 +225,71 @@ def test_pause_spoken_over_the_assistants_voice_is_heard() -> None:
     assert abs(heard[0].start - 4.0) <= 0.15
 
 
+class Told(AcceptAll):
+    """AcceptAll that keeps what the listener told it: `over_speech` per utterance, and
+    whether it peeks (its peek says "pause")."""
+
+    def __init__(self, peeks: bool = False) -> None:
+        super().__init__()
+        self.peeks = peeks
+        self.over_speech: list[bool] = []
+
+    def peek(self) -> Recognition | None:
+        return Recognition("pause", 1.0)
+
+    def end_utterance(self, *, over_speech: bool = False) -> Recognition | None:
+        self.over_speech.append(over_speech)
+        return super().end_utterance()
+
+
+def test_an_engine_with_only_the_three_calls_gets_the_interfaces_defaults() -> None:
+    """An engine that defines only start_utterance, feed and end_utterance is fed the clean
+    frame of the two the listener offers (the raw one once it `hears_raw`), does not peek,
+    takes any `expect`, and wrote nothing."""
+    engine = AcceptAll()
+    engine.expect(["pause"])
+    assert (engine.hears_raw, engine.peeks, engine.peek(), engine.heard_text) == (
+        False, False, None, "")
+    engine.feed_frame(np.zeros(160, np.float32), np.zeros(100, np.float32))
+    assert engine.fed == 100
+    engine.hears_raw = True
+    engine.feed_frame(np.zeros(160, np.float32), np.zeros(100, np.float32))
+    assert engine.fed == 260
+
+
+@needs_espeak
+def test_the_engine_is_told_which_utterances_were_said_over_the_assistants_voice() -> None:
+    """"pause" said while the assistant talks ends with over_speech=True; the same word in
+    a quiet room with nothing playing, with over_speech=False."""
+    reference = np.concatenate([espeak(INSTRUCTION), np.zeros(RATE, np.float32)])
+    mic = echo_of(reference)
+    at = int(4.0 * RATE)
+    user = espeak("pause") * 0.5
+    mic[at : at + len(user)] += user
+    over, alone = Told(), Told()
+    assert len(run(Listener(over, Vocabulary()), mic, reference)) == 1
+    assert over.over_speech == [True]
+    quiet, _ = lay_out([espeak("pause")])
+    assert len(run(Listener(alone, Vocabulary()), quiet)) == 1
+    assert alone.over_speech == [False]
+
+
+def test_a_phrase_an_engine_peeked_at_ends_its_utterance_after_early_finish() -> None:
+    """A 0.4 s sound: an engine that peeks and sees a whole phrase there has its command
+    returned within early_finish (0.12 s) and a block of the sound's end; one that does not
+    peek, only after the hangover (0.22 s)."""
+    t = np.arange(round(0.4 * RATE)) / RATE
+    mic, [(_, end)] = lay_out([(0.1 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)])
+    returned = {}
+    for peeks in (True, False):
+        listener = Listener(Told(peeks), Vocabulary())
+        for i in range(0, len(mic), 320):
+            if listener.process(mic[i : i + 320]):
+                returned[peeks] = (i + 320) / RATE - end
+    assert returned[True] <= 0.12 + 0.03
+    assert returned[False] >= 0.22
+
+
 @pytest.mark.parametrize(
     ("factory", "package"), [("create_vosk", "vosk"), ("create_whisper", "openai-whisper")]
 )
@@ -255,7 +320,7 @@ class SlowPipeline:
         self.dropped = 0
         self._future = Future
 
-    def submit(self) -> object:
+    def submit(self, *, over_speech: bool) -> object:
         future = self._future()
         self.futures.append(future)
         return future

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from assistant.commands import NUMBER_WORDS, PHRASES, Vocabulary
-from assistant.ear.engines import Recognition, recognize
+from assistant.ear.engines import Engine, Recognition, recognize
 from assistant.ear.engines.neural import DEFAULT_MODEL, NOTHING, OTHER, EarModel, NeuralEngine
-from assistant.ear.features import HOP_SAMPLES, Features, embed
+from assistant.ear.features import HOP_SAMPLES, Features
 from assistant.testing import ScriptedEngine, colored_noise, espeak_clip, fan
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="no espeak-ng")
@@ -23,9 +23,10 @@ def model() -> EarModel:
 
 
 def test_streaming_features_equal_whole_clip_features_for_any_chunking() -> None:
-    """Feeding a clip in uneven chunks yields exactly the frames `embed` gives for the clip."""
+    """Feeding a clip in uneven chunks yields exactly the frames the clip fed whole gives."""
     rng = np.random.default_rng(1)
     audio = (rng.standard_normal(40_000) * 0.05).astype(np.float32)
+    whole = Features().feed(audio)
     features = Features()
     parts, i = [], 0
     for size in [7, 480, 1279, 1, 5000, 160, 3000] * 10:
@@ -33,7 +34,8 @@ def test_streaming_features_equal_whole_clip_features_for_any_chunking() -> None
         i += size
         if i >= len(audio):
             break
-    np.testing.assert_array_equal(np.concatenate(parts), embed(audio))
+    assert len(whole) == 40_000 // HOP_SAMPLES
+    np.testing.assert_array_equal(np.concatenate(parts), whole)
 
 
 def test_features_yield_one_frame_per_80_ms_of_audio() -> None:
@@ -88,25 +90,42 @@ def test_whisper_takes_the_second_opinion_only_when_it_hears_nothing() -> None:
     assert recognize(engine, noise) == Recognition("next", 0.9)
 
 
-class Pair:
-    """An engine with a second opinion that records what each of the two was fed."""
+def test_whisper_hears_the_raw_frame_and_its_second_opinion_the_clean_one() -> None:
+    """Offered a raw and a clean frame by the listener, Whisper keeps the raw one and feeds
+    its second opinion the clean one."""
+    from assistant.ear.engines.whisper import WhisperEngine
+
+    second = ScriptedEngine([])
+    engine = WhisperEngine(Vocabulary(), second=second)
+    raw, clean = np.full(320, 0.1, np.float32), np.full(320, 0.01, np.float32)
+    engine.start_utterance()
+    engine.feed_frame(raw, clean)
+    assert [c.tolist() for c in engine.hand_over().chunks] == [raw.tolist()]
+    assert [c.tolist() for c in second.fed] == [clean.tolist()]
+
+
+class Pair(Engine):
+    """An engine that hears raw audio and records both frames the listener offers: what it
+    hears (`first`) and what its second opinion would (`seconds`)."""
 
     name = "pair"
     hears_raw = True
 
     def __init__(self) -> None:
-        self.second = ScriptedEngine([])
         self.first: list[np.ndarray] = []
         self.seconds: list[np.ndarray] = []
 
     def start_utterance(self) -> None:
         self.first, self.seconds = [], []
 
-    def feed(self, audio: np.ndarray, second: np.ndarray | None = None) -> None:
-        self.first.append(audio)
-        self.seconds.append(audio if second is None else second)
+    def feed(self, audio: np.ndarray) -> None:
+        self.feed_frame(audio, audio)
 
-    def end_utterance(self) -> Recognition | None:
+    def feed_frame(self, raw: np.ndarray, clean: np.ndarray) -> None:
+        self.first.append(raw)
+        self.seconds.append(clean)
+
+    def end_utterance(self, *, over_speech: bool = False) -> Recognition | None:
         return None
 
 
@@ -125,7 +144,7 @@ def test_the_second_opinion_hears_suppressed_audio_in_noise_and_raw_audio_in_qui
     if fan_db is not None:
         mic = mic + fan(len(mic) / 16000, fan_db, seed=1)[: len(mic)]
     engine = Pair()
-    listener = Listener(engine, Vocabulary())  # type: ignore[arg-type]
+    listener = Listener(engine, Vocabulary())
     for k in range(0, len(mic), 320):
         listener.process(mic[k : k + 320])
     listener.flush()

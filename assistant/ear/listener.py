@@ -28,6 +28,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
+from enum import Enum
 from typing import Protocol
 
 import numpy as np
@@ -35,7 +36,7 @@ import numpy as np
 from assistant.commands import Command, Vocabulary
 from assistant.ear.denoise import WebRTCSuppressor, load_rnnoise
 from assistant.ear.echo import EchoGuard
-from assistant.ear.engines import SAMPLE_RATE, Engine, Recognition
+from assistant.ear.engines import Engine, Recognition
 from assistant.ear.levels import FRAME, FRAME_S, SILENT_DB, NoiseFloor, SteadyNoise, level_db
 from assistant.events import Heard
 
@@ -67,7 +68,7 @@ class Pipeline(Protocol):
     too long. Only where nothing plays: the check against its own words is made when the
     outcome comes back."""
 
-    def submit(self) -> Future[tuple[Recognition | None, str]]: ...
+    def submit(self, *, over_speech: bool) -> Future[tuple[Recognition | None, str]]: ...
 
     def drop(self) -> None: ...
 
@@ -87,12 +88,149 @@ class Rejected:
         return f"{self.start:.2f}-{self.end:.2f} s: {heard}not taken: {self.reason}"
 
 
+@dataclass(frozen=True)
+class Tuning:
+    """How the listener segments and judges utterances (the shipped values were measured;
+    see where each is used). Times in seconds, levels in dB."""
+
+    noise_suppression: int = 3  # WebRTC's suppression level, 0-3
+    rnnoise: bool = True  # RNNoise in steady noise (see `denoise`)
+    suppress_above_db: float = -50.0  # a room whose noise floor is above this is noisy
+    start_db: float = 9.0  # a frame this far above the floor may start an utterance
+    continue_db: float = 7.0  # ... and this far above it keeps one going
+    echo_margin_db: float = 6.0  # speech stands this far above the echo left over
+    min_level_db: float = -62.0  # nothing quieter is speech
+    onset_frames: int = 6  # loud frames, in one more, that start an utterance
+    rnnoise_gate_db: float = 8.0  # with RNNoise, speech is at most this far under the noise
+    hangover: float = 0.22  # the silence that ends an utterance
+    preroll: float = 0.25  # audio before the onset the engine hears too
+    min_utterance: float = 0.12  # shorter is not a command
+    min_utterance_under_echo: float = 0.06  # ... while the assistant speaks
+    max_utterance: float = 1.8  # longer speech is not a command
+    peek_after: float = 0.05  # an engine that peeks does so after this much silence
+    early_finish: float = 0.12  # a whole phrase ends its utterance after this much silence
+    peak_drop_db: float = 20.0  # in noise, speech stays within this of its loudest frame
+    noise_percentile: float = 50.0  # the noise floor's percentile in noise
+    settle: float = 0.5  # nothing starts before the floor has heard the room this long
+
+
+def _frames(seconds: float) -> int:
+    return round(seconds / FRAME_S)
+
+
+def _seconds(frames: int) -> float:
+    return round(frames * FRAME_S, 3)
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One 10 ms frame, measured (`FrameMeter`)."""
+
+    raw: np.ndarray  # the microphone, echo cancelled
+    suppressed: np.ndarray  # ... and noise suppressed: what an engine hears in noise
+    energy: float  # the level the endpointer goes by
+    floor: float  # the noise floor it is compared with
+    noisy: bool  # the room is noisy (`Tuning.suppress_above_db`)
+    audible: bool  # loud enough, and above the echo left after cancellation
+    starts: bool  # loud enough over the floor to start an utterance
+    echoing: bool  # the loudspeaker is playing
+    voice: bool  # far above any echo left: a person talking
+
+
+class FrameMeter:
+    """The listener's ear for levels: cancels the loudspeaker's echo in each frame,
+    suppresses noise, and measures the frame against the noise floors it keeps."""
+
+    def __init__(self, tuning: Tuning) -> None:
+        self.tuning = tuning
+        self._suppress = WebRTCSuppressor(tuning.noise_suppression)
+        # RNNoise runs only while the room is noisy (it costs ~10 % of a core), and its
+        # output is used while that noise is steady
+        self.rnnoise = load_rnnoise() if tuning.rnnoise else None
+        self._rnn_floor = NoiseFloor(percentile=tuning.noise_percentile)
+        # in noise the floor is the suppressed signal's median: babble's 15th percentile lies
+        # ~9 dB under its median, so babble itself started utterances and kept them going
+        # until "too long". Measured on a dev corpus (80 commands 10 dB above babble): a
+        # floor at the median, continue 7 dB and an onset of 6 loud frames in 7 take the
+        # commands segmented alone from 19/80 (34 merged "too long", 27 missed) to 78/80
+        # and the utterances started by babble alone from ~10 to 3.
+        self._floor = NoiseFloor(percentile=tuning.noise_percentile)
+        # while the assistant's own voice plays, the room's level is its quiet moments: the
+        # median would be the echo's own level, which hides a user's barge-in under it (the
+        # echo's frames are kept out of the median's history too)
+        self._echo_floor = NoiseFloor()
+        self._raw_floor = SteadyNoise()
+        self.echo: EchoGuard | None = None  # from the first frame with a reference
+
+    def measure(self, mic: np.ndarray, ref: np.ndarray | None, *, talking: bool,
+                settled: bool) -> Measure:
+        """The frame `mic` (with what the loudspeaker played then, `ref`); `talking`: an
+        utterance is going on or starting, `settled`: the floors have heard the room long
+        enough for an utterance to start."""
+        t = self.tuning
+        residual_db = SILENT_DB
+        if ref is not None:
+            if self.echo is None:
+                self.echo = EchoGuard()
+            mic = self.echo.process(mic, ref, talking)
+            residual_db = self.echo.residual_db
+        clean = self._suppress(mic)
+        raw_energy = level_db(mic)
+        raw_floor = self._raw_floor.update(raw_energy)
+        noisy = raw_floor > t.suppress_above_db
+        web_energy = level_db(clean)
+        # what the engine hears in noise, and the energy the endpointer goes by
+        suppressed, energy, rnn_floor = clean, web_energy, SILENT_DB
+        use_rnnoise = False
+        if self.rnnoise is not None and noisy:
+            denoised = self.rnnoise(mic)
+            rnn_energy = level_db(denoised)
+            rnn_floor = self._rnn_floor.update(rnn_energy)
+            if self._raw_floor.steady:  # measured: as the endpointer's signal too, it found
+                use_rnnoise = True  # more commands
+                suppressed, energy = denoised, rnn_energy
+        echoing = self.echo is not None and self.echo.active
+        low_floor = self._echo_floor.update(energy)
+        if echoing:
+            clean_floor = low_floor
+        else:
+            web_floor = self._floor.update(web_energy)
+            clean_floor = rnn_floor if use_rnnoise else web_floor
+        if not noisy:  # in a quiet room, decide on the signal itself
+            energy, floor = raw_energy, raw_floor
+        else:
+            floor = clean_floor
+        audible = energy > t.min_level_db and raw_energy > residual_db + t.echo_margin_db
+        # nothing starts before the floor has heard the room for a while: its first frames
+        # say little of a noise that fluctuates, and babble started utterances there
+        starts = settled and audible and energy > floor + t.start_db
+        if use_rnnoise:
+            # RNNoise leaves speech at about its own level (0 dB SNR or more: near or above
+            # the noise's level) and residual noise 10-30 dB under it, but that residual
+            # comes in bursts far above its median: its floor alone let a steady fan start
+            # utterances
+            starts = starts and energy > raw_floor - t.rnnoise_gate_db
+        voice = self.echo is not None and self.echo.voice
+        return Measure(mic, suppressed, energy, floor, noisy, audible, starts, echoing, voice)
+
+
+class State(Enum):
+    """Where the listener is in the stream."""
+
+    IDLE = "idle"  # waiting for an utterance to start
+    SPEECH = "speech"  # in an utterance
+    OVERLONG = "overlong"  # in speech too long to be a command, waiting for its end
+
+
+Pending = tuple[Future[tuple[Recognition | None, str]] | None, int, int, int, Rejected | None]
+
+
 class Listener:
     """Streaming recognition of spoken commands; see the module's doc for the stages.
 
-    `process(mic, reference)` takes the next block of float32 mono microphone samples (any
-    length) and optionally the same-length block the loudspeaker played at those moments; it
-    returns the commands whose utterance ended in this block. `flush()` ends the stream.
+    `process(mic, reference)` takes the next block of float32 mono 16 kHz microphone samples
+    (any length) and optionally the same-length block the loudspeaker played at those moments;
+    it returns the commands whose utterance ended in this block. `flush()` ends the stream.
     Rejected utterances go to `on_rejected` and to `rejected` (the last 100)."""
 
     def __init__(
@@ -100,120 +238,61 @@ class Listener:
         engine: Engine,
         vocabulary: Vocabulary,
         *,
-        sample_rate: int = SAMPLE_RATE,
-        noise_suppression: int = 3,
-        rnnoise: bool = True,
-        suppress_above_db: float = -50.0,
-        start_db: float = 9.0,
-        continue_db: float = 7.0,
-        echo_margin_db: float = 6.0,
-        min_level_db: float = -62.0,
-        onset_frames: int = 6,
-        rnnoise_gate_db: float = 8.0,
-        hangover: float = 0.22,
-        preroll: float = 0.25,
-        min_utterance: float = 0.12,
-        min_utterance_under_echo: float = 0.06,
-        max_utterance: float = 1.8,
-        peek_after: float = 0.05,
-        early_finish: float = 0.12,
-        peak_drop_db: float = 20.0,
-        noise_percentile: float = 50.0,
-        settle: float = 0.5,
+        tuning: Tuning = Tuning(),
         on_rejected: Callable[[Rejected], None] | None = None,
     ) -> None:
         self.engine = engine
         self.vocabulary = vocabulary
-        self.sample_rate = sample_rate
-        self.start_db = start_db
-        self.continue_db = continue_db
-        self.echo_margin_db = echo_margin_db
-        self.min_level_db = min_level_db
-        self.onset_frames = onset_frames
-        self.rnnoise_gate_db = rnnoise_gate_db
-        self.settle_frames = round(settle / FRAME_S)
-        self.hangover_frames = max(1, round(hangover / FRAME_S))
-        self.min_frames = max(1, round(min_utterance / FRAME_S))
-        self.min_frames_under_echo = max(1, round(min_utterance_under_echo / FRAME_S))
-        self.max_frames = round(max_utterance / FRAME_S)
+        self.tuning = tuning
         self.on_rejected = on_rejected
-        self.peak_drop_db = peak_drop_db
-        self._peak = SILENT_DB
         self.rejected: deque[Rejected] = deque(maxlen=100)
-        self._suppress = WebRTCSuppressor(noise_suppression)
-        # RNNoise runs only while the room is noisy (it costs ~10 % of a core), and its
-        # output is used while that noise is steady
-        self._rnnoise = load_rnnoise() if rnnoise else None
-        self._rnn_floor = NoiseFloor(percentile=noise_percentile)
-        # in noise the floor is the suppressed signal's median: babble's 15th percentile lies
-        # ~9 dB under its median, so babble itself started utterances and kept them going
-        # until "too long". Measured on a dev corpus (80 commands 10 dB above babble): a
-        # floor at the median, continue 7 dB and an onset of 6 loud frames in 7 take the
-        # commands segmented alone from 19/80 (34 merged "too long", 27 missed) to 78/80
-        # and the utterances started by babble alone from ~10 to 3.
-        self._floor = NoiseFloor(percentile=noise_percentile)
-        # while the assistant's own voice plays, the room's level is its quiet moments: the
-        # median would be the echo's own level, which hides a user's barge-in under it (the
-        # echo's frames are kept out of the median's history too)
-        self._echo_floor = NoiseFloor()
-        self._raw_floor = SteadyNoise()
-        self.suppress_above_db = suppress_above_db
-        self._use_clean = False
-        self._noisy = False  # the utterance began in noise
-        self._echo: EchoGuard | None = None
-        self._resample_mic = self._resample_ref = None
-        if sample_rate != SAMPLE_RATE:
-            import soxr
-
-            self._resample_mic = soxr.ResampleStream(sample_rate, SAMPLE_RATE, 1, "float32")
-            self._resample_ref = soxr.ResampleStream(sample_rate, SAMPLE_RATE, 1, "float32")
+        self.meter = FrameMeter(tuning)
+        self.settle_frames = _frames(tuning.settle)
+        self.hangover_frames = max(1, _frames(tuning.hangover))
+        self.min_frames = max(1, _frames(tuning.min_utterance))
+        self.min_frames_under_echo = max(1, _frames(tuning.min_utterance_under_echo))
+        self.max_frames = _frames(tuning.max_utterance)
+        self.peek_after = max(1, _frames(tuning.peek_after))
+        self.early_frames = max(self.peek_after + 1, _frames(tuning.early_finish))
         self._mic_buf = np.zeros(0, np.float32)
         self._ref_buf = np.zeros(0, np.float32)
         self._frames = 0  # frames processed
+        self._state = State.IDLE
+        # before an utterance: (raw, noise-suppressed) frames, and which could start one
         self._preroll: deque[tuple[np.ndarray, np.ndarray]] = deque(
-            maxlen=max(1, round(preroll / FRAME_S))
-        )
-        self._onset: deque[bool] = deque(maxlen=onset_frames + 1)
-        self._state = "idle"  # idle | speech | overlong
+            maxlen=max(1, _frames(tuning.preroll)))
+        self._onset: deque[bool] = deque(maxlen=tuning.onset_frames + 1)
         self._start = 0  # first speech frame of the utterance
         self._last_speech = 0  # last speech frame
+        self._peak = SILENT_DB  # the utterance's loudest frame that could start one
         self._under_echo = False  # the utterance was said while the assistant spoke
+        self._noisy = False  # the utterance began in a noisy room
         self._expected: frozenset[Command] | None = None
-        self.engine_hears_raw = bool(getattr(engine, "hears_raw", False))
-        self._second_hears_clean = getattr(engine, "second", None) is not None
-        self._tells_over_speech = hasattr(engine, "over_speech")
-        # the engine's early look at an utterance when its silence begins (see `_frame`)
-        self._peek = getattr(engine, "peek", None)
-        self.peek_after = max(1, round(peek_after / FRAME_S))
-        self.early_frames = max(self.peek_after + 1, round(early_finish / FRAME_S))
+        # the engine's early look at an utterance when its silence begins (see `_speech`)
         self._early: Recognition | None = None
         # silence after the speech, not yet fed: (raw, noise-suppressed) frames
         self._held: list[tuple[np.ndarray, np.ndarray]] = []
         # the second line of defence against its own voice (see `hear_own_words`)
         self._said: SaidBetween | None = None
-        self._voice: deque[bool] = deque(maxlen=(self._preroll.maxlen or 1) + onset_frames)
+        self._voice: deque[bool] = deque(maxlen=(self._preroll.maxlen or 1)
+                                         + tuning.onset_frames)
         self._voice_frames = 0  # frames of the utterance that clearly held another voice
         #: with a pipeline (a file: nothing plays), utterances are decided elsewhere while
         #: segmentation goes on; outcomes and rejections still come out in order
         self.pipeline: Pipeline | None = None
-        self._pending: deque[tuple[Future[tuple[Recognition | None, str]] | None,
-                                   int, int, int, Rejected | None]] = deque()
+        self._pending: deque[Pending] = deque()
 
     # ----------------------------------------------------------------------- public
 
     def expect(self, commands: frozenset[Command] | None) -> None:
-        """Hear only these commands from now on (None: the whole vocabulary). An engine
-        that can use it (Whisper's prompt) is told the phrases; any other command heard
-        is rejected as "not expected now"."""
+        """Hear only these commands from now on (None: the whole vocabulary). The engine is
+        told the phrases (Whisper's prompt lists them); any other command heard is rejected
+        as "not expected now"."""
         if commands == self._expected:
             return
         self._expected = commands
-        expect = getattr(self.engine, "expect", None)
-        if expect is not None:
-            phrases = None if commands is None else [
-                p for p, i in self.vocabulary.phrases.items() if i.command in commands
-            ]
-            expect(phrases)
+        self.engine.expect(None if commands is None else [
+            p for p, i in self.vocabulary.phrases.items() if i.command in commands])
 
     def hear_own_words(self, said: SaidBetween | None) -> None:
         """The second line of defence against the assistant's own voice. `said(a, b)` gives
@@ -232,12 +311,7 @@ class Listener:
     def echo_delay(self) -> float | None:
         """How late the loudspeaker's sound comes back into the microphone, in seconds, once
         it is known."""
-        return None if self._echo is None else self._echo.delay.seconds
-
-    @property
-    def time(self) -> float:
-        """Seconds of microphone audio processed so far."""
-        return self._frames * FRAME_S
+        return None if self.meter.echo is None else self.meter.echo.delay.seconds
 
     def process(self, mic: np.ndarray, reference: np.ndarray | None = None) -> list[Heard]:
         mic = np.asarray(mic, np.float32).reshape(-1)
@@ -245,12 +319,6 @@ class Listener:
             reference = np.asarray(reference, np.float32).reshape(-1)
             if len(reference) != len(mic):
                 raise ValueError("the reference block must be as long as the mic block")
-        if self._resample_mic is not None:
-            mic = self._resample_mic.resample_chunk(mic)
-            if reference is not None and self._resample_ref is not None:
-                reference = self._resample_ref.resample_chunk(reference)
-                n = min(len(mic), len(reference))
-                mic, reference = mic[:n], reference[:n]
         self._mic_buf = np.concatenate([self._mic_buf, mic])
         if reference is not None or len(self._ref_buf):
             ref = reference if reference is not None else np.zeros(len(mic), np.float32)
@@ -262,7 +330,7 @@ class Listener:
             ref_frame = None
             if len(self._ref_buf) >= (i + 1) * FRAME:
                 ref_frame = self._ref_buf[i * FRAME : (i + 1) * FRAME]
-            result = self._frame(frame, ref_frame)
+            result = self._step(frame, ref_frame)
             if result is not None:
                 heard.append(result)
         self._mic_buf = self._mic_buf[whole * FRAME :]
@@ -275,130 +343,93 @@ class Listener:
     def flush(self) -> list[Heard]:
         """End of the stream: an utterance still open ends here."""
         heard: list[Heard] = []
-        if self._state == "speech":
+        if self._state is State.SPEECH:
             result = self._finish()
             if result is not None:
                 heard.append(result)
-        elif self._state == "overlong":
-            self._state = "idle"
+        elif self._state is State.OVERLONG:
+            self._state = State.IDLE
         return heard + self._conclude_pending(wait=True)
 
-    # ----------------------------------------------------------------------- stages
+    # ----------------------------------------------------------------------- segmentation
 
-    def _frame(self, mic: np.ndarray, ref: np.ndarray | None) -> Heard | None:
+    def _step(self, mic: np.ndarray, ref: np.ndarray | None) -> Heard | None:
+        """One 10 ms frame: measured, then the state machine advanced by it."""
         # an utterance that is only starting is talking too: one frame of a loud word taken
         # for echo made the canceller diverge, and the echo then kept the word going
-        talking = self._state == "speech" or any(self._onset)
-        residual_db = SILENT_DB
-        if ref is not None:
-            if self._echo is None:
-                self._echo = EchoGuard()
-            mic = self._echo.process(mic, ref, talking)
-            residual_db = self._echo.residual_db
-        clean = self._suppress(mic)
-        raw_energy = level_db(mic)
-        raw_floor = self._raw_floor.update(raw_energy)
-        noisy = raw_floor > self.suppress_above_db
-        steady = self._raw_floor.steady
-        web_energy = level_db(clean)
-        # what the engine hears in noise, and the energy the endpointer goes by
-        heard_audio, energy, rnn_floor = clean, web_energy, SILENT_DB
-        use_rnnoise = False
-        if self._rnnoise is not None and noisy:
-            denoised = self._rnnoise(mic)
-            rnn_energy = level_db(denoised)
-            rnn_floor = self._rnn_floor.update(rnn_energy)
-            if steady:  # measured: as the endpointer's signal too, it found more commands
-                use_rnnoise = True
-                heard_audio, energy = denoised, rnn_energy
-        echoing = self._echo is not None and self._echo.active
-        low_floor = self._echo_floor.update(energy)
-        if echoing:
-            clean_floor = low_floor
-        else:
-            web_floor = self._floor.update(web_energy)
-            clean_floor = rnn_floor if use_rnnoise else web_floor
-        if not noisy:  # in a quiet room, decide on the signal itself
-            energy, floor = raw_energy, raw_floor
-        else:
-            floor = clean_floor
-        over_echo = raw_energy > residual_db + self.echo_margin_db
-        loud = energy > self.min_level_db
-        # nothing starts before the floor has heard the room for a while: its first frames
-        # say little of a noise that fluctuates, and babble started utterances there
-        settled = self._frames >= self.settle_frames
-        starts = settled and loud and over_echo and energy > floor + self.start_db
-        if use_rnnoise:
-            # RNNoise leaves speech at about its own level (0 dB SNR or more: near or above
-            # the noise's level) and residual noise 10-30 dB under it, but that residual
-            # comes in bursts far above its median: its floor alone let a steady fan start
-            # utterances
-            starts = starts and energy > raw_floor - self.rnnoise_gate_db
-        # in noise, an utterance lasts while it stays within `peak_drop_db` of its loudest
-        # frame, so it ends when the voice falls back into fluctuating noise such as babble
-        # (in a quiet room that would cut the quiet ends of words)
-        if self._state == "speech" and starts:
-            self._peak = max(self._peak, energy)
-        keep = floor + self.continue_db
-        if noisy:
-            keep = max(keep, self._peak - self.peak_drop_db)
-        continues = loud and over_echo and energy > keep
+        talking = self._state is State.SPEECH or any(self._onset)
+        m = self.meter.measure(mic, ref, talking=talking,
+                               settled=self._frames >= self.settle_frames)
         index = self._frames
         self._frames += 1
-        voice = self._echo is not None and self._echo.voice
-        if self._state == "speech":
-            self._voice_frames += voice
-        else:
-            self._voice.append(voice)
-
-        if self._state == "idle":
-            self._preroll.append((mic, heard_audio))
-            self._onset.append(starts)
-            if sum(self._onset) >= self.onset_frames:
-                self._begin(index)
+        if self._state is State.IDLE:
+            self._voice.append(m.voice)
+            self._preroll.append((m.raw, m.suppressed))
+            self._onset.append(m.starts)
+            if sum(self._onset) >= self.tuning.onset_frames:
+                self._begin(index, m)
             return None
-        if self._state == "overlong":
+        continues = self._continues(m)
+        if self._state is State.OVERLONG:
+            self._voice.append(m.voice)
             if continues:
                 self._last_speech = index
             elif index - self._last_speech >= self.hangover_frames:
-                self._state = "idle"
+                self._state = State.IDLE
                 self._onset.clear()
             return None
-        # in an utterance. An engine that peeks (Whisper: it decodes when the silence
-        # begins rather than at the end) hears the first `peek_after` of the silence, the
-        # word's quiet tail, and then nothing more until the speech goes on: so at the end it
-        # has heard exactly what it peeked at, and its early result stands.
+        self._voice_frames += m.voice
+        return self._speech(index, m, continues)
+
+    def _continues(self, m: Measure) -> bool:
+        """Whether the frame keeps speech going. In noise, an utterance lasts while it stays
+        within `peak_drop_db` of its loudest frame, so it ends when the voice falls back
+        into fluctuating noise such as babble (in a quiet room that would cut the quiet ends
+        of words)."""
+        if self._state is State.SPEECH and m.starts:
+            self._peak = max(self._peak, m.energy)
+        keep = m.floor + self.tuning.continue_db
+        if m.noisy:
+            keep = max(keep, self._peak - self.tuning.peak_drop_db)
+        return m.audible and m.energy > keep
+
+    def _speech(self, index: int, m: Measure, continues: bool) -> Heard | None:
+        """A frame in an utterance. An engine that peeks (Whisper: it decodes when the
+        silence begins rather than at the end) hears the first `peek_after` of the silence,
+        the word's quiet tail, and then nothing more until the speech goes on: so at the end
+        it has heard exactly what it peeked at, and its early result stands."""
         silent = index - self._last_speech  # frames since the last speech frame
+        peeks = self.engine.peeks
         if continues:
             self._early = None
             for held in self._held:
                 self._feed(*held)
             self._held.clear()
-            self._feed(mic, heard_audio)
+            self._feed(m.raw, m.suppressed)
             self._last_speech = index
-        elif self._peek is None or silent <= self.peek_after:
-            self._feed(mic, heard_audio)
-            if self._peek is not None and silent == self.peek_after and self.pipeline is None:
-                self._early = self._peek()
+        elif not peeks or silent <= self.peek_after:
+            self._feed(m.raw, m.suppressed)
+            if peeks and silent == self.peek_after and self.pipeline is None:
+                self._early = self.engine.peek()
         else:
-            self._held.append((mic, heard_audio))
+            self._held.append((m.raw, m.suppressed))
             # a file peeks only now, when the answer is needed: nothing was fed since
             # `peek_after`, so it is the same look, skipped when the speech goes on
             if silent == self.early_frames and self.pipeline is not None:
-                self._early = self._peek()
+                self._early = self.engine.peek()
             # a whole phrase that no longer phrase begins with ("pause", not "go" of "go
             # back") ends its utterance sooner: nothing said after it could change it
             if silent == self.early_frames and self._final(self._early):
                 return self._finish()
-        self._under_echo = self._under_echo or echoing
+        self._under_echo = self._under_echo or m.echoing
         # the speech itself is measured, not the silence after it that ends the utterance
         if self._last_speech - self._start + 1 > self.max_frames:
             if self.pipeline is not None:  # its result would be thrown away
                 self.pipeline.drop()
             else:
-                self.engine.end_utterance()
+                self.engine.end_utterance(over_speech=self._under_echo)
             self._reject(self._start, index + 1, "too long")
-            self._state = "overlong"
+            self._state = State.OVERLONG
             return None
         if index - self._last_speech >= self.hangover_frames:
             return self._finish()
@@ -413,58 +444,48 @@ class Listener:
             p.startswith(text + " ") for p in self.vocabulary.phrases
         )
 
-    def _begin(self, index: int) -> None:
+    def _begin(self, index: int, m: Measure) -> None:
         onset = len(self._onset) - 1 - next(i for i, s in enumerate(self._onset) if s)
         self._start = index - onset
         self._last_speech = index
-        self._under_echo = self._echo is not None and self._echo.active
+        self._under_echo = m.echoing
         self._peak = SILENT_DB
-        self._state = "speech"
+        self._state = State.SPEECH
         self._voice_frames = sum(self._voice)
         self._voice.clear()
         self._held.clear()
         self._early = None
-        # the engine hears the noise-suppressed signal only in noise: in a quiet room
-        # suppression costs recall (measured: 26/30 -> 19/30 clean with PocketSphinx).
-        # An engine that says it hears better without (Whisper learnt from noisy speech)
-        # always gets the echo-cancelled signal before suppression; the endpointer still
-        # goes by the suppressed one.
-        self._noisy = self._raw_floor.level > self.suppress_above_db
-        self._use_clean = self._noisy and not self.engine_hears_raw
+        # the engine is offered the noise-suppressed signal only in noise: in a quiet room
+        # suppression costs recall (measured: 26/30 -> 19/30 clean with PocketSphinx)
+        self._noisy = m.noisy
         self.engine.start_utterance()
-        for raw, heard in self._preroll:
-            self._feed(raw, heard)
+        for raw, suppressed in self._preroll:
+            self._feed(raw, suppressed)
         self._preroll.clear()
 
     def _feed(self, raw: np.ndarray, suppressed: np.ndarray) -> None:
-        """One frame of the utterance to the engine: the noise-suppressed one in noise,
-        unless the engine hears raw audio; an engine with a second opinion (Whisper and the
-        trained ear) gives it what an engine that does not hear raw audio is given (measured:
-        fed the raw signal in noise, the ear took 3 more of 160 other real words at 10 dB)."""
-        audio = suppressed if self._use_clean else raw
-        if self._second_hears_clean:
-            self.engine.feed(audio, second=suppressed if self._noisy else raw)  # type: ignore[call-arg]
-        else:
-            self.engine.feed(audio)
+        """One frame of the utterance to the engine (`Engine.feed_frame`): echo cancelled,
+        and that or the noise-suppressed one."""
+        self.engine.feed_frame(raw, suppressed if self._noisy else raw)
+
+    # ----------------------------------------------------------------------- decisions
 
     def _finish(self) -> Heard | None:
-        self._state = "idle"
+        self._state = State.IDLE
         self._peak = SILENT_DB
         self._onset.clear()
         start, end = self._start, self._last_speech + 1
-        if self._tells_over_speech:  # an engine that decides otherwise over the echo
-            self.engine.over_speech = self._under_echo  # type: ignore[attr-defined]
         # over the assistant's voice only the loud middle of a word stands above the echo
         # left over (a fan's noise on top): "stop" kept 80-100 ms of its 400 (measured), and
         # the engine hears the whole word anyway, with the preroll and the hangover
         shortest = self.min_frames_under_echo if self._under_echo else self.min_frames
         if self.pipeline is not None:
-            self._pending.append((self.pipeline.submit(), start, end, shortest, None))
+            self._pending.append((self.pipeline.submit(over_speech=self._under_echo),
+                                  start, end, shortest, None))
             return None
-        recognition = self.engine.end_utterance()
+        recognition = self.engine.end_utterance(over_speech=self._under_echo)
         # what the engine wrote, also when it took no command (Whisper says), for --verbose
-        text = str(getattr(self.engine, "heard_text", ""))
-        return self._conclude(recognition, text, start, end, shortest)
+        return self._conclude(recognition, self.engine.heard_text, start, end, shortest)
 
     def _conclude_pending(self, *, wait: bool) -> list[Heard]:
         """The outcomes of utterances handed to the pipeline, in order: those ready (all of
@@ -488,33 +509,21 @@ class Listener:
     def _conclude(self, recognition: Recognition | None, text: str, start: int, end: int,
                   shortest: int) -> Heard | None:
         """The command in an utterance from frame `start` to `end`, or None (rejected)."""
-        if recognition is not None:
-            text = recognition.text
+        text = text if recognition is None else recognition.text
+        intent = None if recognition is None else self.vocabulary.parse(text)
         if end - start < shortest:
-            self._tell_rejected(start, end, "too short", text)
-            return None
-        if recognition is None:
-            self._tell_rejected(start, end, "not a command", text)
-            return None
-        intent = self.vocabulary.parse(recognition.text)
-        if intent is None:
-            self._tell_rejected(start, end, "not a command", recognition.text)
-            return None
-        if self._expected is not None and intent.command not in self._expected:
-            self._tell_rejected(start, end, "not expected now", recognition.text)
-            return None
-        own = self._own_words(recognition.text, start, end)
-        if own is not None:
-            self._tell_rejected(start, end, f"its own voice (it was saying {own!r})",
-                                recognition.text)
-            return None
-        return Heard(
-            intent=intent,
-            text=recognition.text,
-            confidence=recognition.confidence,
-            start=round(start * FRAME_S, 3),
-            end=round(end * FRAME_S, 3),
-        )
+            reason = "too short"
+        elif recognition is None or intent is None:
+            reason = "not a command"
+        elif self._expected is not None and intent.command not in self._expected:
+            reason = "not expected now"
+        elif (own := self._own_words(text, start, end)) is not None:
+            reason = f"its own voice (it was saying {own!r})"
+        else:
+            return Heard(intent=intent, text=text, confidence=recognition.confidence,
+                         start=_seconds(start), end=_seconds(end))
+        self._tell(Rejected(_seconds(start), _seconds(end), reason, text))
+        return None
 
     def _own_words(self, text: str, start: int, end: int) -> str | None:
         """What the assistant was saying that the command `text`, heard from frame `start`
@@ -524,23 +533,19 @@ class Listener:
         machine the estimate lagged a delay that moved, and its own "Go!" was taken."""
         if self._said is None or self._voice_frames >= self.VOICE_FRAMES:
             return None
-        delay = None if self._echo is None else self._echo.delay.seconds
+        delay = self.echo_delay
         longest = max(self.LONGEST_ECHO, delay or 0.0)
         a, b = start * FRAME_S - longest - self.OWN_WORDS_BEFORE, end * FRAME_S
         heard = words(text)
         return next((t for t in self._said(a, b) if share_a_word(heard, words(t))), None)
 
-    def _reject(self, start: int, end: int, reason: str, text: str = "") -> None:
+    def _reject(self, start: int, end: int, reason: str) -> None:
         """Segmentation's rejection: after the outcomes of utterances still pending."""
-        item = Rejected(round(start * FRAME_S, 3), round(end * FRAME_S, 3), reason, text)
+        item = Rejected(_seconds(start), _seconds(end), reason)
         if self._pending:
             self._pending.append((None, start, end, 0, item))
         else:
             self._tell(item)
-
-    def _tell_rejected(self, start: int, end: int, reason: str, text: str = "") -> None:
-        """The decision's rejection of the utterance being concluded."""
-        self._tell(Rejected(round(start * FRAME_S, 3), round(end * FRAME_S, 3), reason, text))
 
     def _tell(self, item: Rejected) -> None:
         self.rejected.append(item)

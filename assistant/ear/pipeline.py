@@ -27,31 +27,31 @@ from __future__ import annotations
 import multiprocessing
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
-from typing import Any
 
 from assistant.commands import Vocabulary
-from assistant.ear.engines import Recognition
+from assistant.ear.engines import Engine, Recognition, create
+from assistant.ear.engines.whisper import Utterance, WhisperEngine
 
-_engine: Any = None  # the worker process's engine
+_engine: WhisperEngine | None = None  # the worker process's engine
 
 
 def _start(name: str, vocabulary: Vocabulary, model: Path | None) -> None:
     global _engine
-    from assistant.ear import engines
+    engine = create(name, vocabulary, model)
+    assert isinstance(engine, WhisperEngine)
+    _engine = engine
 
-    _engine = engines.create(name, vocabulary, model)
 
-
-def _decide(utterance: Any, second: Recognition | None) -> tuple[Recognition | None, str]:
-    result: tuple[Recognition | None, str] = _engine.decide_handed(utterance, second)
-    return result
+def _decide(utterance: Utterance, second: Recognition | None) -> tuple[Recognition | None, str]:
+    assert _engine is not None
+    return _engine.decide_handed(utterance, second)
 
 
 class WhisperPipeline:
     """The `Listener.pipeline` for an engine that can hand utterances over (see the
     module's doc), built from the same `name`, `vocabulary` and `model` as `engine`."""
 
-    def __init__(self, engine: Any, name: str, vocabulary: Vocabulary,
+    def __init__(self, engine: WhisperEngine, name: str, vocabulary: Vocabulary,
                  model: Path | None) -> None:
         self.engine = engine
         # spawned, not forked: this process already runs the model's and the ear's threads
@@ -61,13 +61,14 @@ class WhisperPipeline:
         )
 
     @staticmethod
-    def fits(engine: object) -> bool:
-        return all(callable(getattr(engine, m, None)) for m in ("hand_over", "decide_handed"))
+    def fits(engine: Engine) -> bool:
+        return isinstance(engine, WhisperEngine)
 
-    def submit(self) -> Future[tuple[Recognition | None, str]]:
-        second = getattr(self.engine, "second", None)
+    def submit(self, *, over_speech: bool) -> Future[tuple[Recognition | None, str]]:
+        second = self.engine.second
         answer = second.end_utterance() if second is not None else None
-        return self._worker.submit(_decide, self.engine.hand_over(), answer)
+        return self._worker.submit(_decide, self.engine.hand_over(over_speech=over_speech),
+                                   answer)
 
     def drop(self) -> None:
         self.engine.hand_over()

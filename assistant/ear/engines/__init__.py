@@ -6,9 +6,10 @@ only the engine that needs it (with a clear DeviceError)."""
 from __future__ import annotations
 
 import importlib
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
@@ -26,29 +27,53 @@ class Recognition:
     confidence: float
 
 
-class Engine(Protocol):
-    """A small-vocabulary recognizer fed one utterance at a time, in chunks as it arrives.
+class Engine(ABC):
+    """A small-vocabulary recognizer fed one utterance at a time, in chunks as it arrives;
+    the one interface the listener reaches its engine through.
 
     Audio is float32 mono at 16 kHz in -1..1. The listener calls `start_utterance`, then
     `feed` for each chunk of the utterance (including a little audio before its start),
     then `end_utterance`, which returns the phrase or None when the utterance is rejected
-    (not a command, not speech, or not confident).
+    (not a command, not speech, or not confident). The rest has defaults, for an engine that
+    does no more than that; Whisper overrides them all."""
 
-    Two methods are optional: `expect(phrases | None)` narrows what the engine listens for
-    to the phrases that make sense now, and `peek() -> Recognition | None` decodes what has
-    been fed so far (called when the utterance's silence begins; when nothing more is fed,
-    `end_utterance` then answers at once). Whisper has both, and says `hears_raw = True`:
-    it is given the echo-cancelled signal before noise suppression, also in noise, and
-    keeps in `heard_text` what it wrote for the last utterance, also when it took no command
-    (`--verbose` shows it)."""
+    name: str = "engine"
+    #: given the echo-cancelled signal before noise suppression, also in noise (Whisper
+    #: learnt from noisy speech); otherwise the noise-suppressed one in noise
+    hears_raw: bool = False
+    #: `peek` can decode what has been fed so far (see `peek`)
+    peeks: bool = False
+    #: what the engine wrote for the last utterance, also when it took no command
+    #: (`--verbose` shows it)
+    heard_text: str = ""
 
-    name: str
+    def expect(self, phrases: Iterable[str] | None) -> None:  # noqa: B027 (a default)
+        """Listen only for these phrases from now on (None: all of them); by default the
+        engine hears its whole vocabulary and the listener rejects the rest."""
 
+    @abstractmethod
     def start_utterance(self) -> None: ...
 
+    @abstractmethod
     def feed(self, audio: np.ndarray) -> None: ...
 
-    def end_utterance(self) -> Recognition | None: ...
+    def feed_frame(self, raw: np.ndarray, clean: np.ndarray) -> None:
+        """How the listener feeds an utterance: `raw` is the echo-cancelled signal, `clean`
+        the noise-suppressed one in noise (else `raw` too). The engine is fed `clean`
+        unless it `hears_raw`: the endpointer still goes by the suppressed signal."""
+        self.feed(raw if self.hears_raw else clean)
+
+    def peek(self) -> Recognition | None:
+        """With `peeks`: the command in what has been fed so far, decoded when the
+        utterance's silence begins (when nothing more is fed, `end_utterance` then answers
+        at once). By default there is no early look."""
+        return None
+
+    @abstractmethod
+    def end_utterance(self, *, over_speech: bool = False) -> Recognition | None:
+        """The phrase of the utterance fed since `start_utterance`, or None; `over_speech`:
+        it was said while the assistant spoke (an engine may decide otherwise over the
+        echo)."""
 
 
 #: engine name -> "module:factory"; a factory takes (vocabulary, model_path) -> Engine.

@@ -23,14 +23,14 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import threadpoolctl
 
 from assistant.commands import Vocabulary
-from assistant.ear.engines import Recognition
+from assistant.ear.engines import Engine, Recognition
 from assistant.ear.features import EMB_DIM, SAMPLE_RATE, Features, silence_embedding
 from assistant.errors import DeviceError
 
@@ -45,7 +45,7 @@ def unfold(z: np.ndarray, k: int) -> np.ndarray:
     return np.concatenate([z[:, i : i + t] for i in range(k)], axis=2)
 
 
-@dataclass
+@dataclass(frozen=True)
 class EarModel:
     """Weights of the classifier: normalisation, two hidden ReLU layers, a softmax head."""
 
@@ -54,24 +54,18 @@ class EarModel:
     mean: np.ndarray
     std: np.ndarray
     layers: list[tuple[np.ndarray, np.ndarray]]  # (W, b) per layer, the last is the head
-    threshold: float = 0.5
-    margin: float = 0.1
-    tail: int = 3
-    kernel: int = 0
-    meta: dict[str, object] = field(default_factory=dict)
+    threshold: float
+    margin: float
+    tail: int
+    kernel: int
 
     def hidden(self, x: np.ndarray) -> np.ndarray:
-        """The last hidden layer for windows x (n, window, 96).
-
-        With `kernel` k, the first layer looks at every k consecutive frames of the window
-        and keeps the maximum of each unit over the window (so a word counts wherever it
-        sits in the window); with kernel 0 it looks at the whole window flattened."""
+        """The last hidden layer for windows x (n, window, 96). The first layer looks at
+        every `kernel` consecutive frames of the window and keeps the maximum of each unit
+        over the window (so a word counts wherever it sits in the window)."""
         z = (x - self.mean) / self.std
         w0, b0 = self.layers[0]
-        if self.kernel:
-            h = np.maximum(unfold(z, self.kernel) @ w0 + b0, 0.0).max(axis=1)
-        else:
-            h = np.maximum(z.reshape(len(x), -1) @ w0 + b0, 0.0)
+        h = np.maximum(unfold(z, self.kernel) @ w0 + b0, 0.0).max(axis=1)
         for w, b in self.layers[1:-1]:
             h = np.maximum(h @ w + b, 0.0)
         return h
@@ -127,12 +121,11 @@ class EarModel:
             threshold=float(config["threshold"]),
             margin=float(config["margin"]),
             tail=int(config["tail"]),
-            kernel=int(config.get("kernel", 0)),
-            meta=dict(config.get("meta", {})),
+            kernel=int(config["kernel"]),
         )
 
 
-class NeuralEngine:
+class NeuralEngine(Engine):
     """The Engine protocol over `EarModel`, computing posteriors as frames arrive."""
 
     name = "neural"
@@ -169,19 +162,7 @@ class NeuralEngine:
         for p in self.model.posteriors(windows):
             self._posteriors.append(p)
 
-    @property
-    def classes(self) -> list[str]:
-        return self.model.classes
-
-    def probabilities(self) -> np.ndarray:
-        """The utterance so far: the mean posteriors of its last frames, one per class of
-        `model.classes` (all zero before the first frame)."""
-        if not self._posteriors:
-            return np.zeros(len(self.model.classes), np.float32)
-        out: np.ndarray = np.mean(self._posteriors, axis=0)
-        return out
-
-    def end_utterance(self) -> Recognition | None:
+    def end_utterance(self, *, over_speech: bool = False) -> Recognition | None:
         if self._samples > self._max_samples:
             return None  # commands are short: a long utterance is conversation
         decision = self.model.decide(np.array(self._posteriors))

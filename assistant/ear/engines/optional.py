@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from assistant.commands import Vocabulary
-from assistant.ear.engines import SAMPLE_RATE, Recognition
+from assistant.ear.engines import SAMPLE_RATE, Engine, Recognition
 from assistant.errors import DeviceError
 
 
@@ -34,7 +34,7 @@ def _require(package: str, engine: str, model_path: Path | None, model_hint: str
     return Path(model_path)
 
 
-class _Buffered:
+class _Buffered(Engine):
     """Buffers one utterance; subclasses turn its AudioData into free text."""
 
     name = "buffered"
@@ -49,7 +49,7 @@ class _Buffered:
     def feed(self, audio: np.ndarray) -> None:
         self._chunks.append(np.asarray(audio, np.float32).copy())
 
-    def end_utterance(self) -> Recognition | None:
+    def end_utterance(self, *, over_speech: bool = False) -> Recognition | None:
         import speech_recognition as sr
 
         if not self._chunks:

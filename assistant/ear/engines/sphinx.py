@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.commands import Vocabulary
-from assistant.ear.engines import SAMPLE_RATE, Recognition
+from assistant.ear.engines import SAMPLE_RATE, Engine, Recognition
 from assistant.errors import DeviceError
 
 #: Ordinary words competing with the phrases. Words that sound like a phrase word (to, two,
@@ -92,8 +92,8 @@ def _model_files(model_path: Path | None) -> tuple[str, str]:
     return str(folder), str(dicts[0] if dicts else bundled / "cmudict-en-us.dict")
 
 
-class SphinxEngine:
-    """The Engine protocol over one PocketSphinx decoder with a phrase-or-garbage grammar."""
+class SphinxEngine(Engine):
+    """The Engine interface over one PocketSphinx decoder with a phrase-or-garbage grammar."""
 
     name = "pocketsphinx"
 
@@ -177,7 +177,7 @@ class SphinxEngine:
             self._decoder.process_raw(pcm[i : i + CHUNK].tobytes())
         self._pending = pcm[whole:]
 
-    def end_utterance(self) -> Recognition | None:
+    def end_utterance(self, *, over_speech: bool = False) -> Recognition | None:
         if not self._active:
             return None
         if len(self._pending):

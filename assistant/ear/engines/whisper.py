@@ -248,12 +248,13 @@ class Utterance:
     phrases: tuple[str, ...] | None  # expected now (None: all)
 
 
-class WhisperEngine:
+class WhisperEngine(Engine):
     """Whisper as a small-vocabulary recognizer; see the module's doc."""
 
     name = "whisper"
     #: the listener gives it the signal before noise suppression (see the recognition bench)
     hears_raw = True
+    peeks = True
 
     def __init__(
         self,
@@ -299,10 +300,13 @@ class WhisperEngine:
         self._start = [*self._tokenizer.sot_sequence, self._tokenizer.no_timestamps]
         self._chunks: list[np.ndarray] = []
         self._peeked: tuple[int, Quick] | None = None
-        #: set by the listener before `end_utterance`: said while the assistant spoke
+        #: the utterance being decided was said while the assistant spoke (`end_utterance`)
         self.over_speech = False
         self._pause_words = frozenset(vocabulary.phrases_for(Command.PAUSE))
         self._pause_prompt = self._prompt_for(sorted(self._pause_words))
+        #: a second Whisper model whose full look runs beside this one's, on another core
+        #: (CTranslate2 releases the GIL), when the quick look does not settle an utterance
+        self.partner = partner
         self._expected: frozenset[str] | None = None
         self._phrases: list[str] = []
         self._prompt: list[int] = []
@@ -311,11 +315,6 @@ class WhisperEngine:
         self.second = second
         #: what Whisper wrote for the last utterance, taken or not (for `--verbose`)
         self.heard_text = ""
-        #: a second Whisper model whose full look runs beside this one's, on another core
-        #: (CTranslate2 releases the GIL), when the quick look does not settle an utterance
-        self.partner = partner
-        if partner is not None:
-            partner.expect(None)
         self._pool: ThreadPoolExecutor | None = None
         #: the learned decision (`decision`) on the full look of this model and the
         #: partner's (or of this model alone when it has no partner); None: the margin
@@ -335,9 +334,8 @@ class WhisperEngine:
         self._expected = None if phrases is None else frozenset(chosen)
         self._phrases = chosen
         self._prompt = self._prompt_for(chosen)
-        partner = getattr(self, "partner", None)
-        if partner is not None:
-            partner.expect(phrases)
+        if self.partner is not None:
+            self.partner.expect(phrases)
 
     def _prompt_for(self, phrases: list[str]) -> list[int]:
         text = ", ".join(p.capitalize() for p in phrases) + "."
@@ -349,11 +347,17 @@ class WhisperEngine:
         if self.second is not None:
             self.second.start_utterance()
 
-    def feed(self, audio: np.ndarray, second: np.ndarray | None = None) -> None:
-        """Audio for Whisper, and for the second opinion `second` (default: the same)."""
-        self._chunks.append(np.asarray(audio, np.float32).copy())
+    def feed(self, audio: np.ndarray) -> None:
+        """Audio for Whisper and for the second opinion."""
+        self.feed_frame(audio, audio)
+
+    def feed_frame(self, raw: np.ndarray, clean: np.ndarray) -> None:
+        """Whisper hears `raw`; the second opinion what an engine that does not hear raw
+        audio is given (measured: fed the raw signal in noise, the ear took 3 more of 160
+        other real words at 10 dB)."""
+        self._chunks.append(np.asarray(raw, np.float32).copy())
         if self.second is not None:
-            self.second.feed(audio if second is None else second)
+            self.second.feed(clean)
 
     def peek(self) -> Recognition | None:
         """The quick look at what has been fed so far: the command when it settles the
@@ -365,7 +369,8 @@ class WhisperEngine:
         self._peeked = (len(self._chunks), quick)
         return self._quick_answer(quick)
 
-    def end_utterance(self) -> Recognition | None:
+    def end_utterance(self, *, over_speech: bool = False) -> Recognition | None:
+        self.over_speech = over_speech
         chunks, peeked = self._chunks, self._peeked
         self._chunks, self._peeked = [], None
         self.heard_text = ""
@@ -381,12 +386,12 @@ class WhisperEngine:
 
     # ------------------------------------------------------------------ decided elsewhere
 
-    def hand_over(self) -> Utterance:
+    def hand_over(self, *, over_speech: bool = False) -> Utterance:
         """The utterance fed so far, with all `end_utterance` needs to decide it (picklable,
         for another process: `assistant.ear.pipeline`); the engine is then ready for the
         next one, as after `end_utterance`."""
         utterance = Utterance(
-            tuple(self._chunks), self._peeked, self.over_speech,
+            tuple(self._chunks), self._peeked, over_speech,
             None if self._expected is None else tuple(self._phrases),
         )
         self._chunks, self._peeked = [], None
@@ -397,11 +402,10 @@ class WhisperEngine:
         """`end_utterance` of an utterance another engine handed over (`hand_over`), where
         the second opinion, fed there, answered `second`; and `heard_text`."""
         self.expect(utterance.phrases)
-        self.over_speech = utterance.over_speech
         self._chunks, self._peeked = list(utterance.chunks), utterance.peeked
         own, self.second = self.second, None
         try:
-            heard = self.end_utterance()
+            heard = self.end_utterance(over_speech=utterance.over_speech)
         finally:
             self.second = own
         return (heard if heard is not None else second), self.heard_text

@@ -16,6 +16,9 @@ The coefficients live in `assistant/ear/models/whisper_decision.json`, fitted by
 `python -m bench.fit_decision` on real voices (../shared/data/real_tune: 62 speakers,
 clean and in its real noises at 10 and 5 dB) and on synthetic voices for the phrases real
 sets lack; never on ../shared/data/speech_commands, which only evaluates.
+
+What the decision reads (`Quick`, `Hearing`) is defined here, so the engine imports its
+decision and never the other way round.
 """
 
 from __future__ import annotations
@@ -28,7 +31,39 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.ear.engines.whisper import Hearing
+
+@dataclass(frozen=True)
+class Quick:
+    """The quick look: the plain decode in the short window."""
+
+    text: str  # canonical
+    score: float  # CTranslate2's score of the decode (mean log-probability per token)
+
+
+@dataclass(frozen=True)
+class Hearing:
+    """What Whisper made of one utterance, before the decision (for the bench and tuning).
+    `quick` is always there; the rest only when the full look was taken.
+
+    Candidate scores are mean log-probabilities per token of a text given the audio in the
+    full window, with no prompt."""
+
+    quick: Quick
+    full: bool = False
+    prompted: str = ""  # canonical text with the prompt
+    plain: str = ""  # canonical text with no prompt
+    prompted_score: float = float("nan")  # the prompted decode's own score
+    plain_score: float = float("nan")  # the plain text scored like the candidates
+    candidates: tuple[tuple[str, float], ...] = ()  # vocabulary phrases and their scores
+    seconds: float = 0.0  # how long the audio heard was
+    other: Hearing | None = None  # the partner model's full look (see `WhisperEngine`)
+
+    @property
+    def best(self) -> tuple[str, float] | None:
+        """The candidate phrase that scores highest, with its score."""
+        return max(self.candidates, key=lambda c: c[1]) if self.candidates else None
+
+
 
 RULES_FILE = Path(__file__).resolve().parents[1] / "models" / "whisper_decision.json"
 #: a score for a candidate a model did not score (it pointed elsewhere)

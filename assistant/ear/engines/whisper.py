@@ -49,6 +49,7 @@ import numpy as np
 
 from assistant.commands import NUMBER_WORDS, Command, Vocabulary, normalize
 from assistant.ear.engines import SAMPLE_RATE, Engine, Recognition
+from assistant.ear.engines.decision import Hearing, Quick
 from assistant.errors import DeviceError
 
 if TYPE_CHECKING:
@@ -204,38 +205,6 @@ def check_model_folder(folder: Path) -> Path:
     if not (folder / "tokenizer.json").is_file():
         raise DeviceError(f"--model {folder}: no tokenizer.json beside the model")
     return folder
-
-
-@dataclass(frozen=True)
-class Quick:
-    """The quick look: the plain decode in the short window."""
-
-    text: str  # canonical
-    score: float  # CTranslate2's score of the decode (mean log-probability per token)
-
-
-@dataclass(frozen=True)
-class Hearing:
-    """What Whisper made of one utterance, before the decision (for the bench and tuning).
-    `quick` is always there; the rest only when the full look was taken.
-
-    Candidate scores are mean log-probabilities per token of a text given the audio in the
-    full window, with no prompt."""
-
-    quick: Quick
-    full: bool = False
-    prompted: str = ""  # canonical text with the prompt
-    plain: str = ""  # canonical text with no prompt
-    prompted_score: float = float("nan")  # the prompted decode's own score
-    plain_score: float = float("nan")  # the plain text scored like the candidates
-    candidates: tuple[tuple[str, float], ...] = ()  # vocabulary phrases and their scores
-    seconds: float = 0.0  # how long the audio heard was
-    other: Hearing | None = None  # the partner model's full look (see `WhisperEngine`)
-
-    @property
-    def best(self) -> tuple[str, float] | None:
-        """The candidate phrase that scores highest, with its score."""
-        return max(self.candidates, key=lambda c: c[1]) if self.candidates else None
 
 
 @dataclass(frozen=True)

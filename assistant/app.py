@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -328,18 +329,13 @@ class JournalSink:
             self.journal.record(record)
         self._held = []
 
-    def session_options(self, pause_limit: float) -> SessionOptions:
-        if self.offer is None:
-            return SessionOptions(pause_limit=pause_limit)
-        return SessionOptions(pause_limit=pause_limit,
-                              offer_resume=(self.offer.exercise_index, self.offer.set))
-
 
 def session_options(journal: JournalSink | None, pause_limit: float) -> SessionOptions:
     """Options for a new session: with a journal, the offer to resume an interrupted one."""
-    if journal is None:
+    offer = journal.offer if journal is not None else None
+    if offer is None:
         return SessionOptions(pause_limit=pause_limit)
-    return journal.session_options(pause_limit)
+    return SessionOptions(pause_limit=pause_limit, offer_resume=(offer.exercise_index, offer.set))
 
 
 @contextmanager
@@ -375,9 +371,8 @@ def open_journal(enabled: bool, routine: Routine, without: str = ""
 
 @dataclass(frozen=True)
 class Wiring:
-    """What either driver runs: the plan, the session, and where its effects go."""
+    """What either driver runs: the session, and where its effects go."""
 
-    plan: Plan
     session: Session
     sinks: tuple[EffectSink, ...]
 
@@ -386,17 +381,15 @@ class Wiring:
 
 
 @contextmanager
-def wire(routine: Routine, settings: Settings, voice: Voice, *, speaker: Speaker | None,
-         events: Path | None, journal: bool, without: str,
+def wire(routine: Routine, settings: Settings, plan: Plan, timer: SpeechTimer, *,
+         speaker: Speaker | None, events: Path | None, journal: bool, without: str,
          sinks: Sequence[EffectSink] = ()) -> Iterator[Wiring]:
-    """The session of `routine` timed by `voice`, with its effects going to `sinks`, the
-    speaker, the event log and the journal (`without` says how to run without one that
-    cannot be opened): the wiring `run_simulation` and `live.run_live` share."""
-    plan = plan_for(routine, voice.timer())
+    """The session of `plan`, with its effects going to `sinks`, the speaker, the event log
+    and the journal (`without` says how to run without one that cannot be opened): the
+    wiring `run_simulation` and `live.run_live` share."""
     with ExitStack() as stack:
         journal_sink = stack.enter_context(open_journal(journal, routine, without))
-        session = Session(plan, voice.timer(),
-                          session_options(journal_sink, settings.pause_limit))
+        session = Session(plan, timer, session_options(journal_sink, settings.pause_limit))
         out = list(sinks)
         if speaker is not None:
             out.append(speaker_sink(speaker))
@@ -406,16 +399,17 @@ def wire(routine: Routine, settings: Settings, voice: Voice, *, speaker: Speaker
             out.append(log)
         if journal_sink:
             out.append(journal_sink)
-        yield Wiring(plan, session, tuple(out))
+        yield Wiring(session, tuple(out))
 
 
 def run_simulation(request: SimulationRequest, echo_line: EffectSink | None = None,
                    on_rejected: Callable[[Rejected], None] | None = None,
                    tell: Callable[[str], None] | None = None,
-                   progress: Callable[[int, int], None] | None = None) -> SimulationResult:
+                   progress: Callable[[int, int], None] | None = None,
+                   follow: Callable[[float, float], None] | None = None) -> SimulationResult:
     """The whole session on a virtual clock (DESIGN §6 `start --simulate`). `tell` gets a
     line about the voice (another speaks than asked for); `progress` follows the rendering
-    of what a slow voice has not said before."""
+    of what a slow voice has not said before, `follow(t, total)` the session's time."""
     routine, settings = request.routine, request.settings
     need_voice = request.speaker_file is not None or request.echo is not None
     writable_or_fail(request.speaker_file)  # written last: check it first
@@ -429,8 +423,12 @@ def run_simulation(request: SimulationRequest, echo_line: EffectSink | None = No
 
         playlist, ducking = open_music(settings, tell, seed=0)  # the same mix each run
         speaker = TimelineSpeaker(voice.synth, music=playlist, ducking=ducking)
-    with wire(routine, settings, voice, speaker=speaker, events=request.events,
-              journal=request.journal, sinks=[echo_line] if echo_line else [],
+    plan = plan_for(routine, voice.timer())
+    sinks: list[EffectSink] = [echo_line] if echo_line else []
+    if follow:
+        sinks.append(partial(_follow, follow, plan.total))
+    with wire(routine, settings, plan, voice.timer(), speaker=speaker, events=request.events,
+              journal=request.journal, sinks=sinks,
               without="leave out --journal to simulate without recording it") as wiring:
         mic = listener = None
         if request.mic_file is not None:
@@ -450,7 +448,14 @@ def run_simulation(request: SimulationRequest, echo_line: EffectSink | None = No
         for warning in playlist.warnings if playlist is not None else ():
             if tell:
                 tell(warning)  # a file that would not decode was skipped
+    if follow:
+        follow(plan.total, plan.total)
     return SimulationResult(length, bool(wiring.session.completed))
+
+
+def _follow(follow: Callable[[float, float], None], total: float, effect: Effect) -> None:
+    if isinstance(effect, Say):
+        follow(effect.t, total)
 
 
 def open_music(settings: Settings, tell: Callable[[str], None] | None = None,
@@ -487,29 +492,6 @@ def render_routine(routine: Routine, settings: Settings, out: Path,
                    tell: Callable[[str], None] | None = None) -> float:
     """The whole session as audio, as if nobody said anything; returns its length.
     `progress(done, total)` follows the voice's rendering, then the session's time."""
-    from assistant.voice.player import TimelineSpeaker
-
-    writable_or_fail(out)
-    voice = Voice(settings, routine, required=True)
-    if voice.note and tell:
-        tell(voice.note)
-    voice.prepare(routine, progress)
-    plan = plan_for(routine, voice.timer())
-    session = Session(plan, voice.timer())
-    playlist, ducking = open_music(settings, tell, seed=0)
-    speaker = TimelineSpeaker(voice.synth, music=playlist, ducking=ducking)
-    total = plan.total
-    sinks: list[EffectSink] = [speaker_sink(speaker)]
-    if progress:
-        def report(effect: Effect) -> None:
-            if isinstance(effect, Say):
-                progress(effect.t, total)
-        sinks.append(report)
-    length = simulate(session, sinks)
-    speaker.write_wav(str(out), length)
-    for warning in playlist.warnings if playlist is not None else ():
-        if tell:
-            tell(warning)
-    if progress:
-        progress(total, total)
-    return length
+    request = SimulationRequest(routine, settings, speaker_file=out, listen=False,
+                                journal=False)
+    return run_simulation(request, tell=tell, progress=progress, follow=progress).length

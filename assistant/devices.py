@@ -41,6 +41,8 @@ device's timestamps are a few milliseconds off (the canceller cannot cancel an e
 comes before its reference)."""
 
 
+STALL = 2.5  # s without a sign of life from a device: it went away
+RETRY = 1.0  # s between tries to open a device that went away
 ALIGN_JUMP = 0.002  # s: the loudspeaker's timing against the microphone stepped by more
 AGREE = 3  # microphone blocks in a row that must agree on it
 
@@ -105,8 +107,8 @@ class Reconnecting(Generic[D]):
 
     def __init__(self, open_device: Callable[[], D], close: Callable[[D], None], clock: Clock,
                  *, alive: Callable[[D], bool], last_sign: Clock,
-                 ready: Callable[[D], bool] | None = None, stall: float = 2.5,
-                 retry: float = 1.0) -> None:
+                 ready: Callable[[D], bool] | None = None, stall: float = STALL,
+                 retry: float = RETRY) -> None:
         self._open, self._close, self._clock = open_device, close, clock
         self._alive, self._last_sign, self._ready = alive, last_sign, ready
         self.stall, self.retry = stall, retry
@@ -220,9 +222,6 @@ class Microphone:
     STALL seconds), `check()` closes it and tries to open it again every RETRY seconds
     (on the `wall` clock)."""
 
-    STALL = 2.5
-    RETRY = 1.0
-
     def __init__(self, make_listener: Callable[[], HearingListener], events: queue.Queue[Any],
                  device: int | str | None, speaker: EchoSource | None = None,
                  clock: Clock | None = None, wall: Clock = time.monotonic) -> None:
@@ -241,8 +240,7 @@ class Microphone:
         self._finished = False
         self._heard_at = wall()
         self._link: Reconnecting[Any] = Reconnecting(
-            self._open, _abort, wall, alive=self._running, last_sign=lambda: self._heard_at,
-            stall=self.STALL, retry=self.RETRY)
+            self._open, _abort, wall, alive=self._running, last_sign=lambda: self._heard_at)
         self._link.connect()
         self._worker = threading.Thread(target=self._work, name="listener", daemon=True)
         self._worker.start()
@@ -391,15 +389,11 @@ class Loudspeaker:
     taken once its clock runs (streams can stall for a second or two after opening), from
     the session time of that moment, so the session clock never stops or jumps back."""
 
-    STALL = 2.5
-    RETRY = 1.0
-
     def __init__(self, open_speaker: Callable[[], LiveSpeaker], wall: Clock = time.monotonic
                  ) -> None:
         self._wall = wall
-        self._link = Reconnecting(open_speaker, _close, wall, alive=_alive,
-                                  last_sign=self._advanced_at, ready=_started,
-                                  stall=self.STALL, retry=self.RETRY)
+        self._link = Reconnecting(open_speaker, _close, wall, alive=lambda s: s.alive,
+                                  last_sign=self._advanced_at, ready=lambda s: s.clock() > 0)
         self._link.connect()
         self._base = 0.0
         self._last = (0.0, wall())  # (session time, wall time) of its last advance
@@ -478,10 +472,3 @@ class Loudspeaker:
     def close(self) -> None:
         self._link.close()
 
-
-def _alive(speaker: LiveSpeaker) -> bool:
-    return speaker.alive
-
-
-def _started(speaker: LiveSpeaker) -> bool:
-    return speaker.clock() > 0

@@ -416,6 +416,9 @@ def _run(routine: Routine, settings: Settings, console: Console, loading: Loadin
     notes = Notes(None if interactive else partial(_print, console))
     voice = _voice(routine, settings, loading, notes)
     speaker, playlist = _loudspeaker(voice, settings, notes)
+    plan = app.plan_for(routine, voice.timer())
+    if voice.synth is not None:  # every planned utterance now, so a count never waits
+        voice.synth.prerender(app.said_in(plan))
     with contextlib.ExitStack() as stack:
         if interactive:
             from assistant import paths
@@ -426,11 +429,9 @@ def _run(routine: Routine, settings: Settings, console: Console, loading: Loadin
         # what cannot be heard is read: in the view's "said" line, or with no terminal in
         # the transcript printed here (never both: it was there twice)
         wiring = stack.enter_context(app.wire(
-            routine, settings, voice, speaker=speaker, events=events, journal=journal,
-            without="start with --no-journal to exercise without recording it",
+            routine, settings, plan, voice.timer(), speaker=speaker, events=events,
+            journal=journal, without="start with --no-journal to exercise without recording it",
             sinks=[] if interactive else [partial(_print_say, console)]))
-        if voice.synth is not None:  # every planned utterance now, so a count never waits
-            voice.synth.prerender(app.said_in(wiring.plan))
         clock: Clock = speaker.clock if speaker is not None else MonotonicClock()
         mic = None
         if ear is not None:

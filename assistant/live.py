@@ -19,7 +19,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.live import Live
+from rich.markup import escape
 
 from assistant import app
 from assistant.commands import KEYS, Command, Intent
@@ -40,9 +44,6 @@ from assistant.settings import Settings
 from assistant.view import KEY_HELP, Extras, render
 
 if TYPE_CHECKING:
-    from rich.console import Console
-    from rich.live import Live
-
     from assistant.ear.listener import Listener
     from assistant.voice.music import Playlist
 
@@ -392,8 +393,6 @@ def run_live(routine: Routine, settings: Settings, *, events: Path | None, liste
     """A session in real time, with voice, microphone, keyboard and the terminal view.
 
     With no terminal on stdout there is no view: the timed transcript is printed instead."""
-    from rich.console import Console
-
     console = Console()
     loading = Loading(console if console.is_terminal else None)
     try:
@@ -408,11 +407,13 @@ def _run(routine: Routine, settings: Settings, console: Console, loading: Loadin
     """Getting ready, in this order: Whisper loads on a thread while the voice gets ready,
     and is ready before the session says a word (loaded while the loudspeaker played, it
     made the first sentence stutter on a 2-core machine, and its echo was heard as "next")."""
-    from rich.live import Live
-
     interactive = console.is_terminal
     inbox: queue.Queue[object] = queue.Queue()
-    ear = _load_ear(settings, inbox.put if verbose else None) if listen else None
+    ear = None
+    if listen:  # Whisper loads (most of a second) on a thread while the voice gets ready
+        loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ear-load")
+        ear = loader.submit(app.make_listener, settings, inbox.put if verbose else None)
+        loader.shutdown(wait=False)
     notes = Notes(None if interactive else partial(_print, console))
     voice = _voice(routine, settings, loading, notes)
     speaker, playlist = _loudspeaker(voice, settings, notes)
@@ -472,15 +473,6 @@ def _drive(loop: LiveLoop, inbox: queue.Queue[object], screen: Screen | None) ->
         screen.draw(loop.ended())
 
 
-def _load_ear(settings: Settings, on_rejected: Callable[[Any], None] | None
-              ) -> Future[Listener]:
-    """The listener, made on a thread of its own (Whisper takes most of a second)."""
-    loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ear-load")
-    ear = loader.submit(app.make_listener, settings, on_rejected)
-    loader.shutdown(wait=False)
-    return ear
-
-
 def _voice(routine: Routine, settings: Settings, loading: Loading, notes: Notes) -> app.Voice:
     """The voice, with what a slow voice has not said before rendered now."""
     loading.show("loading the voice")
@@ -527,15 +519,11 @@ def _microphone(ear: Future[Listener], settings: Settings, inbox: queue.Queue[ob
 
 
 def _print(console: Console, message: str) -> None:
-    from rich.markup import escape
-
     console.print(escape(message), highlight=False, soft_wrap=True)
 
 
 def _print_say(console: Console, effect: Effect) -> None:
     """A sentence said, with its session time: the transcript with no terminal."""
-    from rich.markup import escape
-
     if isinstance(effect, Say):
         console.print(f"[dim]{effect.t:7.1f}[/]  {escape(effect.text)}", highlight=False,
                       soft_wrap=True)

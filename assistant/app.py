@@ -28,6 +28,7 @@ from assistant.settings import Settings
 if TYPE_CHECKING:
     from assistant.ear.listener import Listener, Rejected
     from assistant.journal import Journal, ResumePoint
+    from assistant.voice.music import Ducking, Playlist
 
 MAX_SCRIPT_LINES = 100_000
 DEFAULT_RATE = 175  # words per minute
@@ -459,7 +460,7 @@ def _follow(follow: Callable[[float, float], None], total: float, effect: Effect
 
 
 def open_music(settings: Settings, tell: Callable[[str], None] | None = None,
-               seed: int | None = None) -> tuple[Any, Any]:
+               seed: int | None = None) -> tuple[Playlist | None, Ducking]:
     """(the playlist of `settings.music`, or None, and the ducking its settings ask for).
     A path with no music is one line told, and the session goes on without it."""
     from assistant.voice.music import Ducking, Playlist, music_files

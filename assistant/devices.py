@@ -222,7 +222,7 @@ class Microphone:
     STALL seconds), `check()` closes it and tries to open it again every RETRY seconds
     (on the `wall` clock)."""
 
-    def __init__(self, make_listener: Callable[[], HearingListener], events: queue.Queue[Any],
+    def __init__(self, make_listener: Callable[[], HearingListener], events: queue.Queue[object],
                  device: int | str | None, speaker: EchoSource | None = None,
                  clock: Clock | None = None, wall: Clock = time.monotonic) -> None:
         self.level = 0.0

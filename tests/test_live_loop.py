@@ -16,12 +16,22 @@ from assistant.view import KEY_HELP
 
 ROUTINE = """\
 name: Loop check
+checkin: pain
 exercises:
   - name: Squeeze
     instructions: Squeeze your shoulder blades together.
     reps: 4
     tempo: 2s
 """
+
+
+def ask_pain(live: LiveLoop, clock: FakeClock) -> None:
+    """Run the session until it asks how much pain there is."""
+    while live.session.expecting() is None or Command.NUMBER not in live.session.expecting():
+        due = live.session.next_due()
+        assert due is not None
+        clock.now = due
+        live.step(None)
 
 
 def loop(has_keys: bool = True) -> tuple[LiveLoop, FakeClock, FakeClock, Transcript, list[str]]:
@@ -63,7 +73,10 @@ def test_a_step_shows_the_last_sentence_said_and_ticks_what_is_due() -> None:
 def test_keys_and_heard_commands_reach_the_session_and_the_view() -> None:
     """Space pauses and resumes; a command heard is shown as "text → command" for 5 s of
     the wall clock; help's answer is shown with the keys when there is a keyboard."""
-    live, _, wall, _, _ = loop()
+    live, clock, wall, _, _ = loop()
+    ask_pain(live, clock)
+    live.step(KeyPress("0"))
+    live.step(KeyPress("y"))
     live.step(None)
     assert live.step(KeyPress(" ")).extras.heard == ""
     assert live.session.mode is Mode.PAUSED
@@ -73,6 +86,18 @@ def test_keys_and_heard_commands_reach_the_session_and_the_view() -> None:
     assert live.step(None).extras.heard == ""
     frame = live.step(KeyPress("h"))
     assert frame.extras.reply.endswith(" " + KEY_HELP) and len(frame.extras.reply) > len(KEY_HELP)
+
+
+def test_a_lone_one_is_one_once_its_wait_on_the_wall_clock_is_over() -> None:
+    """At the pain check-in, "1" waits 0.7 s of the wall clock for a "0": then it is 1."""
+    live, clock, wall, transcript, _ = loop()
+    ask_pain(live, clock)
+    live.step(KeyPress("1"))
+    wall.advance(0.69)
+    live.step(None)
+    assert not any("You said" in text for text in said(transcript))
+    wall.advance(0.01)
+    assert live.step(None).extras.said == "You said 1. Is that right?"
 
 
 def test_messages_from_the_microphone_are_told_and_kept_on_the_view() -> None:

@@ -109,9 +109,14 @@ class Reconnecting(Generic[D]):
                  *, alive: Callable[[D], bool], last_sign: Clock,
                  ready: Callable[[D], bool] | None = None, stall: float = STALL,
                  retry: float = RETRY) -> None:
-        self._open, self._close, self._clock = open_device, close, clock
-        self._alive, self._last_sign, self._ready = alive, last_sign, ready
-        self.stall, self.retry = stall, retry
+        self._open = open_device
+        self._close = close
+        self._clock = clock
+        self._alive = alive
+        self._last_sign = last_sign
+        self._ready = ready
+        self.stall = stall
+        self.retry = retry
         self.device: D | None = None
         self._pending: D | None = None  # reopened, until it is ready
         self._pending_since = 0.0

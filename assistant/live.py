@@ -233,7 +233,6 @@ def sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-
 class Notes:
     """Messages for the user: on the view, or printed by `echo` when there is none (the
     last three of them once the session runs)."""
@@ -278,9 +277,16 @@ class LiveLoop:
                  speaker: Loudspeaker | None = None, mic: Microphone | None = None,
                  playlist: Playlist | None = None, verbose: bool = False,
                  wall: Clock = time.monotonic) -> None:
-        self.session, self._emit, self.clock, self.notes = session, emit, clock, notes
-        self.has_keys, self.speaker, self.mic = has_keys, speaker, mic
-        self._playlist, self._verbose, self._wall = playlist, verbose, wall
+        self.session = session
+        self._emit = emit  # to every sink
+        self.clock = clock  # the session's
+        self._wall = wall  # for the keys and the view
+        self.notes = notes
+        self.has_keys = has_keys
+        self.speaker = speaker
+        self.mic = mic
+        self._playlist = playlist
+        self._verbose = verbose
         self._digits = DigitKeys()
         self._heard = Fading(HEARD_SHOWN)
         self._echo_delay: float | None = None

@@ -62,39 +62,12 @@ def list_devices() -> tuple[list[Device], list[Device]]:
         default_in, default_out = sd.default.device
     except Exception as exc:
         raise DeviceError(f"cannot list audio devices: {' '.join(str(exc).split())}") from exc
-    inputs: list[Device] = []
-    outputs: list[Device] = []
-    for info in found:
-        i = int(info["index"])
-        rate = float(info["default_samplerate"])
-        if info["max_input_channels"] > 0:
-            inputs.append(
-                Device(i, info["name"], info["max_input_channels"], rate, i == default_in)
-            )
-        if info["max_output_channels"] > 0:
-            outputs.append(
-                Device(i, info["name"], info["max_output_channels"], rate, i == default_out)
-            )
-    return inputs, outputs
 
+    def having(channels: str, default: int) -> list[Device]:
+        return [Device(int(d["index"]), d["name"], d[channels], float(d["default_samplerate"]),
+                       int(d["index"]) == default) for d in found if d[channels] > 0]
 
-def mix_echo(
-    mic: np.ndarray,
-    reference: np.ndarray,
-    gain: float,
-    delay_ms: float,
-    rate: int = SAMPLE_RATE,
-) -> np.ndarray:
-    """`mic` plus the loudspeaker signal `reference` (aligned with it, sample for sample)
-    delayed by `delay_ms` and scaled by `gain`, as a loudspeaker in the room would add it.
-    The result has the length of `mic`. Frame by frame, pass the reference from `delay_ms`
-    before the frame's start with delay_ms=0, so no echo is lost at frame edges."""
-    out = np.array(mic, dtype=np.float32, copy=True)
-    delay = max(0, round(delay_ms * rate / 1000))
-    n = min(len(out) - delay, len(reference))
-    if n > 0:
-        out[delay : delay + n] += np.float32(gain) * reference[:n].astype(np.float32, copy=False)
-    return out
+    return having("max_input_channels", default_in), having("max_output_channels", default_out)
 
 
 def device_problem(kind: str, device: int | str | None, exc: BaseException) -> str:
@@ -132,6 +105,15 @@ def no_devices_advice(has_input: bool, has_output: bool) -> str:
     if not has_output:
         lines.append("Without a loudspeaker, what the assistant says is printed instead.")
     return "\n".join(lines)
+
+
+def write_ring(ring: np.ndarray, start: int, block: np.ndarray) -> None:
+    """Samples [start, start + len(block)) of a stream into `ring` (sample n at
+    n % len(ring)); `block` is at most as long as the ring."""
+    i = start % len(ring)
+    k = min(len(block), len(ring) - i)
+    ring[i : i + k] = block[:k]
+    ring[: len(block) - k] = block[k:]
 
 
 def read_ring(ring: np.ndarray, count: int, start: int, end: int) -> np.ndarray:

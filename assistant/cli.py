@@ -16,10 +16,8 @@ import click
 
 from assistant import __version__, app, library
 from assistant.errors import AssistantError, RoutineErrors, ScriptErrors, SettingsError
-from assistant.routine import clock_duration
+from assistant.routine import clock_duration, plural
 from assistant.settings import Settings, load_settings
-
-ROUTINE_HELP = "A routine file, or the name of a bundled or saved routine (see `list`)."
 
 
 def settings_from(*, lenient: bool = False, **overrides: Any) -> Settings:
@@ -188,7 +186,7 @@ def start(routine: str | None, simulate: bool, events: Path | None, commands_fil
         commands=app.read_script(commands_file, settings.vocabulary()) if commands_file else (),
         listen=not no_listen, journal=bool(journal),
     )
-    with _voice_progress("Preparing the voice") as progress:
+    with _progress("Preparing the voice") as progress:
         result = app.run_simulation(request, echo_line=_print_say,
                                     on_rejected=_print_rejected if verbose else None,
                                     tell=_print_note, progress=progress)
@@ -201,9 +199,8 @@ def _print_note(line: str) -> None:
 
 
 @contextlib.contextmanager
-def _voice_progress(label: str) -> Iterator[Callable[[int, int], None]]:
-    """A progress bar on a terminal's stderr for the voice's rendering (none elsewhere), gone
-    once done."""
+def _progress(label: str) -> Iterator[Callable[[float, float], None]]:
+    """A progress bar on a terminal's stderr (none elsewhere), gone once done."""
     from rich.console import Console
     from rich.progress import Progress
 
@@ -211,7 +208,7 @@ def _voice_progress(label: str) -> Iterator[Callable[[int, int], None]]:
     with Progress(console=console, transient=True, disable=not console.is_terminal) as bar:
         task = bar.add_task(label, total=None)
 
-        def update(done: int, total: int) -> None:
+        def update(done: float, total: float) -> None:
             bar.update(task, completed=done, total=total)
 
         yield update
@@ -248,7 +245,7 @@ def validate(files: tuple[Path, ...]) -> None:
         if len(files) > 1:
             click.echo(f"{valid} of {len(files)} files valid.")
         sys.exit(1)
-    click.echo(f"{len(files)} file{'s' if len(files) != 1 else ''} valid.")
+    click.echo(f"{plural(len(files), 'file')} valid.")
 
 
 ABOUT = "exact once the voice has said it, at a start or render"
@@ -347,17 +344,10 @@ Examples:
 def render(routine: str | None, output: Path, voice: str | None, rate: int | None,
            volume: float | None, music: Path | None) -> None:
     """The whole guided session as one audio file, with no listening."""
-    from rich.progress import Progress
-
     loaded = app.load_routine(routine)
     settings = settings_from(voice=voice, rate=rate, volume=volume, music=music)
-    with Progress(transient=True, disable=not sys.stderr.isatty()) as progress:
-        task = progress.add_task("Rendering", total=1.0)
-
-        def update(done: float, total: float) -> None:
-            progress.update(task, completed=done / total if total else 1.0)
-
-        length = app.render_routine(loaded, settings, output, update, tell=_print_note)
+    with _progress("Rendering") as progress:
+        length = app.render_routine(loaded, settings, output, progress, tell=_print_note)
     click.echo(f"Wrote {output}: {clock_duration(length)} ({length:.1f} s).")
 
 
@@ -548,7 +538,7 @@ def main(argv: list[str] | None = None) -> None:
         hint = f" (see: exercise-assistant {exc.ctx.command_path.split(' ', 1)[-1]} --help)" \
             if exc.ctx and " " in exc.ctx.command_path else " (see: exercise-assistant --help)"
         fail(f"{exc.format_message()}{hint}", 2)
-    except click.Abort:
+    except (click.Abort, KeyboardInterrupt):
         fail("stopped.", 130)
     except click.ClickException as exc:
         fail(exc.format_message(), exc.exit_code)
@@ -562,8 +552,6 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(1)
     except AssistantError as exc:
         fail(str(exc))
-    except KeyboardInterrupt:
-        fail("stopped.", 130)
     except BrokenPipeError:
         sys.exit(1)
     except Exception as exc:  # a bug: still one line, with a way to see more

@@ -38,49 +38,31 @@ class Intent:
     value: int | None = None
 
 
-NUMBER_WORDS: Mapping[str, int] = {
-    "zero": 0,
-    "one": 1,
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-    "nine": 9,
-    "ten": 10,
-}
+_NUMBERS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+NUMBER_WORDS: Mapping[str, int] = {word: number for number, word in enumerate(_NUMBERS)}
 
-#: Built-in phrases. Every phrase is a whole utterance: a command word inside a longer
-#: sentence is not a command.
+#: Built-in phrases, by command. Every phrase is a whole utterance: a command word inside a
+#: longer sentence is not a command.
+_SAID: Mapping[Command, tuple[str, ...]] = {
+    Command.PAUSE: ("pause", "wait", "stop"),
+    Command.RESUME: ("resume", "continue", "go"),
+    Command.NEXT: ("next", "next exercise"),
+    Command.BACK: ("go back", "previous"),
+    Command.REPEAT: ("repeat", "say again"),
+    Command.SKIP: ("skip",),
+    Command.SLOWER: ("slower", "slow down"),
+    Command.FASTER: ("faster", "speed up"),
+    Command.STATUS: ("how many left",),
+    Command.HELP: ("help",),
+    Command.END: ("end workout",),
+    Command.LOUDER: ("louder",),
+    Command.QUIETER: ("quieter",),
+    Command.PAIN: ("it hurts", "pain"),
+    Command.YES: ("yes",),
+    Command.NO: ("no",),
+}
 PHRASES: Mapping[str, Command] = {
-    "pause": Command.PAUSE,
-    "wait": Command.PAUSE,
-    "stop": Command.PAUSE,
-    "resume": Command.RESUME,
-    "continue": Command.RESUME,
-    "go": Command.RESUME,
-    "next": Command.NEXT,
-    "next exercise": Command.NEXT,
-    "go back": Command.BACK,
-    "previous": Command.BACK,
-    "repeat": Command.REPEAT,
-    "say again": Command.REPEAT,
-    "skip": Command.SKIP,
-    "slower": Command.SLOWER,
-    "slow down": Command.SLOWER,
-    "faster": Command.FASTER,
-    "speed up": Command.FASTER,
-    "how many left": Command.STATUS,
-    "help": Command.HELP,
-    "end workout": Command.END,
-    "louder": Command.LOUDER,
-    "quieter": Command.QUIETER,
-    "it hurts": Command.PAIN,
-    "pain": Command.PAIN,
-    "yes": Command.YES,
-    "no": Command.NO,
+    phrase: command for command, phrases in _SAID.items() for phrase in phrases
 }
 
 #: Keyboard keys, for use with no microphone. Space toggles pause/resume (see `key_intent`).

@@ -34,11 +34,18 @@ Clock = Callable[[], float]
 SAMPLE_RATE = 16000
 MIC_BLOCK = 320
 OFFSET_HISTORY = 500  # microphone blocks (10 s) whose session times are remembered
-REFERENCE_LEAD = 0.01
+REFERENCE_LEAD = 0.06
 """The echo reference of a microphone block starts this long after what the loudspeaker was
 sounding when the block was recorded: the echo's delay is then never below it, even when the
-device's timestamps are a few milliseconds off (the canceller cannot cancel an echo that
-comes before its reference)."""
+device's timestamps are off (the canceller cannot cancel an echo that comes before its
+reference, and the delay estimator looks for none). With both cores busy the stamps were off
+by tens of milliseconds: at 10 ms the echo of every count came before its reference, its
+first 70-90 ms passed the echo guard as an utterance, and one was taken for "next"."""
+REFERENCE_WAIT = 0.1
+"""How long the microphone's worker waits for the loudspeaker to be handed the samples of a
+block's reference (they are up to REFERENCE_LEAD ahead of what sounds): about 30 ms at most
+on an idle machine; a loudspeaker that falls further behind is not waited for again until
+it catches up."""
 
 
 STALL = 2.5  # s without a sign of life from a device: it went away
@@ -179,6 +186,9 @@ class EchoSource(Protocol):
     def played(self, start_t: float, end_t: float) -> np.ndarray:
         """What was played between two session times."""
 
+    def written(self) -> float:
+        """The session time up to which samples went to the device (inf: none will)."""
+
     def said(self, start_t: float, end_t: float) -> list[str]:
         """The texts being said between two session times."""
 
@@ -240,6 +250,7 @@ class Microphone:
         self._clock = clock  # the session clock
         self._wall = wall
         self._samples = 0
+        self._behind_until = 0.0  # the loudspeaker fell behind: no waiting until it is here
         self._expected: frozenset[Command] | None = None
         self.alignment = Alignment()  # session time against microphone time
         self._finished = False
@@ -320,10 +331,25 @@ class Microphone:
                 if recorded_at > 0.0 and not COUNTERS_ONLY:  # what the loudspeaker sounded
                     sounding = self._speaker.session_time(recorded_at)
                 t = start + self.alignment.update(start, sounding) + REFERENCE_LEAD
-                played = self._speaker.played(t, t + len(frame) / SAMPLE_RATE)
+                end = t + len(frame) / SAMPLE_RATE
+                self._await_written(end)
+                played = self._speaker.played(t, end)
             listener.expect(self._expected)
             for heard in listener.process(frame, played):
                 self._events.put(heard)
+
+    def _await_written(self, end: float) -> None:
+        """Wait until the loudspeaker has been handed the samples up to session time `end`
+        (at most REFERENCE_WAIT, and not while it is behind from the last wait)."""
+        assert self._speaker is not None
+        if self._speaker.written() < self._behind_until:
+            return
+        deadline = self._wall() + REFERENCE_WAIT
+        while self._speaker.written() < end:
+            if self._wall() >= deadline:
+                self._behind_until = end
+                return
+            time.sleep(0.005)
 
     @property
     def alive(self) -> bool:
@@ -467,6 +493,12 @@ class Loudspeaker:
     def said(self, start_t: float, end_t: float) -> list[str]:
         speaker, base = self._link.device, self._base
         return [] if speaker is None else speaker.said(start_t - base, end_t - base)
+
+    def written(self) -> float:
+        speaker = self._link.device
+        if speaker is None or not speaker.alive:
+            return float("inf")
+        return self._base + speaker.clock()
 
     def played(self, start_t: float, end_t: float) -> np.ndarray:
         speaker, base = self._link.device, self._base

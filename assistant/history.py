@@ -21,18 +21,18 @@ import io
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from os import PathLike
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 
 from assistant.errors import AssistantError
 from assistant.journal import ExerciseSummary, Journal, SessionSummary
-from assistant.routine import Routine, clock_duration
+from assistant.routine import Routine, clock_duration, plural
 
 
 class HistoryError(AssistantError):
@@ -104,33 +104,46 @@ def _mean(values: Iterable[int | None]) -> float | None:
     return sum(present) / len(present) if present else None
 
 
-def _week_streak(met: set[date], this_monday: date, first_monday: date) -> int:
-    """Weeks in a row (by Monday) in `met`, ending this week or, while this week is not
-    met yet, the week before."""
-    monday = this_monday if this_monday in met else this_monday - timedelta(weeks=1)
-    streak = 0
-    while monday >= first_monday and monday in met:
-        streak += 1
-        monday -= timedelta(weeks=1)
-    return streak
+@dataclass(frozen=True)
+class _Calendar:
+    """The weeks a report covers (`mondays`, oldest first) and how far back its streaks may
+    reach (`first_monday`, the week of the first session ever)."""
 
+    today: date
+    mondays: tuple[date, ...]
+    first_monday: date
 
-def _day_streak(days: set[date], today: date) -> int:
-    day = today if today in days else today - timedelta(days=1)
-    streak = 0
-    while day in days:
-        streak += 1
-        day -= timedelta(days=1)
-    return streak
+    @property
+    def span(self) -> int:
+        """Weeks from the first session's to this one, both included."""
+        return (self.mondays[-1] - self.first_monday).days // 7 + 1
 
+    def week_streak(self, met: set[date]) -> int:
+        """Weeks in a row (by Monday) in `met`, ending this week or, while this week is not
+        met yet, the week before."""
+        this_monday = self.mondays[-1]
+        monday = this_monday if this_monday in met else this_monday - timedelta(weeks=1)
+        streak = 0
+        while monday >= self.first_monday and monday in met:
+            streak += 1
+            monday -= timedelta(weeks=1)
+        return streak
 
-def _count_per_week(days: Iterable[date], mondays: Sequence[date]) -> tuple[int, ...]:
-    counts = dict.fromkeys(mondays, 0)
-    for day in days:
-        monday = _monday(day)
-        if monday in counts:
-            counts[monday] += 1
-    return tuple(counts[m] for m in mondays)
+    def day_streak(self, days: set[date]) -> int:
+        day = self.today if self.today in days else self.today - timedelta(days=1)
+        streak = 0
+        while day in days:
+            streak += 1
+            day -= timedelta(days=1)
+        return streak
+
+    def per_week(self, days: Iterable[date]) -> tuple[int, ...]:
+        counts = dict.fromkeys(self.mondays, 0)
+        for day in days:
+            monday = _monday(day)
+            if monday in counts:
+                counts[monday] += 1
+        return tuple(counts[m] for m in self.mondays)
 
 
 def report(
@@ -146,54 +159,19 @@ def report(
         raise ValueError("weeks must be at least 1")
     today = today or date.today()
     this_monday = _monday(today)
-    mondays = [this_monday - timedelta(weeks=weeks - 1 - i) for i in range(weeks)]
     everything = [s for s in journal.sessions() if s.day <= today]
-    recent = tuple(s for s in everything if s.day >= mondays[0])
-    first_monday = _monday(min((s.day for s in everything), default=today))
-    span = (this_monday - first_monday).days // 7 + 1
-
-    names = list(routines)
-    names += sorted({s.routine for s in recent} - set(names))
-    adherence: list[RoutineAdherence] = []
-    for name in names:
-        routine = routines.get(name)
-        targets = [(e.name, e.target) for e in routine.exercises] if routine else []
-        exercises = []
-        met_weeks: set[date] | None = None  # weeks meeting every target so far
-        for exercise, target in targets:
-            if target is None:
-                continue
-            done = set(journal.active_days(name, span, today, exercise=exercise))
-            counts = Counter(_monday(d) for d in done)
-            good = {m for m, n in counts.items() if n >= target.days_per_week}
-            met_weeks = good if met_weeks is None else met_weeks & good
-            exercises.append(
-                ExerciseAdherence(
-                    exercise=exercise,
-                    days_per_week=target.days_per_week,
-                    days=_count_per_week(done, mondays),
-                    week_streak=_week_streak(good, this_monday, first_monday),
-                    day_streak=_day_streak(done, today),
-                )
-            )
-        active = set(journal.active_days(name, span, today))
-        if met_weeks is None:
-            met_weeks = {_monday(d) for d in active}
-        adherence.append(
-            RoutineAdherence(
-                routine=name,
-                known=routine is not None,
-                sessions=_count_per_week((s.day for s in recent if s.routine == name), mondays),
-                days=_count_per_week(active, mondays),
-                exercises=tuple(exercises),
-                week_streak=_week_streak(met_weeks, this_monday, first_monday),
-                day_streak=_day_streak(active, today),
-            )
-        )
-
+    calendar = _Calendar(
+        today,
+        tuple(this_monday - timedelta(weeks=weeks - 1 - i) for i in range(weeks)),
+        _monday(min((s.day for s in everything), default=today)),
+    )
+    recent = tuple(s for s in everything if s.day >= calendar.mondays[0])
+    names = [*routines, *sorted({s.routine for s in recent} - set(routines))]
+    adherence = tuple(_adherence(journal, name, routines.get(name), recent, calendar)
+                      for name in names)
+    targets = [e for r in adherence for e in r.exercises]
     week_rows = []
-    all_targets = [e for r in adherence for e in r.exercises]
-    for i, monday in enumerate(mondays):
+    for i, monday in enumerate(calendar.mondays):
         in_week = [s for s in recent if _monday(s.day) == monday]
         week_rows.append(
             WeekTotals(
@@ -204,15 +182,50 @@ def report(
                 pain_before=_mean(s.pain_before for s in in_week),
                 pain_after=_mean(s.pain_after for s in in_week),
                 adherence=(
-                    sum(min(1.0, e.days[i] / e.days_per_week) for e in all_targets)
-                    / len(all_targets)
-                    if all_targets
+                    sum(min(1.0, e.days[i] / e.days_per_week) for e in targets) / len(targets)
+                    if targets
                     else None
                 ),
             )
         )
-    return HistoryReport(
-        today=today, weeks=tuple(week_rows), recent=recent, adherence=tuple(adherence)
+    return HistoryReport(today=today, weeks=tuple(week_rows), recent=recent,
+                         adherence=adherence)
+
+
+def _adherence(journal: Journal, name: str, routine: Routine | None,
+               recent: Sequence[SessionSummary], calendar: _Calendar) -> RoutineAdherence:
+    """One routine's adherence: each exercise with a weekly target against it, and the
+    routine as a whole (its weeks meet every target; with no targets: it was active)."""
+    exercises = []
+    met_weeks: set[date] | None = None  # weeks meeting every target so far
+    for exercise in routine.exercises if routine else ():
+        if exercise.target is None:
+            continue
+        done = set(journal.active_days(name, calendar.span, calendar.today,
+                                       exercise=exercise.name))
+        counts = Counter(_monday(d) for d in done)
+        good = {m for m, n in counts.items() if n >= exercise.target.days_per_week}
+        met_weeks = good if met_weeks is None else met_weeks & good
+        exercises.append(
+            ExerciseAdherence(
+                exercise=exercise.name,
+                days_per_week=exercise.target.days_per_week,
+                days=calendar.per_week(done),
+                week_streak=calendar.week_streak(good),
+                day_streak=calendar.day_streak(done),
+            )
+        )
+    active = set(journal.active_days(name, calendar.span, calendar.today))
+    if met_weeks is None:
+        met_weeks = {_monday(d) for d in active}
+    return RoutineAdherence(
+        routine=name,
+        known=routine is not None,
+        sessions=calendar.per_week(s.day for s in recent if s.routine == name),
+        days=calendar.per_week(active),
+        exercises=tuple(exercises),
+        week_streak=calendar.week_streak(met_weeks),
+        day_streak=calendar.day_streak(active),
     )
 
 
@@ -254,24 +267,6 @@ class ExportedSession:
     pain_before: int | None
     pain_after: int | None
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "routine": self.routine,
-            "started_at": self.started_at,
-            "completed": self.completed,
-            "exercises": [
-                {
-                    "name": e.name,
-                    "sets_done": e.sets_done,
-                    "reps_done": e.reps_done,
-                    "skipped": e.skipped,
-                }
-                for e in self.exercises
-            ],
-            "pain_before": self.pain_before,
-            "pain_after": self.pain_after,
-        }
-
 
 Exportable = HistoryReport | Sequence[SessionSummary] | Sequence[ExportedSession]
 
@@ -279,30 +274,23 @@ Exportable = HistoryReport | Sequence[SessionSummary] | Sequence[ExportedSession
 def exported(sessions: Exportable) -> list[ExportedSession]:
     """The export form of a report's recent sessions, or of a list of sessions."""
     items = sessions.recent if isinstance(sessions, HistoryReport) else sessions
-    out = []
-    for s in items:
-        if isinstance(s, ExportedSession):
-            out.append(s)
-            continue
-        out.append(
-            ExportedSession(
-                routine=s.routine,
-                started_at=s.started_at.isoformat(),
-                completed=s.completed,
-                exercises=tuple(
-                    ExportedExercise(e.name, e.sets_done, e.reps_done, e.skipped)
-                    for e in s.exercises
-                ),
-                pain_before=s.pain_before,
-                pain_after=s.pain_after,
-            )
+    return [
+        s if isinstance(s, ExportedSession) else ExportedSession(
+            routine=s.routine,
+            started_at=s.started_at.isoformat(),
+            completed=s.completed,
+            exercises=tuple(ExportedExercise(e.name, e.sets_done, e.reps_done, e.skipped)
+                            for e in s.exercises),
+            pain_before=s.pain_before,
+            pain_after=s.pain_after,
         )
-    return out
+        for s in items
+    ]
 
 
 def to_json(sessions: Exportable) -> str:
-    """A JSON list of sessions (see `ExportedSession.as_json`), newest first as given."""
-    return json.dumps([s.as_json() for s in exported(sessions)], indent=2) + "\n"
+    """A JSON list of sessions (each an `ExportedSession`'s fields), newest first as given."""
+    return json.dumps([asdict(s) for s in exported(sessions)], indent=2) + "\n"
 
 
 def from_json(text: str) -> list[ExportedSession]:
@@ -311,25 +299,8 @@ def from_json(text: str) -> list[ExportedSession]:
         data = json.loads(text)
         if not isinstance(data, list):
             raise TypeError("expected a list of sessions")
-        return [
-            ExportedSession(
-                routine=_str(item["routine"]),
-                started_at=_str(item["started_at"]),
-                completed=_bool(item["completed"]),
-                exercises=tuple(
-                    ExportedExercise(
-                        name=_str(e["name"]),
-                        sets_done=_int(e["sets_done"]),
-                        reps_done=_int(e["reps_done"]),
-                        skipped=_bool(e["skipped"]),
-                    )
-                    for e in item["exercises"]
-                ),
-                pain_before=_pain(item["pain_before"]),
-                pain_after=_pain(item["pain_after"]),
-            )
-            for item in data
-        ]
+        return [_session(item, (_exercise(e, _int) for e in item["exercises"]))
+                for item in data]
     except (ValueError, TypeError, KeyError) as exc:
         raise HistoryError(f"not a history JSON export: {_problem(exc)}") from None
 
@@ -383,25 +354,30 @@ def from_csv(text: str) -> list[ExportedSession]:
             key = row["session"]
             exercises = sessions[key].exercises if key in sessions else ()
             if row["exercise"]:
-                exercises += (
-                    ExportedExercise(
-                        name=row["exercise"],
-                        sets_done=int(row["sets_done"]),
-                        reps_done=int(row["reps_done"]),
-                        skipped=_bool(row["skipped"]),
-                    ),
-                )
-            sessions[key] = ExportedSession(
-                routine=row["routine"],
-                started_at=row["started_at"],
-                completed=_bool(row["completed"]),
-                exercises=exercises,
-                pain_before=_pain(row["pain_before"]),
-                pain_after=_pain(row["pain_after"]),
-            )
+                exercises += (_exercise({**row, "name": row["exercise"]}, int),)
+            sessions[key] = _session(row, exercises)
     except (ValueError, TypeError) as exc:
         raise HistoryError(f"not a history CSV export: {_problem(exc)}") from None
     return list(sessions.values())
+
+
+def _session(item: Mapping[str, Any], exercises: Iterable[ExportedExercise]
+             ) -> ExportedSession:
+    """One exported session from its fields as JSON or a CSV row has them."""
+    return ExportedSession(
+        routine=_str(item["routine"]),
+        started_at=_str(item["started_at"]),
+        completed=_bool(item["completed"]),
+        exercises=tuple(exercises),
+        pain_before=_pain(item["pain_before"]),
+        pain_after=_pain(item["pain_after"]),
+    )
+
+
+def _exercise(item: Mapping[str, Any], number: Callable[[Any], int]) -> ExportedExercise:
+    """One exported exercise; `number` reads its counts (strict for JSON, text for CSV)."""
+    return ExportedExercise(name=_str(item["name"]), sets_done=number(item["sets_done"]),
+                            reps_done=number(item["reps_done"]), skipped=_bool(item["skipped"]))
 
 
 def _yes(value: bool) -> str:
@@ -461,31 +437,24 @@ def _pain_text(before: float | None, after: float | None, spec: str = ".1f") -> 
     return f"{shown[0]} → {shown[1]}"
 
 
-def _days(n: int) -> str:
-    return f"{n} day" if n == 1 else f"{n} days"
-
-
 def _done_text(e: ExerciseSummary) -> str:
     if e.skipped and not e.sets_done:
         return f"{e.name}: skipped"
     if e.duration_done and not e.reps_done:
         return f"{e.name}: {clock_duration(e.duration_done)}"
-    sets = "1 set" if e.sets_done == 1 else f"{e.sets_done} sets"
-    reps = "1 rep" if e.reps_done == 1 else f"{e.reps_done} reps"
-    return f"{e.name}: {sets}, {reps}"
+    return f"{e.name}: {plural(e.sets_done, 'set')}, {plural(e.reps_done, 'rep')}"
+
+
+def _right(header: str) -> Column:
+    return Column(header, justify="right")
 
 
 def render_terminal(report: HistoryReport, console: Console) -> None:
     """Weekly adherence as a bar chart with the pain trend beside it, targets and streaks,
     and the recent sessions."""
-    weeks = Table(title=f"The last {len(report.weeks)} weeks, to {report.today.isoformat()}")
-    weeks.add_column("Week")
-    weeks.add_column("Adherence")
-    weeks.add_column("", justify="right")
-    weeks.add_column("Pain before → after")
-    weeks.add_column("Sessions", justify="right")
-    weeks.add_column("Minutes", justify="right")
-    weeks.add_column("Reps", justify="right")
+    weeks = Table("Week", "Adherence", _right(""), "Pain before → after", _right("Sessions"),
+                  _right("Minutes"), _right("Reps"),
+                  title=f"The last {len(report.weeks)} weeks, to {report.today.isoformat()}")
     most = max((w.sessions for w in report.weeks), default=0) or 1
     for w in report.weeks:
         fraction = w.adherence if w.adherence is not None else w.sessions / most
@@ -501,27 +470,24 @@ def render_terminal(report: HistoryReport, console: Console) -> None:
         )
     console.print(weeks)
 
-    targets = Table(title="Weekly targets")
-    for name in ("Routine", "Exercise", "This week", "Week streak", "Day streak"):
-        targets.add_column(name, justify="left" if name in ("Routine", "Exercise") else "right")
+    targets = Table("Routine", "Exercise", _right("This week"), _right("Week streak"),
+                    _right("Day streak"), title="Weekly targets")
     for r in report.adherence:
         routine = r.routine if r.known else f"{r.routine} (file not found)"
-        targets.add_row(
-            routine, "(any exercise)", _days(r.days[-1]), str(r.week_streak), str(r.day_streak)
-        )
+        targets.add_row(routine, "(any exercise)", plural(r.days[-1], "day"), str(r.week_streak),
+                        str(r.day_streak))
         for e in r.exercises:
             targets.add_row(
                 "",
                 e.exercise,
-                f"{e.this_week}/{_days(e.days_per_week)}",
+                f"{e.this_week}/{plural(e.days_per_week, 'day')}",
                 str(e.week_streak),
                 str(e.day_streak),
             )
     console.print(targets)
 
-    recent = Table(title="Recent sessions")
-    for name in ("Started", "Routine", "Done", "Minutes", "Exercises", "Pain"):
-        recent.add_column(name)
+    recent = Table("Started", "Routine", "Done", "Minutes", "Exercises", "Pain",
+                   title="Recent sessions")
     for s in report.recent[:10]:
         done = "; ".join(_done_text(e) for e in s.exercises)
         recent.add_row(

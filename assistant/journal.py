@@ -135,10 +135,6 @@ class ResumePoint:
     exercise: str | None  # its name when the journal has seen it, else None
     sets_worked: int = 0  # sets in which something was done (reps counted or time worked)
 
-    @property
-    def set_index(self) -> int:
-        return self.set - 1
-
 
 @dataclass(frozen=True)
 class ExerciseSummary:
@@ -206,13 +202,7 @@ class Journal:
         self._origin: datetime | None = None  # wall time at t = 0 of the current run
         self._base_seconds = 0.0
         self._base_paused = 0.0
-        self._pauses = 0
-        self._tempo_changes = 0
-        self._paused_since: float | None = None
-        self._paused_total = 0.0
-        self._last_t = 0.0
-        self._timed_out = False  # this run ended itself after the pause limit
-        self._buffer: list[tuple[int, float, str, str]] = []
+        self._new_run(0.0)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(str(self.path), isolation_level=None, timeout=10.0)
@@ -229,6 +219,15 @@ class Journal:
         except JournalError:
             self._db.close()
             raise
+
+    def _new_run(self, t: float) -> None:
+        """The counters of one run from session time `t` (resuming a session starts a run)."""
+        self._pauses = self._tempo_changes = 0
+        self._paused_since: float | None = None
+        self._paused_total = 0.0
+        self._last_t = t
+        self._timed_out = False  # this run ended itself after the pause limit
+        self._buffer: list[tuple[int, float, str, str]] = []
 
     # --- opening and migrations ----------------------------------------------------------
 
@@ -359,12 +358,7 @@ class Journal:
         except ValueError:
             raise JournalError(f"session_start has a bad started_at: {started_text!r}") from None
         self._origin = started - timedelta(seconds=rec.t)
-        self._pauses = self._tempo_changes = 0
-        self._paused_since = None
-        self._paused_total = 0.0
-        self._last_t = rec.t
-        self._timed_out = False
-        self._buffer.clear()
+        self._new_run(rec.t)
         with self._transaction() as db:
             if self._resume is not None:
                 session = self._resume
@@ -573,41 +567,26 @@ class Journal:
             " GROUP BY exercise_index",
             (session,),
         ):
-            exercises[int(index)] = {
-                "name": name,
-                "sets_done": int(sets_done),
-                "sets_complete": int(complete or 0),
-                "reps_done": int(reps or 0),
-                "duration_done": float(duration or 0.0),
-                "skipped": False,
-            }
+            exercises[int(index)] = dict(name=name, sets_done=int(sets_done),
+                                         sets_complete=int(complete or 0), reps_done=int(reps or 0),
+                                         duration_done=float(duration or 0.0), skipped=False)
         for index, name, sets_done, skipped in self._db.execute(
             "SELECT exercise_index, exercise, sets_done, skipped FROM exercise_results"
             " WHERE session_id = ?",
             (session,),
-        ):
-            entry = exercises.setdefault(
-                int(index),
-                {
-                    "name": name,
-                    "sets_done": 0,
-                    "sets_complete": 0,
-                    "reps_done": 0,
-                    "duration_done": 0.0,
-                },
-            )
-            entry["sets_done"] = int(sets_done)
-            entry["skipped"] = bool(skipped)
-        before = self._db.execute(
-            "SELECT value FROM checkins WHERE session_id = ? AND moment = 'before'"
-            " ORDER BY id LIMIT 1",
-            (session,),
-        ).fetchone()
-        after = self._db.execute(
-            "SELECT value FROM checkins WHERE session_id = ? AND moment = 'after'"
-            " ORDER BY id DESC LIMIT 1",
-            (session,),
-        ).fetchone()
+        ):  # an exercise ended with no set recorded (skipped) has only this row
+            entry = exercises.setdefault(int(index), dict(name=name, sets_complete=0,
+                                                          reps_done=0, duration_done=0.0))
+            entry.update(sets_done=int(sets_done), skipped=bool(skipped))
+        # the first rating before the session, and the last one after it
+        before, after = (
+            self._db.execute(
+                "SELECT value FROM checkins WHERE session_id = ? AND moment = ?"
+                f" ORDER BY id {order} LIMIT 1",
+                (session, moment),
+            ).fetchone()
+            for moment, order in (("before", "ASC"), ("after", "DESC"))
+        )
         return SessionSummary(
             id=session,
             routine=str(row[1]),

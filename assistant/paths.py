@@ -29,30 +29,27 @@ import platformdirs
 APP_NAME = "exercise-assistant"
 
 
-def _ensure(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 def data_dir() -> Path:
     """The user's data directory for the assistant (journal, routines), created if missing."""
-    return _ensure(Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)))
+    return platformdirs.user_data_path(APP_NAME, appauthor=False, ensure_exists=True)
 
 
 def config_dir() -> Path:
     """The user's configuration directory for the assistant (settings), created if missing."""
-    return _ensure(Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)))
+    return platformdirs.user_config_path(APP_NAME, appauthor=False, ensure_exists=True)
 
 
 def cache_dir() -> Path:
     """The user's cache directory for the assistant (nothing there needs keeping), created
     if missing."""
-    return _ensure(Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False)))
+    return platformdirs.user_cache_path(APP_NAME, appauthor=False, ensure_exists=True)
 
 
 def routines_dir() -> Path:
     """Where the user's own routine files live (in the data directory), created if missing."""
-    return _ensure(data_dir() / "routines")
+    folder = data_dir() / "routines"
+    folder.mkdir(exist_ok=True)
+    return folder
 
 
 def journal_path() -> Path:

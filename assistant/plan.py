@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Literal
 
@@ -23,6 +23,7 @@ from assistant.routine import (
     Exercise,
     Routine,
     Sides,
+    plural,
     render_template,
     spoken_duration,
 )
@@ -308,7 +309,7 @@ def describe(exercise: Exercise) -> str:
     if exercise.timed:
         amount = spoken_duration(exercise.duration or 0)
         return amount if exercise.sets == 1 else f"{exercise.sets} sets of {amount}"
-    reps = f"{exercise.reps} rep" + ("" if exercise.reps == 1 else "s")
+    reps = plural(exercise.reps or 0, "rep")
     if exercise.sides is Sides.ALTERNATE:
         reps += " on each side, alternating"
     elif exercise.sides is Sides.EACH:
@@ -362,9 +363,9 @@ def intro_texts(routine: Routine) -> list[str]:
 def summary_text(routine: Routine, sets: int, reps: int) -> str:
     """The last words. They do not depend on how long the session took, so pausing
     lengthens a session by exactly the pause."""
-    done = f"You did {sets} set" + ("" if sets == 1 else "s")
+    done = f"You did {plural(sets, 'set')}"
     if reps:
-        done += f" and {reps} rep" + ("" if reps == 1 else "s")
+        done += f" and {plural(reps, 'rep')}"
     return f"That's the end of {routine.name}. {done}. Well done."
 
 
@@ -405,5 +406,4 @@ def build_plan(routine: Routine, timer: SpeechTimer) -> Plan:
 def summary_step(routine: Routine, sets: int, reps: int, timer: SpeechTimer) -> Step:
     step = speech_step(StepKind.SUMMARY, [summary_text(routine, sets, reps)], timer,
                        title="Summary")
-    return Step(step.kind, step.duration, (*step.items, PhaseItem(step.duration, "done")),
-                title=step.title)
+    return replace(step, items=(*step.items, PhaseItem(step.duration, "done")))

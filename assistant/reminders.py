@@ -82,9 +82,9 @@ class ReminderPlan:
     kind: Literal["systemd", "cron", "manual"]  # manual: no scheduler this can use
     time: str  # "HH:MM", local time, every day
     routine: str
-    files: tuple[tuple[Path, str], ...]  # systemd: unit file paths and their text
-    crontab_line: str | None  # cron: the line added to the user's crontab
-    commands: tuple[tuple[str, ...], ...]  # run after writing the files
+    files: tuple[tuple[Path, str], ...] = ()  # systemd: unit file paths and their text
+    crontab_line: str | None = None  # cron: the line added to the user's crontab
+    commands: tuple[tuple[str, ...], ...] = ()  # run after writing the files
     notifier: tuple[str, ...] = ()  # the command that reminds, run once a day
 
     def describe(self) -> str:
@@ -179,12 +179,8 @@ def reminder_plan(time: str, routine: str, platform: PlatformInfo | None = None)
         )
         unit_dir = platform.unit_dir
         return ReminderPlan(
-            kind="systemd",
-            time=clock,
-            routine=name,
+            kind="systemd", time=clock, routine=name, notifier=tuple(notifier),
             files=((unit_dir / SERVICE_NAME, service), (unit_dir / TIMER_NAME, timer)),
-            notifier=tuple(notifier),
-            crontab_line=None,
             commands=(
                 ("systemctl", "--user", "daemon-reload"),
                 ("systemctl", "--user", "enable", "--now", TIMER_NAME),
@@ -192,24 +188,9 @@ def reminder_plan(time: str, routine: str, platform: PlatformInfo | None = None)
         )
     if platform.crontab:
         line = f"{minute} {hour} * * * {_cron_command(notifier)} {MARKER}"
-        return ReminderPlan(
-            kind="cron",
-            time=clock,
-            routine=name,
-            files=(),
-            crontab_line=line,
-            commands=(),
-            notifier=tuple(notifier),
-        )
-    return ReminderPlan(
-        kind="manual",
-        time=clock,
-        routine=name,
-        files=(),
-        crontab_line=None,
-        commands=(),
-        notifier=tuple(notifier),
-    )
+        return ReminderPlan(kind="cron", time=clock, routine=name, crontab_line=line,
+                            notifier=tuple(notifier))
+    return ReminderPlan(kind="manual", time=clock, routine=name, notifier=tuple(notifier))
 
 
 # --- installing and removing -------------------------------------------------------------

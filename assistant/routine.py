@@ -3,6 +3,7 @@ durations and spoken templates. Loading and validation of YAML lives in `loader.
 
 from __future__ import annotations
 
+import math
 import re
 import string
 from dataclasses import dataclass, field
@@ -131,49 +132,47 @@ def parse_duration(text: str | int | float) -> float:
     else:
         cleaned = text.strip().lower().replace(" ", "")
         match = _DURATION.match(cleaned)
-        if not cleaned or not match or not any(match.groupdict().values()):
+        if cleaned and match and any(match.groupdict().values()):
+            value = sum(float(match[unit] or 0) * seconds
+                        for unit, seconds in (("h", 3600), ("m", 60), ("s", 1)))
+        else:
             try:
                 value = float(cleaned)
             except ValueError:
                 raise ValueError(
                     f"{text!r} is not a duration: use 45s, 2m, 1m30s, 1h or a number of seconds"
                 ) from None
-        else:
-            parts = match.groupdict()
-            value = (
-                float(parts["h"] or 0) * 3600 + float(parts["m"] or 0) * 60 + float(parts["s"] or 0)
-            )
-    if value != value or value in (float("inf"), float("-inf")):
+    if not math.isfinite(value):
         raise ValueError("a duration must be a finite number of seconds")
     if value < 0:
         raise ValueError("a duration cannot be negative")
     return value
 
 
-def _plural(n: int, word: str) -> str:
+def plural(n: int, word: str) -> str:
+    """`n` and `word`, in the plural unless `n` is 1: "1 set", "3 sets"."""
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _hours_minutes_seconds(seconds: float) -> tuple[int, int, int]:
+    """A duration in whole hours, minutes and seconds (rounded to the second)."""
+    hours, rest = divmod(round(seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    return hours, minutes, secs
 
 
 def spoken_duration(seconds: float) -> str:
     """A duration as it is said: "1 minute 30 seconds", "45 seconds", "2 hours"."""
-    total = round(seconds)
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    parts = []
-    if hours:
-        parts.append(_plural(hours, "hour"))
-    if minutes:
-        parts.append(_plural(minutes, "minute"))
+    hours, minutes, secs = _hours_minutes_seconds(seconds)
+    parts = [plural(n, unit) for n, unit in ((hours, "hour"), (minutes, "minute")) if n]
     if secs or not parts:
-        parts.append(_plural(secs, "second"))
+        parts.append(plural(secs, "second"))
     return " ".join(parts)
 
 
 def clock_duration(seconds: float) -> str:
     """A duration as it is shown: "1:05:00", "4:30", "0:45"."""
-    total = round(seconds)
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
+    hours, minutes, secs = _hours_minutes_seconds(seconds)
     if hours:
         return f"{hours}:{minutes:02d}:{secs:02d}"
     return f"{minutes}:{secs:02d}"

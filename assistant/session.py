@@ -11,9 +11,8 @@ ending (the last words) -> done.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
-from typing import Any
 
 from assistant.commands import Command, Intent
 from assistant.events import (
@@ -24,12 +23,11 @@ from assistant.events import (
     Key,
     Record,
     Say,
-    SayKind,
     SetVolume,
     Start,
 )
+from assistant.ledger import Answers, Ledger, SetProgress
 from assistant.plan import (
-    ANSWER_WAIT,
     Item,
     Phase,
     PhaseItem,
@@ -92,21 +90,6 @@ class SessionOptions:
     offer_resume: tuple[int, int] | None = None  # ask first: carry on from (exercise, set)?
 
 
-CONFIRM_WAIT = 8.0
-HIGHER_PAIN = 2  # points above the starting pain that earn a word of caution
-
-
-@dataclass
-class _SetProgress:
-    """Reps counted so far in the current set."""
-
-    side_reps: dict[str, int] = field(default_factory=dict)
-    max_rep: int = 0
-    slot: int = -1  # last movement counted
-    rep_start: float = 0.0  # offset where that movement began
-    work_start: float | None = None  # offset where the countdown ended
-
-
 @dataclass(frozen=True)
 class Snapshot:
     """What a screen shows at one moment."""
@@ -130,7 +113,6 @@ class Session:
     """One run through a routine. Mutable inside; only effects leave it."""
 
     def __init__(self, plan: Plan, timer: SpeechTimer, options: SessionOptions | None = None):
-        self.plan = plan
         self.routine = plan.routine
         self.timer = timer
         self.options = options or SessionOptions()
@@ -142,7 +124,6 @@ class Session:
         self._duration = 0.0
         self._next = 0  # index of the next item to fire
         self._start = 0.0  # session time of the current step's offset 0 (while running)
-        self._session_start = 0.0
         self._paused_at = 0.0
         self._paused_offset = 0.0
         self._count_in: list[tuple[float, str]] = []
@@ -151,16 +132,10 @@ class Session:
         self._phase: Phase = "ready"
         self._factor = 1.0
         self._built_factor = 1.0
-        self._progress = _SetProgress()
+        self._progress = SetProgress()
         self._last_instruction = ""
-        self._sets_done = 0
-        self._reps_done = 0
-        self._exercise_sets: dict[int, int] = {}
-        self._open_exercise: int | None = None
-        self._answer: int | None = None
-        self._pain: dict[str, int] = {}
-        self._resume_target = 0
-        self._offer_open = False
+        self._ledger = Ledger(self.routine.exercises)
+        self._answers = Answers()
 
     # --- the public surface ----------------------------------------------------------------
 
@@ -172,28 +147,18 @@ class Session:
     def step(self) -> Step:
         return self.steps[self._i]
 
-    @property
-    def factor(self) -> float:
-        return self._factor
-
     def expecting(self) -> frozenset[Command]:
         """What a person can usefully say now: the commands, plus "yes"/"no" when a
         question waits for one and numbers when a pain rating is asked for. The listener
         hears only these, so that a count muttered along ("three") is not an answer."""
-        if self.mode is Mode.CONFIRMING:
-            return EXPECTED["question"]
-        if self.mode is Mode.RUNNING and self.step.kind is StepKind.QUESTION:
-            if self.step.tag == "resume" or self._answer is not None:
-                return EXPECTED["question"]
-            return EXPECTED["rating"]
-        return EXPECTED["commands"]
+        return EXPECTED[_MOMENTS[self._asking()]]
 
     def snapshot(self, now: float) -> Snapshot:
         step = self.step
         running = self.mode in (Mode.RUNNING, Mode.ENDING, Mode.DONE)
         offset = now - self._start if running else self._paused_offset
         offset = min(max(offset, 0.0), self._duration)
-        exercise = self._exercise() if step.exercise is not None else None
+        exercise = self._exercise_or_none()
         upcoming = next((s for s in self.steps[self._i + 1:] if s.kind is not StepKind.REST), None)
         side = None
         if self._progress.slot >= 0 and exercise is not None and not exercise.timed:
@@ -219,7 +184,7 @@ class Session:
             return "end"
         if self.mode is not Mode.RUNNING or self.step.kind is not StepKind.QUESTION:
             return ""
-        return "number" if self.step.tag != "resume" and self._answer is None else "yes/no"
+        return "number" if self.step.tag != "resume" and self._answers.rating is None else "yes/no"
 
     def next_due(self) -> float | None:
         """Session time of the next thing the session will do by itself, or None when done."""
@@ -231,9 +196,10 @@ class Session:
             return self._end_at
         if self.mode is Mode.COUNTING_IN:
             return self._count_in[0][0] if self._count_in else self._resume_at
+        end = self._start + self._duration
         if self._next < len(self._items):
-            return min(self._start + self._items[self._next].offset, self._step_end())
-        return self._step_end()
+            return min(self._start + self._items[self._next].offset, end)
+        return end
 
     def handle(self, event: Event, now: float) -> list[Effect]:
         out: list[Effect] = []
@@ -253,7 +219,6 @@ class Session:
     # --- time passing ------------------------------------------------------------------------
 
     def _begin(self, event: Start, now: float, out: list[Effect]) -> None:
-        self._session_start = now
         out.append(Record(now, "session_start", {
             "routine": self.routine.name,
             "path": self.routine.source,
@@ -271,8 +236,8 @@ class Session:
                     "Shall we carry on from there? Say yes or no.")
             # asked first, before the welcome: a "yes" said or keyed at once is its answer
             self.steps.insert(0, question_step(text, "resume", self.timer, "Carry on?"))
-            self._offer_open = True
-            self._resume_target = self._resume_index(exercise, number)
+            self._answers.offer_open = True
+            self._answers.resume_target = self._resume_index(exercise, number)
         self._enter(first, now, out)
 
     def _resume_index(self, exercise: int, number: int) -> int:
@@ -332,12 +297,7 @@ class Session:
             if item.kind == "instruction":
                 self._last_instruction = item.text
         elif isinstance(item, RepItem):
-            progress = self._progress
-            if item.side:
-                progress.side_reps[item.side] = item.rep
-            progress.max_rep = max(progress.max_rep, item.rep)
-            progress.slot = item.slot
-            progress.rep_start = item.offset
+            self._progress.count(item)
             out.append(Record(t, "rep", {
                 "exercise": self._exercise().name,
                 "set": self.step.set,
@@ -356,9 +316,6 @@ class Session:
                 return later.offset - item.offset
         return max(self._duration - item.offset, 0.0)
 
-    def _step_end(self) -> float:
-        return self._start + self._duration
-
     def _set_phase(self, phase: Phase, t: float, out: list[Effect]) -> None:
         if phase != self._phase:
             self._phase = phase
@@ -374,88 +331,47 @@ class Session:
     # --- steps ---------------------------------------------------------------------------------
 
     def _exercise(self) -> Exercise:
+        exercise = self._exercise_or_none()
+        assert exercise is not None
+        return exercise
+
+    def _exercise_or_none(self) -> Exercise | None:
         index = self.step.exercise
-        assert index is not None
-        return self.routine.exercises[index]
+        return None if index is None else self.routine.exercises[index]
 
     def _enter(self, i: int, t: float, out: list[Effect]) -> None:
         step = self.steps[i]
-        if self._open_exercise is not None and step.exercise != self._open_exercise:
-            self._close_exercise(t, out, skipped=False)
+        out += self._ledger.enter(step.exercise, t)
         if step.kind is StepKind.SUMMARY:
-            step = summary_step(self.routine, self._sets_done, self._reps_done, self.timer)
+            step = summary_step(self.routine, self._ledger.sets_done, self._ledger.reps_done,
+                                self.timer)
             self.steps[i] = step
         if step.kind is StepKind.ANNOUNCE:
             self._factor = 1.0
-        if step.exercise is not None:
-            self._open_exercise = step.exercise
-        if step.kind is StepKind.SET and self._factor != 1.0:
-            step = _rebuild(step, self.routine.exercises[step.exercise or 0], self._factor)
         self._i = i
         self._items = step.items
         self._duration = step.duration
-        self._built_factor = self._factor
+        self._built_factor = 1.0
         self._next = 0
         self._start = t
-        self._progress = _SetProgress()
-        self._answer = None
+        self._progress = SetProgress()
+        self._answers.rating = None
         self.mode = Mode.RUNNING
+        if step.kind is StepKind.SET and self._factor != 1.0:
+            self._retime(self._exercise(), 0.0)  # a set after "slower" keeps the new tempo
 
     def _leave(self, t: float, out: list[Effect], *, complete: bool) -> None:
         """Close the current step; a set records what was done in it."""
-        step = self.step
-        if step.tag == "resume" and self._offer_open:
-            self._offer_open = False  # no answer is a no
-            out.append(Record(t, "resume_offer", {"accepted": False}))
-        if step.kind not in (StepKind.SET, StepKind.TIMED) or step.exercise is None:
-            return
-        exercise = self._exercise()
-        progress = self._progress
-        data: dict[str, Any] = {
-            "exercise": exercise.name,
-            "exercise_index": step.exercise,
-            "set": step.set,
-            "sets": exercise.sets,
-        }
-        if step.kind is StepKind.TIMED:
-            work = progress.work_start if progress.work_start is not None else self._duration
-            offset = min(t - self._start, self._duration)
-            done = max(0.0, offset - work)
-            data.update(duration_done=round(done, 3), duration_target=exercise.duration,
-                        complete=complete and done >= (exercise.duration or 0) - 1e-6)
-            started = progress.work_start is not None
-        else:
-            total = len(side_sequence(exercise))
-            data.update(
-                reps_done=progress.max_rep,
-                reps_target=exercise.reps,
-                side_reps=dict(progress.side_reps) if exercise.sides is not Sides.NONE else None,
-                complete=complete and progress.slot == total - 1,
-            )
-            self._reps_done += progress.slot + 1
-            started = progress.slot >= 0
-        if started:
-            self._sets_done += 1
-            self._exercise_sets[step.exercise] = self._exercise_sets.get(step.exercise, 0) + 1
-        out.append(Record(t, "set_done", data))
-
-    def _close_exercise(self, t: float, out: list[Effect], *, skipped: bool) -> None:
-        index = self._open_exercise
-        if index is None:
-            return
-        out.append(Record(t, "exercise_end", {
-            "exercise": self.routine.exercises[index].name,
-            "exercise_index": index,
-            "sets_done": self._exercise_sets.get(index, 0),
-            "skipped": skipped,
-        }))
-        self._open_exercise = None
+        if self.step.tag == "resume" and self._answers.offer_open:
+            out.append(self._answers.answer_offer(False, t))  # no answer is a no
+        offset = min(t - self._start, self._duration)
+        out += self._ledger.leave(self.step, self._progress, t, offset, complete)
 
     def _move(self, target: int, now: float, out: list[Effect], *, skipped: bool = False) -> None:
         out.append(CutSpeech(now))
         self._leave(now, out, complete=False)
         if skipped:
-            self._close_exercise(now, out, skipped=True)
+            out += self._ledger.close(now, skipped=True)
         self._enter(target, now, out)
 
     def _finish(self, t: float, text: str, out: list[Effect], *,
@@ -463,7 +379,7 @@ class Session:
         """End the session early with a last sentence (not completed)."""
         self._leave(t, out, complete=False)
         if close_exercise:
-            self._close_exercise(t, out, skipped=False)
+            out += self._ledger.close(t)
         out.append(Say(t, text, "prompt"))
         self.completed = False
         self.mode = Mode.ENDING
@@ -472,7 +388,10 @@ class Session:
     # --- commands ------------------------------------------------------------------------------
 
     def _command(self, intent: Intent, source: str, now: float, out: list[Effect]) -> None:
+        """Obey `intent`; the log records each command obeyed (after what an answer did,
+        before what a command does)."""
         command = intent.command
+        record = Record(now, "command", {"command": command.value, "source": source})
         if self.mode is Mode.ENDING:
             return
         if self.mode is Mode.CONFIRMING:
@@ -485,53 +404,31 @@ class Session:
                 out.append(Say(now, CONFIRM_END, "prompt"))
             else:
                 return
-            out.append(Record(now, "command", {"command": command.value, "source": source}))
-            return
-        if self.mode is Mode.RUNNING and self.step.kind is StepKind.QUESTION and command in (
+            out.append(record)
+        elif self.mode is Mode.RUNNING and self.step.kind is StepKind.QUESTION and command in (
             Command.NUMBER, Command.YES, Command.NO
         ):
             if self._answer_question(intent, now, out):
-                out.append(Record(now, "command", {"command": command.value, "source": source}))
-            return
-        handler = _HANDLERS.get(command)
-        if handler is not None:
-            out.append(Record(now, "command", {"command": command.value, "source": source}))
-            handler(self, now, out)
+                out.append(record)
+        elif command in _HANDLERS:
+            out.append(record)
+            _HANDLERS[command](self, now, out)
 
     def _answer_question(self, intent: Intent, now: float, out: list[Effect]) -> bool:
         """A number, yes or no said to a question step. False when it does not fit."""
-        tag = self.step.tag
-        command = intent.command
-        if tag == "resume":
-            if command is Command.NUMBER:
-                return False
-            accepted = command is Command.YES
-            self._offer_open = False
-            out.append(Record(now, "resume_offer", {"accepted": accepted}))
-            if accepted:  # the welcome (and its safety note), then where it stopped
-                del self.steps[self._i + 2:self._resume_target]
-            self._move(self._i + 1, now, out)
-            return True
-        if command is Command.NUMBER:
-            self._answer = intent.value
-            out.append(CutSpeech(now))
-            self._ask(now, f"You said {intent.value}. Is that right?", CONFIRM_WAIT, out)
-        elif self._answer is None:
+        if self.step.tag != "resume":
+            reply = self._answers.rate(self.step.tag, intent, now)
+            if reply is not None:
+                out += reply.effects
+                self._ask(now, reply.text, reply.wait, out)
+            return reply is not None
+        if intent.command is Command.NUMBER:
             return False
-        elif command is Command.YES:
-            when = "before" if tag == "pain_before" else "after"
-            value = self._answer
-            self._pain[when] = value
-            out.append(Record(now, "checkin", {"when": when, "value": value}))
-            reply = "Thank you."
-            if when == "after" and value >= self._pain.get("before", 10) + HIGHER_PAIN:
-                reply += (" Your pain is higher than when you started, so take it easy today, "
-                          "and check with your physician if it does not settle.")
-            self._answer = None
-            self._ask(now, reply, 0.5, out)
-        else:
-            self._answer = None
-            self._ask(now, "Sorry. Please say a number from 0 to 10.", ANSWER_WAIT, out)
+        accepted = intent.command is Command.YES
+        out.append(self._answers.answer_offer(accepted, now))
+        if accepted:  # the welcome (and its safety note), then where it stopped
+            del self.steps[self._i + 2:self._answers.resume_target]
+        self._move(self._i + 1, now, out)
         return True
 
     def _ask(self, now: float, text: str, wait: float, out: list[Effect]) -> None:
@@ -540,9 +437,6 @@ class Session:
         self._items = (*self._items[: self._next], SayItem(offset, text, "prompt"))
         self._duration = offset + self.timer(text) + wait
         self._advance(now, out)
-
-    def _say(self, now: float, text: str, out: list[Effect], kind: SayKind = "prompt") -> None:
-        out.append(Say(now, text, kind, None))
 
     def _pause(self, now: float, out: list[Effect]) -> None:
         if self.mode is Mode.RUNNING:
@@ -558,19 +452,18 @@ class Session:
     def do_pause(self, now: float, out: list[Effect]) -> None:
         if self.mode in (Mode.RUNNING, Mode.COUNTING_IN):
             self._pause(now, out)
-            self._say(now, PAUSED, out)
+            out.append(Say(now, PAUSED, "prompt"))
 
     def _resume(self, now: float, out: list[Effect]) -> None:
         step = self.step
         if step.kind in (StepKind.INTRO, StepKind.ANNOUNCE, StepKind.SUMMARY, StepKind.QUESTION):
             self._paused_offset = 0.0  # say the instructions again from the start
-            self._answer = None
+            self._answers.rating = None
         work = self._progress.work_start
         if step.kind in (StepKind.SET, StepKind.TIMED) and (work is None or
                                                             self._paused_offset < work):
             self._paused_offset = 0.0  # still in the countdown: the countdown is the count-in
-            self._next = 0
-            self._progress = _SetProgress()
+            self._progress = SetProgress()
         counted = step.kind in (StepKind.SET, StepKind.TIMED) and self._paused_offset > 0
         seconds = COUNT_IN if counted else 0
         self._count_in = [(now + k, str(seconds - k)) for k in range(seconds)]
@@ -604,35 +497,36 @@ class Session:
                 return
 
     def do_repeat(self, now: float, out: list[Effect]) -> None:
-        self._say(now, self._last_instruction or HELP_TEXT, out)
+        out.append(Say(now, self._last_instruction or HELP_TEXT, "prompt"))
 
     def do_tempo(self, now: float, out: list[Effect], direction: int) -> None:
         low, high = TEMPO_LIMITS
         factor = round(min(max(self._factor + direction * TEMPO_STEP, low), high), 2)
         word = "Slower" if direction > 0 else "Faster"
         if factor == self._factor:
-            self._say(now, f"That's as {word.lower()} as it goes.", out)
+            out.append(Say(now, f"That's as {word.lower()} as it goes.", "prompt"))
             return
         self._factor = factor
-        step = self.step
-        name = self._exercise().name if step.exercise is not None else ""
-        out.append(Record(now, "tempo", {"exercise": name, "factor": factor}))
-        if step.kind is StepKind.SET and step.exercise is not None:
-            exercise = self._exercise()
+        exercise = self._exercise_or_none()
+        out.append(Record(now, "tempo", {"exercise": exercise.name if exercise else "",
+                                         "factor": factor}))
+        if self.step.kind is StepKind.SET and exercise is not None:
             seconds = exercise.rep_seconds * factor
             # a cue, so the next count cuts it rather than waiting for it
-            self._say(now, f"{word}: {seconds:g} seconds a rep.", out, "cue")
+            out.append(Say(now, f"{word}: {seconds:g} seconds a rep.", "cue"))
             self._retime(exercise, self._offset(now))
         else:
-            self._say(now, f"{word}.", out, "cue")
+            out.append(Say(now, f"{word}.", "cue"))
 
     def _retime(self, exercise: Exercise, offset: float) -> None:
         """Reps not yet begun take the new tempo; the one in progress finishes as it was.
         Nothing before `offset` (the step's time now) is planned again: between sides, the
         "switch" cue was already said."""
         progress = self._progress
-        if progress.work_start is None:
-            first, boundary = 0, self._first_work_offset()
+        if progress.work_start is None:  # still in the countdown: every rep, after it
+            first = 0
+            boundary = next((i.offset for i in self._items
+                             if isinstance(i, PhaseItem) and i.phase == "work"), 0.0)
         else:
             first = progress.slot + 1
             boundary = progress.rep_start + exercise.rep_seconds * self._built_factor
@@ -646,22 +540,16 @@ class Session:
         self._duration = end
         self._built_factor = self._factor
 
-    def _first_work_offset(self) -> float:
-        for item in self._items:
-            if isinstance(item, PhaseItem) and item.phase == "work":
-                return item.offset
-        return 0.0
-
     def _offset(self, now: float) -> float:
         """Where the current step is at `now`: its frozen offset while not running."""
         return self._paused_offset if self.mode is not Mode.RUNNING else now - self._start
 
     def do_status(self, now: float, out: list[Effect]) -> None:
-        self._say(now, self.status_text(now), out)
+        out.append(Say(now, self.status_text(now), "prompt"))
 
     def status_text(self, now: float) -> str:
         step = self.step
-        offset = self._offset(now)
+        to_go = spoken_duration(max(self._duration - self._offset(now), 0))
         if step.kind is StepKind.SET:
             exercise = self._exercise()
             progress = self._progress
@@ -674,44 +562,31 @@ class Session:
                 where = "left on each side"
             return f"{_count(left, 'rep')} {where}. Set {step.set} of {exercise.sets}."
         if step.kind is StepKind.TIMED:
-            return f"{spoken_duration(max(self._duration - offset, 0))} to go."
+            return f"{to_go} to go."
         if step.kind is StepKind.REST and step.exercise is not None:
-            rest = spoken_duration(max(self._duration - offset, 0))
-            return f"{rest} of rest left. {next_up(self.routine, step.exercise, step.set or 1)}"
+            return f"{to_go} of rest left. {next_up(self.routine, step.exercise, step.set or 1)}"
         if step.exercise is not None:
             exercise = self._exercise()
             return f"Next: {exercise.name}, {describe(exercise)}."
         return f"{_count(len(self.routine.exercises), 'exercise')} to go."
 
     def do_help(self, now: float, out: list[Effect]) -> None:
-        self._say(now, HELP_TEXT, out)
+        out.append(Say(now, HELP_TEXT, "prompt"))
 
     def do_volume(self, now: float, out: list[Effect], direction: int) -> None:
         out.append(SetVolume(now, direction * VOLUME_STEP))
-        self._say(now, "Louder." if direction > 0 else "Quieter.", out, "cue")
+        out.append(Say(now, "Louder." if direction > 0 else "Quieter.", "cue"))
 
     def do_pain(self, now: float, out: list[Effect]) -> None:
         self._pause(now, out)
-        out.append(Record(now, "pain", {
-            "exercise": self._exercise().name if self.step.exercise is not None else None,
-        }))
-        self._say(now, PAIN_ADVICE, out)
+        exercise = self._exercise_or_none()
+        out.append(Record(now, "pain", {"exercise": exercise.name if exercise else None}))
+        out.append(Say(now, PAIN_ADVICE, "prompt"))
 
     def do_end(self, now: float, out: list[Effect]) -> None:
         self._pause(now, out)
         self.mode = Mode.CONFIRMING
-        self._say(now, CONFIRM_END, out)
-
-
-def _rebuild(step: Step, exercise: Exercise, factor: float) -> Step:
-    """A set step with its reps on another tempo (the countdown stays as it is)."""
-    head = [i for i in step.items if not isinstance(i, RepItem)]
-    work = next(i.offset for i in head if isinstance(i, PhaseItem) and i.phase == "work")
-    countdown = [i for i in head if i.offset < work or (isinstance(i, PhaseItem) and
-                                                        i.offset == work)]
-    reps, end = reps_timeline(exercise, factor, 0, work)
-    return Step(step.kind, end, merge_says([*countdown, *reps]), step.exercise, step.set,
-                step.title)
+        out.append(Say(now, CONFIRM_END, "prompt"))
 
 
 _HANDLERS = {
@@ -747,3 +622,5 @@ EXPECTED: dict[str, frozenset[Command]] = {
     "question": _COMMANDS | _YES_NO,
     "rating": _COMMANDS | {Command.NUMBER},
 }
+#: The moment each answer `Snapshot.asking` shows is.
+_MOMENTS = {"": "commands", "number": "rating", "yes/no": "question", "end": "question"}

@@ -103,13 +103,12 @@ def _frame(snapshot: Snapshot, extras: Extras, *, figlet: bool, wrap: bool,
         optional.append(_text(extras.reply, "bold", wrap))
     if extras.note:
         optional.extend(_text(line, "yellow", wrap) for line in extras.note.splitlines())
-    info: list[tuple[str, RenderableType]] = []
-    if extras.said and not done:
-        info.append(("said", _text(extras.said, "", wrap)))
-    if snapshot.next_up and not done:
-        info.append(("next", _text(snapshot.next_up, "", wrap)))
-    if extras.heard and not done:
-        info.append(("heard", _text(extras.heard, "", wrap)))
+    info: list[tuple[str, RenderableType]] = [
+        (name, _text(value, "", wrap))
+        for name, value in (("said", extras.said), ("next", snapshot.next_up),
+                            ("heard", extras.heard))
+        if value and not done
+    ]
     if extras.mic_level is not None and not done:
         bars = int(min(max(extras.mic_level, 0.0), 1.0) * 30)
         info.append(("mic", Text("█" * bars + "·" * (30 - bars), style="green")))

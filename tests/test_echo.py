@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from assistant.ear.echo import EchoCanceller, dc_notch
+from assistant.ear.echo import EchoCanceller, EchoGuard, dc_notch
+from assistant.ear.levels import FRAME
 from assistant.testing import fan
 from assistant.voice.tts import Synthesizer
 
@@ -58,3 +59,20 @@ def test_in_a_fans_noise_the_echo_is_still_cancelled_by_more_than_15_db(
     """With a fan at -35 dBFS (about 15 dB under the echo), the echo left is more than 15 dB
     under the echo (the project's own canceller, replaced by Speex's, managed 11)."""
     assert echo_reduction_db(reference, -35.0) > 15.0
+
+
+@pytest.mark.parametrize(("early_ms", "covered"), [(0, True), (20, True), (30, True), (50, False)])
+def test_the_guards_envelope_covers_an_echo_up_to_30_ms_earlier_than_the_delay_believed(
+    early_ms: int, covered: bool
+) -> None:
+    """With the delay believed at 200 ms, a word whose echo comes `early_ms` sooner (the
+    devices' timestamps a little off on a busy machine) is in the echo envelope from its
+    first frame up to 30 ms early, and not beyond."""
+    guard = EchoGuard()
+    guard.delay.delay = 200 * 16  # samples
+    frames = (200 - early_ms) * 16 // FRAME  # frames since the word's first frame was played
+    for _ in range(60):
+        guard._ref_recent.append(-100.0)
+    for k in range(frames + 1):
+        guard._ref_recent.append(-20.0 if k == 0 else -100.0)
+    assert (guard._ref_envelope() == -20.0) is covered

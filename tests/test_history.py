@@ -326,3 +326,21 @@ def test_sessions_after_today_are_ignored(journal: Journal) -> None:
     rep = report(journal, {"Upper back relief": ROUTINE}, weeks=3, today=TODAY)
     assert [w.sessions for w in rep.weeks] == [2, 5, 7]
     assert rep.recent[0].started_at == at(date(2026, 3, 13), 18)
+
+
+def test_calendar_streaks_do_not_count_this_week_or_today_as_broken_yet() -> None:
+    """A week streak ending last week and a day streak ending yesterday still stand; a
+    streak stops at a gap, and never reaches before the first session's week."""
+    from assistant.history import _Calendar
+
+    today = date(2026, 3, 12)  # a Thursday
+    mondays = (date(2026, 2, 23), date(2026, 3, 2), date(2026, 3, 9))
+    calendar = _Calendar(today, mondays, first_monday=date(2026, 2, 23))
+    assert calendar.span == 3
+    assert calendar.week_streak({date(2026, 2, 23), date(2026, 3, 2)}) == 2
+    assert calendar.week_streak({date(2026, 2, 16), date(2026, 2, 23), date(2026, 3, 9)}) == 1
+    assert calendar.week_streak({date(2026, 2, 16), date(2026, 2, 23), date(2026, 3, 2)}) == 2
+    assert calendar.day_streak({date(2026, 3, 10), date(2026, 3, 11)}) == 2
+    assert calendar.day_streak({date(2026, 3, 9), date(2026, 3, 12)}) == 1
+    assert calendar.per_week([date(2026, 3, 2), date(2026, 3, 8), date(2026, 3, 12),
+                              date(2026, 2, 1)]) == (0, 2, 1)

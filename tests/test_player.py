@@ -3,8 +3,6 @@ with the real synthesizer; the priority rules also on plain arrays)."""
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import pytest
 import soundfile as sf
@@ -14,7 +12,6 @@ from assistant.events import Say
 from assistant.voice.player import (
     FADE,
     GAP,
-    PrintSpeaker,
     Schedule,
     TimelineSpeaker,
     sharp_onset,
@@ -208,22 +205,6 @@ def test_timeline_onsets_report_the_delayed_start(synth: Synthesizer) -> None:
     assert sp.onsets == [(0.0, "ins", "instruction"), (1.5, "cue", "cue")]
 
 
-def test_print_speaker_prints_each_say_and_the_reason_once() -> None:
-    """PrintSpeaker prints every Say with its session time, and why, once, first."""
-    out = io.StringIO()
-    sp = PrintSpeaker("no text-to-speech engine", stream=out)
-    sp.schedule(Say(0.0, "Welcome.", "instruction"))
-    sp.schedule(Say(75.5, "One.", "count"))
-    sp.cut(76)
-    sp.change_volume(0.1)
-    sp.close()
-    assert out.getvalue().splitlines() == [
-        "(speech is printed: no text-to-speech engine)",
-        "[00:00.00] Welcome.",
-        "[01:15.50] One.",
-    ]
-
-
 # --- assistant.audio helpers ---------------------------------------------------------------
 
 
@@ -255,17 +236,6 @@ def test_read_wav_missing_or_broken_file_is_one_line(tmp_path: object) -> None:
     assert "\n" not in str(missing.value) + str(unreadable.value)
 
 
-def test_mix_echo_adds_the_delayed_scaled_reference() -> None:
-    """mix_echo adds gain * reference shifted by delay_ms, keeping the mic's length."""
-    from assistant.audio import mix_echo
-
-    mic = np.zeros(100, dtype=np.float32)
-    ref = np.zeros(100, dtype=np.float32)
-    ref[0] = 1.0
-    out = mix_echo(mic, ref, gain=0.5, delay_ms=2.5, rate=RATE)  # 40 samples
-    assert len(out) == 100 and out[40] == 0.5 and np.count_nonzero(out) == 1
-
-
 def test_a_counts_quiet_lead_in_is_dropped_so_it_sounds_on_its_beat() -> None:
     """Speech opening with 30 ms at -55 dBFS before -20 dBFS speech is cut to start at most
     5 ms before its loud part, faded in over 2 ms and otherwise unchanged; speech that is
@@ -280,3 +250,17 @@ def test_a_counts_quiet_lead_in_is_dropped_so_it_sounds_on_its_beat() -> None:
     assert sharp[0] == pytest.approx(pcm[dropped] / 33)
     assert np.array_equal(sharp[32:], pcm[dropped + 32:])
     assert np.array_equal(sharp_onset(lead), lead)
+
+
+def test_a_ring_keeps_the_last_samples_of_a_stream_across_its_wrap() -> None:
+    """write_ring puts samples at n % size, wrapping; read_ring gives back [start, end) of
+    what is held, and zeros for samples written over or not written yet."""
+    from assistant.audio import read_ring, write_ring
+
+    ring = np.zeros(8, np.float32)
+    stream = np.arange(1, 14, dtype=np.float32)  # samples 0..12 are 1..13
+    write_ring(ring, 0, stream[:6])
+    write_ring(ring, 6, stream[6:13])  # wraps: the ring now holds samples 5..12
+    assert ring.tolist() == [9, 10, 11, 12, 13, 6, 7, 8]
+    assert read_ring(ring, 13, 5, 13).tolist() == stream[5:13].tolist()
+    assert read_ring(ring, 13, 3, 15).tolist() == [0, 0, *stream[5:13].tolist(), 0, 0]

@@ -389,3 +389,14 @@ def test_status_says_one_rep_not_one_reps() -> None:
     said = [r["text"] for r in run_session(SMALL, [(fourth + 0.5, "how many left")]).records()
             if r["type"] == "say" and r["kind"] == "prompt"]
     assert said == ["1 rep left. Set 1 of 2."]
+
+
+def test_a_set_after_slower_keeps_the_new_tempo_and_its_countdown() -> None:
+    """'slower' in set 1 makes set 2's reps 4.4 s apart, after the same 3, 2, 1, Go!"""
+    base = reps(run_session(ROUTINE).records(), "Knees to chest", 1)
+    records = run_session(ROUTINE, [(base[2]["t"] + 1.0, "slower")]).records()
+    times = [r["t"] for r in reps(records, "Knees to chest", 2)]
+    assert {round(b - a, 6) for a, b in pairwise(times)} == {4.4}
+    says = [(round(times[0] - r["t"], 6), r["text"]) for r in records if r["type"] == "say"
+            and times[0] - 4 - 1e-6 <= r["t"] < times[0]]
+    assert says == [(4.0, "3"), (3.0, "2"), (2.0, "1"), (1.0, "Go!")]

@@ -207,6 +207,10 @@ class EchoGuard:
         recent = self._ref_recent
         if self.delay.delay is None:
             return max(recent)
-        newest = len(recent) - 1 - self.delay.delay // FRAME
+        # and `LEAD` earlier than the delay believed, as the canceller's window: an echo
+        # a few frames early (the devices' timestamps off on a busy machine) is then
+        # covered from its first frame instead of standing above the envelope
+        early = max(0, self.delay.delay - round(self.LEAD * SAMPLE_RATE))
+        newest = len(recent) - 1 - early // FRAME
         lo = max(0, newest - self.SPAN + 1)
         return max(islice(recent, lo, max(newest + 1, lo + 1)))

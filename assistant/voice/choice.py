@@ -12,18 +12,13 @@ ESPEAK = ("espeak", "espeak-ng", "espeak ng")
 """--voice values that ask for eSpeak NG's default voice."""
 
 
-def wants_neural(voice: str | None) -> bool:
-    """Whether `voice` (None: nothing asked) is spoken by Piper when it can be."""
-    return voice is None or neural.is_neural(voice)
-
-
 def open_speech(voice: str | None, rate: int = DEFAULT_RATE, volume: float = 1.0
                 ) -> tuple[Speech, str]:
     """The voice asked for, checked, and a note to show once when another speaks instead
     (empty when not). UnknownVoiceError for a name no voice has (a person's mistake);
     DeviceError when no voice at all can speak here."""
     note = ""
-    if wants_neural(voice):
+    if voice is None or neural.is_neural(voice):  # Piper speaks it when it can
         try:
             speech: Speech = neural.PiperSynthesizer(neural.find(voice), rate=rate,
                                                      volume=volume)

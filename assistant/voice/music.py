@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant.audio import read_ring, write_ring
 from assistant.voice.tts import SAMPLE_RATE
 
 LEVEL_DB = -30.0
@@ -235,17 +236,13 @@ class MusicFeed:
     def take(self, a: int, b: int) -> np.ndarray:
         """Samples [a, b) of the music if ready, else silence (never waits)."""
         self._now = b
-        size = len(self._ring)
-        if b > self._filled or a < self._filled - size or b <= a:
+        filled = self._filled
+        if b > filled or a < filled - len(self._ring) or b <= a:
             return np.zeros(max(0, b - a), np.float32)
-        i = a % size
-        if i + (b - a) <= size:
-            return self._ring[i : i + b - a].copy()
-        return np.concatenate([self._ring[i:], self._ring[: b - a - (size - i)]])
+        return read_ring(self._ring, filled, a, b)
 
     def _run(self) -> None:
         chunk = round(self.CHUNK * self.rate)
-        size = len(self._ring)
         while not self._stop.is_set() and self.playlist.playable:
             now = self._now
             if self._filled < now:  # the loudspeaker skipped ahead: follow it
@@ -254,11 +251,7 @@ class MusicFeed:
                 self._stop.wait(0.05)
                 continue
             a = self._filled
-            pcm = self.playlist.read(a, a + chunk)
-            i = a % size
-            k = min(chunk, size - i)
-            self._ring[i : i + k] = pcm[:k]
-            self._ring[: chunk - k] = pcm[k:]
+            write_ring(self._ring, a, self.playlist.read(a, a + chunk))
             self._filled = a + chunk
 
     def close(self) -> None:

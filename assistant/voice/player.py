@@ -14,7 +14,6 @@ Priority rules (`Schedule.add`), shared by every speaker:
 Speakers:
 - TimelineSpeaker: simulation and `render`; everything on an in-memory timeline.
 - LiveSpeaker: a sounddevice OutputStream whose sample counter is the session clock.
-- PrintSpeaker: prints what would be said (no text-to-speech or no audio device).
 """
 
 from __future__ import annotations
@@ -25,11 +24,11 @@ import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TextIO
+from typing import Any, Protocol
 
 import numpy as np
 
-from assistant.audio import read_ring
+from assistant.audio import read_ring, write_ring
 from assistant.errors import DeviceError
 from assistant.events import Say, SayKind
 from assistant.voice.music import HOLD, RELEASE, Ducking, MusicFeed, Playlist
@@ -37,13 +36,13 @@ from assistant.voice.tts import SAMPLE_RATE, Speech, fit
 
 RANK: dict[str, int] = {"cue": 0, "count": 1, "instruction": 2, "prompt": 2}
 MAX_WAIT = 2.0
+"""Seconds a cue may wait for a higher-priority utterance before it is dropped as stale."""
 COUNTERS_ONLY = os.environ.get("EA_BENCH_COUNTERS_ONLY") == "1"
 """For the live echo bench's naive row only: the sample counters alone, as before the
 timestamps were used."""
 CATCH_UP = 0.008
 """Seconds the live loudspeaker may fall behind its own timeline (it ran dry on a busy
 machine) before it skips ahead, so that counts stay on their beat in real time."""
-"""Seconds a cue may wait for a higher-priority utterance before it is dropped as stale."""
 GAP = 0.080
 """Speech cut by a newer utterance falls silent this long before it, so the new one
 (a count on its beat) starts clean and its onset is where it belongs."""
@@ -359,8 +358,8 @@ class LiveSpeaker:
         n0 = self._due(self._frames, time.outputBufferDacTime)
         if n0 > self._frames:  # the device ran dry: nothing sounded meanwhile
             self.skipped += n0 - self._frames
-            self._put(self._frames, np.zeros(min(n0 - self._frames, len(self._ring)),
-                                             np.float32))
+            write_ring(self._ring, self._frames,
+                       np.zeros(min(n0 - self._frames, len(self._ring)), np.float32))
         n1 = n0 + frames
         for v in self._voices:
             if not v.started:
@@ -381,20 +380,12 @@ class LiveSpeaker:
         elif target != 1.0:
             out *= np.float32(target)
         np.clip(out, -1.0, 1.0, out=out)
-        self._put(n0, out)
+        write_ring(self._ring, n0, out)  # what was played
         j = self._calls % len(self._stamp_time)
         self._stamp_frame[j] = n0
         self._stamp_time[j] = time.outputBufferDacTime
         self._calls += 1
         self._frames = n1
-
-    def _put(self, start: int, block: np.ndarray) -> None:
-        """Samples [start, start + len(block)) of what was played, into the ring."""
-        size = len(self._ring)
-        i = start % size
-        k = min(len(block), size - i)
-        self._ring[i : i + k] = block[:k]
-        self._ring[: len(block) - k] = block[k:]
 
     def _due(self, n: int, dac: float) -> int:
         """The sample to play next, that PortAudio says sounds at stream time `dac`: `n`, the
@@ -497,31 +488,3 @@ class LiveSpeaker:
         return read_ring(self._ring, self._frames, round(start_t * self.rate),
                          round(end_t * self.rate))
 
-
-class PrintSpeaker:
-    """Prints each Say instead of speaking it; says once why there is no voice."""
-
-    def __init__(self, reason: str = "", stream: TextIO | None = None) -> None:
-        self.reason = reason
-        self.stream = stream
-        self._told = False
-
-    def schedule(self, say: Say) -> None:
-        out = self.stream or sys.stdout
-        if not self._told and self.reason:
-            print(f"(speech is printed: {self.reason})", file=out)
-        self._told = True
-        minutes, seconds = divmod(say.t, 60)
-        print(f"[{int(minutes):02d}:{seconds:05.2f}] {say.text}", file=out, flush=True)
-
-    def cut(self, t: float) -> None:
-        pass
-
-    def change_volume(self, step: float) -> None:
-        pass
-
-    def set_phase(self, t: float, phase: str) -> None:
-        pass
-
-    def close(self) -> None:
-        pass

@@ -135,7 +135,7 @@ def fit(
         return pcm[:0]
     best = pcm
     factor = min(max_speedup, len(pcm) / limit * 1.04)  # a little margin: rate is not linear
-    for attempt in (factor, max_speedup):
+    for attempt in dict.fromkeys((factor, max_speedup)):  # max_speedup once, not twice
         if attempt <= 1.0:
             continue
         faster = render_faster(attempt)
@@ -143,8 +143,6 @@ def fit(
             best = faster
         if len(best) <= limit:
             return best
-        if attempt >= max_speedup:
-            break
     cut = np.array(best[:limit], dtype=np.float32)
     fade_out(cut, FADE_SECONDS, rate)
     return cut
@@ -226,10 +224,7 @@ class _EngineThread:
                 continue
             try:
                 if self._engine is None:
-                    self._engine = self._start_engine()
-                    self._driver_module = sys.modules.get(
-                        type(self._engine.proxy._driver).__module__
-                    )
+                    self._engine, self._driver_module = self._start_engine()
                     self.default_voice = self._engine.getProperty("voice")
                 future.set_result(job(self._engine))
             except DeviceError as exc:
@@ -239,7 +234,8 @@ class _EngineThread:
                 future.set_exception(DeviceError(f"text-to-speech failed: {reason}"))
 
     @staticmethod
-    def _start_engine() -> Any:
+    def _start_engine() -> tuple[Any, Any]:
+        """pyttsx3's engine, and the module of its driver (eSpeak's, on Linux)."""
         try:
             import pyttsx3
 
@@ -253,7 +249,7 @@ class _EngineThread:
         if driver_module is not None:
             # The eSpeak driver announces every saved file on stdout; silence that message.
             driver_module.print = _quiet_print  # type: ignore[attr-defined]
-        return engine
+        return engine, driver_module
 
 
 class Speech:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant import loader
+from assistant import loader, yamlfile
 from assistant.errors import RoutineError, RoutineErrors
 from assistant.loader import load_routine, load_routine_text, validate_paths
 from assistant.routine import (
@@ -492,6 +492,66 @@ BAD = {
         "name: R\nexercises:\n  - {name: A, reps: 1}\n---\nname: S\n",
         ["r.yaml:4:1: a routine file holds one YAML document; remove the second"],
     ),
+    "a !!binary value": (
+        "name: !!binary aGVsbG8=\nexercises:\n  - {name: A, reps: 1}\n",
+        ["r.yaml:1:7: tag !!binary is not allowed in routine files"],
+    ),
+    "a list tagged as a mapping": (
+        "name: R\nexercises: !!map\n  - {name: A, reps: 1}\n",
+        ["r.yaml:2:12: a list cannot be !!map"],
+    ),
+    "UTF-16 text": (
+        "name: R\n".encode("utf-16"),
+        ["r.yaml:1:1: the file is not UTF-8 text (byte 0xff cannot be read); save it as UTF-8"],
+    ),
+    "a number too large for a float, and a date for a number": (
+        routine_with("    reps: 1.0e+999\n    sets: 2024-01-01\n"),
+        [
+            "r.yaml:4:11: reps: expected a whole number from 1 to 200, got 1.0e+999",
+            "r.yaml:5:11: sets: expected a whole number from 1 to 20, got '2024-01-01'",
+        ],
+    ),
+    "a merge key and its alias": (
+        "base: &b {reps: 1}\nname: R\nexercises:\n  - {<<: *b, name: A}\n",
+        [
+            "r.yaml:1:1: unknown key 'base'; allowed keys: name, description, safety, voice, "
+            "checkin, defaults, exercises",
+            "r.yaml:4:5: exercises[1]: missing 'reps' or 'duration' (one is required)",
+            "r.yaml:4:6: unknown key '<<'; allowed keys: name, instructions, position, sets, "
+            "reps, duration, sides, tempo, hold, rest, countdown, cues, target",
+            "r.yaml:4:10: aliases (*name) are not allowed in routine files",
+        ],
+    ),
+    "tempo phases adding up to more than two minutes, in an exercise and in defaults": (
+        "name: R\ndefaults: {tempo: {a: 60, b: 60, c: 1}}\n"
+        "exercises:\n  - {name: A, reps: 1, tempo: {up: 50s, down: 50s, hold: 30s}}\n",
+        [
+            "r.yaml:2:19: defaults.tempo: expected phases that add up to at most 2m, got 2m1s",
+            "r.yaml:4:31: tempo: expected phases that add up to at most 2m, got 2m10s",
+        ],
+    ),
+    "lists and mappings of the wrong kind": (
+        "name: R\nexercises:\n  - {name: A, reps: 1, cues: {every: 5s}}\n  - null\n"
+        "  - {name: B, duration: 1m, cues: [[1], {at: 2m, say: x}]}\n",
+        [
+            "r.yaml:3:30: cues: expected a list of cues, each with every or at, and say, "
+            "got a mapping",
+            "r.yaml:4:5: exercises[2]: expected an exercise (a mapping with name and reps or "
+            "duration), got nothing",
+            "r.yaml:5:36: cues[1]: expected a cue (a mapping with every or at, and say), "
+            "got a list",
+            "r.yaml:5:46: cues[2].at: expected a time within the set (1m), got 2m",
+        ],
+    ),
+    "a mapping or a list where a duration belongs": (
+        routine_with("    reps: 1\n    rest: {a: 1}\n    hold: [1]\n"),
+        [
+            "r.yaml:5:11: rest: expected a duration from 0s to 1h (such as 45s, 2m or 1m30s), "
+            "got a mapping",
+            "r.yaml:6:11: hold: expected a duration from 0s to 2m (such as 45s, 2m or 1m30s), "
+            "got a list",
+        ],
+    ),
     "a key that is a list": (
         "name: R\n[a]: 1\nexercises:\n  - {name: A, reps: 1}\n",
         ["r.yaml:2:1: a key must be a plain name, not a list"],
@@ -529,14 +589,15 @@ def test_junk_with_thousands_of_problems_stops_after_the_limit() -> None:
         f"  - {{name: E{i:03}, reps: 1, x: 1}}\n" for i in range(150)
     )
     lines = errors_of(text)
-    assert len(lines) == loader.MAX_ERRORS + 1
-    assert lines[-1] == f"r.yaml:{loader.MAX_ERRORS + 3}:27: more than 100 problems; stopping"
+    assert len(lines) == yamlfile.MAX_ERRORS + 1
+    assert lines[-1] == f"r.yaml:{yamlfile.MAX_ERRORS + 3}:27: more than 100 problems; stopping"
 
 
 def test_a_routine_with_too_many_exercises_is_refused() -> None:
-    """More than MAX_EXERCISES exercises is one problem at the exercises list."""
+    """More exercises than the schema's maxItems (200) is one problem at the exercises list."""
+    most = loader.SCHEMA["properties"]["exercises"]["maxItems"]
     text = "name: R\nexercises:\n" + "".join(
-        f"  - {{name: E{i}, reps: 1}}\n" for i in range(loader.MAX_EXERCISES + 1)
+        f"  - {{name: E{i}, reps: 1}}\n" for i in range(most + 1)
     )
     assert errors_of(text) == ["r.yaml:3:3: exercises: expected at most 200 exercises, got 201"]
 
@@ -579,7 +640,7 @@ def test_an_unreadable_file_is_one_error_at_line_1(
     def denied(*_args: object, **_kwargs: object) -> None:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(loader, "open", denied, raising=False)
+    monkeypatch.setattr(yamlfile, "open", denied, raising=False)
     with pytest.raises(RoutineErrors) as caught:
         load_routine(path)
     assert [str(e) for e in caught.value.errors] == [

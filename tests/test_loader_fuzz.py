@@ -37,6 +37,20 @@ SCHEMA = json.loads(
     Path(loader.__file__).with_name("routine.schema.json").read_text(encoding="utf-8")
 )
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
+EXERCISE = SCHEMA["$defs"]["exercise"]["properties"]
+CUE = SCHEMA["$defs"]["cue"]["properties"]
+# the ranges, read from the schema (the one description of the format)
+SETS_RANGE = loader.CHECKER.bounds(EXERCISE["sets"])
+REPS_RANGE = loader.CHECKER.bounds(EXERCISE["reps"])
+DURATION_RANGE = loader.CHECKER.bounds(EXERCISE["duration"])
+TEMPO_RANGE = loader.CHECKER.bounds(SCHEMA["$defs"]["tempoSeconds"])
+REST_RANGE = loader.CHECKER.bounds(EXERCISE["rest"])
+COUNTDOWN_RANGE = loader.CHECKER.bounds(EXERCISE["countdown"])
+CUE_EVERY_RANGE = loader.CHECKER.bounds(CUE["every"])
+CUE_AT_RANGE = loader.CHECKER.bounds(CUE["at"])
+DAYS_PER_WEEK_RANGE = loader.CHECKER.bounds(EXERCISE["target"]["properties"]["days_per_week"])
+VOICE_RATE_RANGE = loader.CHECKER.bounds(SCHEMA["properties"]["voice"]["properties"]["rate"])
+MAX_TEMPO_PHASES = EXERCISE["tempo"]["anyOf"][1]["maxProperties"]
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # --- valid values, each with the value the loader must produce ------------------------------
@@ -126,10 +140,10 @@ PHASE_WORDS = st.from_regex(r"\A[A-Za-z][A-Za-z' -]{0,12}\Z", fullmatch=True)
 def tempos(draw: st.DrawFn) -> tuple[Any, Tempo]:
     """A tempo of at most 60 s: seconds per rep, or named phases in order."""
     if draw(st.booleans()):
-        written, seconds = draw(durations(loader.TEMPO_RANGE[0], 60.0))
+        written, seconds = draw(durations(TEMPO_RANGE[0], 60.0))
         return written, Tempo.per_rep(seconds)
-    words = draw(st.lists(PHASE_WORDS, min_size=1, max_size=loader.MAX_TEMPO_PHASES, unique=True))
-    phases = [(word, draw(durations(loader.TEMPO_RANGE[0], 10.0))) for word in words]
+    words = draw(st.lists(PHASE_WORDS, min_size=1, max_size=MAX_TEMPO_PHASES, unique=True))
+    phases = [(word, draw(durations(TEMPO_RANGE[0], 10.0))) for word in words]
     return (
         {word: written for word, (written, _s) in phases},
         Tempo(tuple(TempoPhase(word, seconds) for word, (_w, seconds) in phases)),
@@ -137,12 +151,12 @@ def tempos(draw: st.DrawFn) -> tuple[Any, Tempo]:
 
 
 SETTING_STRATEGIES: dict[str, st.SearchStrategy[tuple[Any, Any]]] = {
-    "sets": wholes(*loader.SETS_RANGE),
+    "sets": wholes(*SETS_RANGE),
     "sides": st.sampled_from([(s.value, s) for s in Sides]),
     "tempo": tempos(),
     "hold": durations(0.0, 60.0),
-    "rest": durations(*loader.REST_RANGE),
-    "countdown": wholes(*loader.COUNTDOWN_RANGE),
+    "rest": durations(*REST_RANGE),
+    "countdown": wholes(*COUNTDOWN_RANGE),
 }
 
 
@@ -162,10 +176,10 @@ def cues(
         say = draw(SPOKEN)
         kind = draw(st.sampled_from(["every", "percent", "at"]))
         every_hi = (
-            min(loader.CUE_EVERY_RANGE[1], set_seconds) if timed else loader.CUE_EVERY_RANGE[1]
+            min(CUE_EVERY_RANGE[1], set_seconds) if timed else CUE_EVERY_RANGE[1]
         )
-        if kind == "every" and every_hi >= loader.CUE_EVERY_RANGE[0]:
-            low = int(loader.CUE_EVERY_RANGE[0])
+        if kind == "every" and every_hi >= CUE_EVERY_RANGE[0]:
+            low = int(CUE_EVERY_RANGE[0])
             written, seconds = whole_seconds(
                 draw(st.integers(low, math.floor(every_hi))), draw(st.integers(0, 4))
             )
@@ -177,7 +191,7 @@ def cues(
             docs.append({"say": say, "at": text})
             values.append(Cue(say=say.strip(), at_fraction=float(text[:-1]) / 100))
         else:
-            high = math.floor(min(loader.CUE_AT_RANGE[1], set_seconds))
+            high = math.floor(min(CUE_AT_RANGE[1], set_seconds))
             written, seconds = whole_seconds(draw(st.integers(0, high)), draw(st.integers(0, 4)))
             docs.append({"at": written, "say": say})
             values.append(Cue(say=say.strip(), at_seconds=seconds))
@@ -198,9 +212,9 @@ def exercises(
         doc["position"] = draw(NAMES)
     reps = duration = None
     if timed:
-        doc["duration"], duration = draw(durations(*loader.DURATION_RANGE))
+        doc["duration"], duration = draw(durations(*DURATION_RANGE))
     else:
-        doc["reps"], reps = draw(wholes(*loader.REPS_RANGE))
+        doc["reps"], reps = draw(wholes(*REPS_RANGE))
     for key, (written, _value) in own.items():
         doc[key] = written
 
@@ -225,7 +239,7 @@ def exercises(
         doc["cues"] = cue_docs
     target = None
     if draw(st.booleans()):
-        written, days = draw(wholes(*loader.DAYS_PER_WEEK_RANGE))
+        written, days = draw(wholes(*DAYS_PER_WEEK_RANGE))
         doc["target"] = {"days_per_week": written}
         target = Target(days)
     expected = Exercise(
@@ -259,7 +273,7 @@ def routines(draw: st.DrawFn) -> tuple[dict[str, Any], Routine]:
         if draw(st.booleans()):
             voice_doc["name"] = draw(NAMES)
         if draw(st.booleans()):
-            voice_doc["rate"], rate = draw(wholes(*loader.VOICE_RATE_RANGE))
+            voice_doc["rate"], rate = draw(wholes(*VOICE_RATE_RANGE))
             voice = Voice(voice.name, rate, voice.volume)
         if draw(st.booleans()):
             volume = draw(st.floats(0.0, 1.0))

@@ -1,5 +1,6 @@
-"""The JSON Schema for editors stays in step with the loader: same keys, same ranges, same
-patterns, and the same verdict on valid and invalid routines."""
+"""The JSON Schema is the one description of the routine format: a proper draft 2020-12
+schema for editors, whose words the loader's messages are made of, and which gives the same
+verdict as the loader on valid and invalid routines."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import yaml
 from assistant import loader
 from assistant.errors import RoutineErrors
 from assistant.routine import template_problems
+from assistant.validation import Checker, did_you_mean, format_seconds
 
 SCHEMA_PATH = Path(loader.__file__).with_name("routine.schema.json")
 SCHEMA: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
@@ -64,21 +66,6 @@ def test_the_schema_is_a_valid_draft_2020_12_schema() -> None:
     jsonschema.Draft202012Validator.check_schema(SCHEMA)
 
 
-def test_allowed_and_required_keys_equal_the_loaders_at_every_level() -> None:
-    """Each mapping of the schema allows exactly the keys the loader allows, and requires
-    the same ones."""
-    assert set(TOP) == set(loader.ROUTINE_KEYS)
-    assert set(SCHEMA["required"]) == set(loader.ROUTINE_REQUIRED)
-    assert set(EXERCISE) == set(loader.EXERCISE_KEYS)
-    assert set(DEFS["exercise"]["required"]) == set(loader.EXERCISE_REQUIRED)
-    assert set(TOP["defaults"]["properties"]) == set(loader.DEFAULTS_KEYS)
-    assert set(TOP["voice"]["properties"]) == set(loader.VOICE_KEYS)
-    assert set(DEFS["cue"]["properties"]) == set(loader.CUE_KEYS)
-    assert set(EXERCISE["target"]["properties"]) == set(loader.TARGET_KEYS)
-    assert EXERCISE["sides"]["enum"] == list(loader.SIDES)
-    assert TOP["checkin"]["enum"] == list(loader.CHECKINS)
-
-
 def test_every_mapping_refuses_unknown_keys_and_every_key_is_described() -> None:
     """Every object in the schema has additionalProperties false, and every property has a
     description for editors to show."""
@@ -91,46 +78,98 @@ def test_every_mapping_refuses_unknown_keys_and_every_key_is_described() -> None
             assert prop.get("description"), f"{path}/{key}"
 
 
-RANGES = {
-    "sets": (EXERCISE["sets"], loader.SETS_RANGE),
-    "reps": (EXERCISE["reps"], loader.REPS_RANGE),
-    "duration": (EXERCISE["duration"], loader.DURATION_RANGE),
-    "hold": (EXERCISE["hold"], loader.HOLD_RANGE),
-    "rest": (EXERCISE["rest"], loader.REST_RANGE),
-    "countdown": (EXERCISE["countdown"], loader.COUNTDOWN_RANGE),
-    "tempo": (DEFS["tempoSeconds"], loader.TEMPO_RANGE),
-    "cue every": (DEFS["cue"]["properties"]["every"], loader.CUE_EVERY_RANGE),
-    "cue at": (DEFS["cue"]["properties"]["at"], loader.CUE_AT_RANGE),
-    "days per week": (
-        EXERCISE["target"]["properties"]["days_per_week"],
-        loader.DAYS_PER_WEEK_RANGE,
+TEXT_RANGES = {
+    "rest": ("  - {name: A, reps: 1, rest: '%s'}\n", EXERCISE["rest"], "rest"),
+    "duration": ("  - {name: A, duration: '%s'}\n", EXERCISE["duration"], "duration"),
+    "tempo": ("  - {name: A, reps: 1, tempo: '%s'}\n", DEFS["tempoSeconds"], "tempo"),
+    "cue every": (
+        "  - {name: A, duration: 4h, cues: [{every: '%s', say: a}]}\n",
+        DEFS["cue"]["properties"]["every"],
+        "cues[1].every",
     ),
-    "voice rate": (TOP["voice"]["properties"]["rate"], loader.VOICE_RATE_RANGE),
-    "voice volume": (TOP["voice"]["properties"]["volume"], loader.VOICE_VOLUME_RANGE),
 }
 
 
-@pytest.mark.parametrize(("subschema", "bounds"), list(RANGES.values()), ids=list(RANGES))
-def test_numeric_ranges_equal_the_loaders(
-    subschema: dict[str, Any], bounds: tuple[float, float]
+@pytest.mark.parametrize(("line", "subschema", "label"), list(TEXT_RANGES.values()),
+                         ids=list(TEXT_RANGES))
+def test_a_duration_written_as_text_is_held_to_the_schemas_range(
+    line: str, subschema: dict[str, Any], label: str
 ) -> None:
-    """The schema's minimum and maximum for this value are the loader's range."""
-    assert number_bounds(subschema) == bounds
+    """A pattern cannot bound a duration written as text, so the loader does, with the
+    schema's own ends: both ends are accepted, a second beyond either is refused in words."""
+    lo, hi = loader.CHECKER.bounds(subschema)
+    for seconds in (lo, hi):
+        assert loader_accepts("name: R\nexercises:\n" + line % format_seconds(seconds))
+    for seconds in (hi + 1, *([lo - 0.1] if lo >= 0.1 else [])):
+        text = "name: R\nexercises:\n" + line % format_seconds(seconds)
+        with pytest.raises(RoutineErrors) as caught:
+            loader.load_routine_text(text, "x.yaml")
+        assert [e.message for e in caught.value.errors] == [
+            f"{label}: expected a duration from {format_seconds(lo)} to {format_seconds(hi)} "
+            f"(such as 45s, 2m or 1m30s), got '{format_seconds(seconds)}'"
+        ]
 
 
-def test_limits_and_patterns_equal_the_loaders() -> None:
-    """Counts, text lengths and the duration and phase-word patterns are the loader's."""
-    assert TOP["exercises"]["maxItems"] == loader.MAX_EXERCISES
-    assert EXERCISE["cues"]["maxItems"] == loader.MAX_CUES
-    tempo_map = next(b for b in EXERCISE["tempo"]["anyOf"] if b.get("type") == "object")
-    assert tempo_map["maxProperties"] == loader.MAX_TEMPO_PHASES
-    assert tempo_map["propertyNames"] == {
-        "pattern": loader.PHASE_WORD_PATTERN,
-        "maxLength": loader.MAX_PHASE_WORD_CHARS,
-    }
-    assert DEFS["durationText"]["pattern"] == loader.DURATION_PATTERN
-    assert DEFS["spokenText"]["maxLength"] == loader.MAX_TEXT_CHARS
-    assert DEFS["name"]["maxLength"] == loader.MAX_NAME_CHARS
+EXPECTED = {
+    "a whole number": (EXERCISE["sets"], "sets", "a whole number from 1 to 20"),
+    "a number": (TOP["voice"]["properties"]["volume"], "voice.volume", "a number from 0 to 1"),
+    "a choice": (EXERCISE["sides"], "sides", "one of none, alternate, each"),
+    "a duration": (EXERCISE["rest"], "rest", "a duration from 0s to 1h (such as 45s, 2m or 1m30s)"),
+    "a tempo as a value": (
+        EXERCISE["tempo"], "tempo", "a duration from 0.3s to 1m (such as 45s, 2m or 1m30s)"
+    ),
+    "a text": (DEFS["name"], "name", "text"),
+    "a mapping": (TOP["defaults"], "defaults", "a mapping"),
+    "a shape the routine names": (
+        TOP["exercises"], "exercises", "a list of at least one exercise"
+    ),
+    "an item the routine names": (
+        DEFS["exercise"], "exercises[3]", "an exercise (a mapping with name and reps or duration)"
+    ),
+}
+
+
+@pytest.mark.parametrize(("subschema", "label", "words"), list(EXPECTED.values()),
+                         ids=list(EXPECTED))
+def test_what_a_value_should_be_is_read_from_the_schema(
+    subschema: dict[str, Any], label: str, words: str
+) -> None:
+    """The words after "expected" come from the schema's type, range, enum or anyOf (or, for
+    the routine's lists and mappings, from its own names for them)."""
+    assert loader.CHECKER.expected(subschema, label) == words
+
+
+def test_labels_name_a_value_from_its_exercise() -> None:
+    """A path is a dotted label with 1-based indexes; inside an exercise the routine names it
+    from the exercise."""
+    path = ("exercises", 0, "cues", 1, "at")
+    assert Checker(SCHEMA).label(path) == "exercises[1].cues[2].at"
+    assert loader.CHECKER.label(path) == "cues[2].at"
+    assert loader.CHECKER.label(("voice", "rate")) == "voice.rate"
+
+
+@pytest.mark.parametrize(("seconds", "text"), [(0.3, "0.3s"), (0, "0s"), (45, "45s"),
+                                               (90, "1m30s"), (90.5, "1m30.5s"), (130, "2m10s"),
+                                               (3600, "1h"), (3661, "1h1m1s"), (14400, "4h")])
+def test_format_seconds_writes_a_duration_as_a_routine_does(seconds: float, text: str) -> None:
+    """Seconds are written in hours, minutes and seconds, leaving out the parts that are 0."""
+    assert format_seconds(seconds) == text
+
+
+def test_did_you_mean_finds_a_close_key_only() -> None:
+    """A misspelt key gets the closest allowed one; a key close to none gets None."""
+    assert did_you_mean("volum", ["voice", "volume"]) == "volume"
+    assert did_you_mean("colour", ["sets", "reps"]) is None
+
+
+def test_not_a_number_is_not_a_number() -> None:
+    """.nan passes no range check, so the schema's "number" refuses it (and true/false)."""
+    text = "name: R\nvoice: {volume: .nan}\nexercises:\n  - {name: A, reps: 1}\n"
+    with pytest.raises(RoutineErrors) as caught:
+        loader.load_routine_text(text, "x.yaml")
+    assert [str(e) for e in caught.value.errors] == [
+        "x.yaml:2:17: voice.volume: expected a number from 0 to 1, got .nan"
+    ]
 
 
 TEMPLATES = [

@@ -24,6 +24,10 @@ def settings_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder / "settings.yaml"
 
 
+RATE = "rate: expected a whole number from 80 to 400 (words per minute)"
+PAUSE_LIMIT = "pause_limit: expected a duration from 10s to 24h (such as 45s, 2m or 1m30s)"
+
+
 def problem(path: Path, content: str | bytes) -> str:
     if isinstance(content, bytes):
         path.write_bytes(content)
@@ -76,21 +80,21 @@ def test_command_line_values_override_the_file_and_none_means_not_given(
         ("rate: 160\nbogus: 1\n", "2:1: unknown setting 'bogus'; known settings: engine, "
          "input_device, model, music, music_duck, music_volume, output_device, pause_limit, "
          "rate, synonyms, voice, volume"),
-        ("rate: 5\n", "1:7: rate is words per minute, a whole number 80 to 400"),
-        ("rate: fast\n", "1:7: rate is words per minute, a whole number 80 to 400"),
-        ("rate: 150.5\n", "1:7: rate is words per minute, a whole number 80 to 400"),
-        ("rate: true\n", "1:7: rate is words per minute, a whole number 80 to 400"),
-        ("volume: 2\n", "1:9: volume is a number from 0 to 1"),
-        ("pause_limit: 1s\n", "1:14: pause_limit must be from 10s to 24h"),
-        ("pause_limit: soon\n", "1:14: pause_limit: 'soon' is not a duration: use 45s, 2m, "
-         "1m30s, 1h or a number of seconds"),
-        ("pause_limit: 2001-01-01\n", "1:14: pause_limit is a duration such as 30m or 1h"),
-        ("pause_limit: ~\n", "1:14: pause_limit is a duration such as 30m or 1h"),
-        ("voice: ~\n", "1:8: voice must be text"),
-        ("engine: whispr\n", "1:9: unknown engine 'whispr'; choose one of whisper, "
-         "pocketsphinx, vosk, openai-whisper"),
-        ("model: [1]\n", "1:8: model must be a single value"),
-        ("rate: 150\nrate: 160\n", "2:1: 'rate' is set twice"),
+        ("rate: 5\n", f"1:7: {RATE}, got 5"),
+        ("rate: fast\n", f"1:7: {RATE}, got 'fast'"),
+        ("rate: 150.5\n", f"1:7: {RATE}, got 150.5"),
+        ("rate: true\n", f"1:7: {RATE}, got true (a true/false value)"),
+        ("volume: 2\n", "1:9: volume: expected a number from 0 to 1 (0 is silent, 1 is full), "
+         "got 2"),
+        ("pause_limit: 1s\n", f"1:14: {PAUSE_LIMIT}, got '1s'"),
+        ("pause_limit: soon\n", f"1:14: {PAUSE_LIMIT}, got 'soon'"),
+        ("pause_limit: 2001-01-01\n", f"1:14: {PAUSE_LIMIT}, got '2001-01-01'"),
+        ("pause_limit: ~\n", f"1:14: {PAUSE_LIMIT}, got nothing"),
+        ("voice: ~\n", "1:8: voice: expected text, got nothing"),
+        ("engine: whispr\n", "1:9: engine: expected one of whisper, pocketsphinx, vosk, "
+         "openai-whisper, got 'whispr'"),
+        ("model: [1]\n", "1:8: model: expected text, got a list"),
+        ("rate: 150\nrate: 160\n", "2:1: duplicate key 'rate' (first at line 1)"),
         ("- rate\n", "1:1: settings must be a mapping of key: value"),
         ("synonyms:\n  hang on: dance\n", "2:12: unknown command 'dance'; use one of pause, "
          "resume, next, back, repeat, skip, slower, faster, status, help, end, louder, "
@@ -101,15 +105,17 @@ def test_command_line_values_override_the_file_and_none_means_not_given(
         ("synonyms:\n  next: pause\n", "2:3: 'next' already means next"),
         ("synonyms:\n  Go Back: skip\n", "2:3: 'go back' already means back"),
         ("synonyms:\n  one two three four five: pause\n", "2:3: a synonym is one to four words"),
-        ("synonyms: [pause]\n", "1:11: synonyms must map a phrase to a command"),
-        ("synonyms:\n  [a]: pause\n", "2:3: a synonym must be a single value"),
-        ("rate: 150\nvoice: [\n", "3:1: not valid YAML: expected the node content, but found "
-         "'<stream end>'"),
-        ("rate: 150\n  voice: x\n", "2:8: not valid YAML: mapping values are not allowed here"),
-        ("rate: 150\nvoice: a\x00b\n", "2:9: not valid YAML: the control character U+0000 "
-         "is not allowed"),
+        ("synonyms: [pause]\n", "1:11: synonyms: expected a mapping of phrases to commands, "
+         "got a list"),
+        ("synonyms:\n  [a]: pause\n", "2:3: a key must be a plain name, not a list"),
+        ("rate: 150\nvoice: [\n", "3:1: invalid YAML: did not find expected node content "
+         "(while parsing a flow node at line 3)"),
+        ("rate: 150\n  voice: x\n", "2:8: invalid YAML: mapping values are not allowed in this "
+         "context"),
+        ("rate: 150\nvoice: a\x00b\n", "2:9: the file holds the control character U+0000; "
+         "a settings file is plain text"),
         ("synonyms: " + "[" * 5000 + "]" * 5000 + "\n",
-         "1:14: nested too deeply to be settings"),
+         "1:14: nesting is deeper than 4 levels; settings need 2"),
     ],
 )
 def test_each_settings_problem_is_one_line_naming_file_line_and_column(
@@ -121,8 +127,8 @@ def test_each_settings_problem_is_one_line_naming_file_line_and_column(
 def test_a_binary_settings_file_is_located_at_its_first_bad_byte(settings_file: Path) -> None:
     """Bytes that are not UTF-8 are reported at the line and column of the first bad byte."""
     message = problem(settings_file, b"rate: 150\nvoice: ab\xff\xfe\n")
-    assert message == (f"{settings_file}:2:10: not UTF-8 text (byte 0xff); "
-                       "save the settings as UTF-8")
+    assert message == (f"{settings_file}:2:10: the file is not UTF-8 text (byte 0xff cannot be "
+                       "read); save it as UTF-8")
 
 
 def test_settings_problems_stop_a_command_that_acts_with_one_line_on_stderr(
@@ -131,7 +137,8 @@ def test_settings_problems_stop_a_command_that_acts_with_one_line_on_stderr(
     `render` with exit 1 and exactly one stderr line naming the file and line, and no
     stdout."""
     for content, where in ((b"rate: 150\nspeed: 3\n", ":2:1: unknown setting 'speed'"),
-                           (bytes(range(128, 256)) * 8, ":1:1: not UTF-8 text (byte 0x80)")):
+                           (bytes(range(128, 256)) * 8,
+                            ":1:1: the file is not UTF-8 text (byte 0x80")):
         settings_file.write_bytes(content)
         with pytest.raises(SystemExit) as exited:
             main(["render", "desk-break", "-o", str(tmp_path / "out.wav")])
@@ -151,7 +158,8 @@ def test_music_settings_are_read_and_a_bad_duck_is_one_line(tmp_path: Path) -> N
     assert (settings.music, settings.music_volume, settings.music_duck) == (
         Path("~/Music/workout").expanduser(), 0.8, 15.0)
     path.write_text("music_duck: 50\n")
-    with pytest.raises(SettingsError, match="music_duck is how many dB the music drops"):
+    with pytest.raises(SettingsError, match=r"music_duck: expected a number from 0 to 40 \(dB "
+                       "the music drops while the assistant speaks\\), got 50"):
         load_settings(path)
 
 
@@ -194,3 +202,14 @@ def test_a_model_set_in_the_file_is_named_as_the_file_names_it(
     assert call(["start", "--no-journal"]) == 1
     assert capsys.readouterr().err == (f"exercise-assistant: {path}: model: "
                                        "/nonexistent/model: no such file or folder\n")
+
+
+def test_validate_does_not_read_the_settings_file(
+        settings_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`validate` checks routine files only: with that broken settings file it still says
+    "1 file valid." with exit 0 and nothing on stderr (no settings, so nothing to warn of)."""
+    settings_file.write_text(BROKEN)
+    bundled = Path(__file__).parent.parent / "assistant/exercises/desk-break.yaml"
+    assert call(["validate", str(bundled)]) == 0
+    out = capsys.readouterr()
+    assert (out.out, out.err) == ("1 file valid.\n", "")

@@ -10,19 +10,25 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assistant import library
 from assistant.commands import Command, Intent, Vocabulary, parse_command_name
 from assistant.errors import AssistantError, DeviceError, ScriptErrors
-from assistant.eventlog import EffectSink, EventLog
+from assistant.eventlog import EffectSink, EventLog, emit
 from assistant.events import Effect, Record, Say
 from assistant.plan import Plan, SayItem, SpeechTimer, build_plan, estimate_speech
 from assistant.routine import Routine
-from assistant.runner import Echo, Scripted, simulate, speaker_sink
+from assistant.runner import Echo, Scripted, Speaker, simulate, speaker_sink
 from assistant.session import COUNT_IN, PROMPTS, Session, SessionOptions
 from assistant.settings import Settings
+
+if TYPE_CHECKING:
+    from assistant.ear.listener import Listener, Rejected
+    from assistant.journal import Journal, ResumePoint
+    from assistant.voice.music import Ducking, Playlist
 
 MAX_SCRIPT_LINES = 100_000
 DEFAULT_RATE = 175  # words per minute
@@ -152,9 +158,13 @@ def spoken_texts(routine: Routine, rate: int) -> list[str]:
     timed by an estimate: its words do not depend on the timing), the count-in after a pause,
     and the session's own prompts (the pain advice must never wait)."""
     plan = plan_for(routine, lambda text: estimate_speech(text, rate))
-    texts = [item.text for step in plan.steps for item in step.items
-             if isinstance(item, SayItem)]
-    return list(dict.fromkeys([*texts, *(str(n) for n in range(1, COUNT_IN + 1)), *PROMPTS]))
+    return list(dict.fromkeys([*said_in(plan), *(str(n) for n in range(1, COUNT_IN + 1)),
+                               *PROMPTS]))
+
+
+def said_in(plan: Plan) -> list[str]:
+    """Every sentence, count and cue the plan says, in order."""
+    return [item.text for step in plan.steps for item in step.items if isinstance(item, SayItem)]
 
 
 def plan_for(routine: Routine, timer: SpeechTimer) -> Plan:
@@ -267,7 +277,6 @@ class SimulationRequest:
 class SimulationResult:
     length: float
     completed: bool
-    heard: int
 
 
 def writable_or_fail(path: Path | None) -> None:
@@ -291,7 +300,7 @@ class JournalSink:
     """Carries the session's records to the journal. While a resume offer is open, the
     records wait: "yes" attaches them to the interrupted session, "no" abandons it."""
 
-    def __init__(self, journal: Any, offer: Any) -> None:
+    def __init__(self, journal: Journal, offer: ResumePoint | None) -> None:
         self.journal = journal
         self.offer = offer  # a journal.ResumePoint, or None
         self._held: list[Record] = []
@@ -321,18 +330,13 @@ class JournalSink:
             self.journal.record(record)
         self._held = []
 
-    def session_options(self, pause_limit: float) -> SessionOptions:
-        if self.offer is None:
-            return SessionOptions(pause_limit=pause_limit)
-        return SessionOptions(pause_limit=pause_limit,
-                              offer_resume=(self.offer.exercise_index, self.offer.set))
-
 
 def session_options(journal: JournalSink | None, pause_limit: float) -> SessionOptions:
     """Options for a new session: with a journal, the offer to resume an interrupted one."""
-    if journal is None:
+    offer = journal.offer if journal is not None else None
+    if offer is None:
         return SessionOptions(pause_limit=pause_limit)
-    return journal.session_options(pause_limit)
+    return SessionOptions(pause_limit=pause_limit, offer_resume=(offer.exercise_index, offer.set))
 
 
 @contextmanager
@@ -366,13 +370,47 @@ def open_journal(enabled: bool, routine: Routine, without: str = ""
         journal.close()
 
 
-def run_simulation(request: SimulationRequest, echo_line: Callable[[Effect], None] | None = None,
-                   on_rejected: Callable[[Any], None] | None = None,
+@dataclass(frozen=True)
+class Wiring:
+    """What either driver runs: the session, and where its effects go."""
+
+    session: Session
+    sinks: tuple[EffectSink, ...]
+
+    def emit(self, effects: list[Effect]) -> list[Effect]:
+        return emit(self.sinks, effects)
+
+
+@contextmanager
+def wire(routine: Routine, settings: Settings, plan: Plan, timer: SpeechTimer, *,
+         speaker: Speaker | None, events: Path | None, journal: bool, without: str,
+         sinks: Sequence[EffectSink] = ()) -> Iterator[Wiring]:
+    """The session of `plan`, with its effects going to `sinks`, the speaker, the event log
+    and the journal (`without` says how to run without one that cannot be opened): the
+    wiring `run_simulation` and `live.run_live` share."""
+    with ExitStack() as stack:
+        journal_sink = stack.enter_context(open_journal(journal, routine, without))
+        session = Session(plan, timer, session_options(journal_sink, settings.pause_limit))
+        out = list(sinks)
+        if speaker is not None:
+            out.append(speaker_sink(speaker))
+        if events:
+            log = EventLog(events)
+            stack.callback(log.close)
+            out.append(log)
+        if journal_sink:
+            out.append(journal_sink)
+        yield Wiring(session, tuple(out))
+
+
+def run_simulation(request: SimulationRequest, echo_line: EffectSink | None = None,
+                   on_rejected: Callable[[Rejected], None] | None = None,
                    tell: Callable[[str], None] | None = None,
-                   progress: Callable[[int, int], None] | None = None) -> SimulationResult:
+                   progress: Callable[[int, int], None] | None = None,
+                   follow: Callable[[float, float], None] | None = None) -> SimulationResult:
     """The whole session on a virtual clock (DESIGN §6 `start --simulate`). `tell` gets a
     line about the voice (another speaks than asked for); `progress` follows the rendering
-    of what a slow voice has not said before."""
+    of what a slow voice has not said before, `follow(t, total)` the session's time."""
     routine, settings = request.routine, request.settings
     need_voice = request.speaker_file is not None or request.echo is not None
     writable_or_fail(request.speaker_file)  # written last: check it first
@@ -380,49 +418,30 @@ def run_simulation(request: SimulationRequest, echo_line: Callable[[Effect], Non
     if voice.note and tell:
         tell(voice.note)
     voice.prepare(routine, progress)
+    speaker = playlist = None
+    if voice.synth is not None and need_voice:
+        from assistant.voice.player import TimelineSpeaker
+
+        playlist, ducking = open_music(settings, tell, seed=0)  # the same mix each run
+        speaker = TimelineSpeaker(voice.synth, music=playlist, ducking=ducking)
     plan = plan_for(routine, voice.timer())
-    with ExitStack() as stack:
-        sinks: list[EffectSink] = []
-        journal = stack.enter_context(open_journal(
-            request.journal, routine, "leave out --journal to simulate without recording it"))
-        if journal:
-            sinks.append(journal)
-        session = Session(plan, voice.timer(), session_options(journal, settings.pause_limit))
-        speaker = None
-        playlist = None
-        if voice.synth is not None and need_voice:
-            from assistant.voice.player import TimelineSpeaker
-
-            playlist, ducking = open_music(settings, tell, seed=0)  # the same mix each run
-            speaker = TimelineSpeaker(voice.synth, music=playlist, ducking=ducking)
-            sinks.append(speaker_sink(speaker))
-        if request.events:
-            log = EventLog(request.events)
-            stack.callback(log.close)
-            sinks.append(log)
-        if echo_line:
-            sinks.append(echo_line)
-        heard = 0
-
-        def count_heard(effect: Effect) -> None:
-            nonlocal heard
-            if isinstance(effect, Record) and effect.type == "heard":
-                heard += 1
-
-        sinks.append(count_heard)
-        mic = None
-        listener = None
+    sinks: list[EffectSink] = [echo_line] if echo_line else []
+    if follow:
+        sinks.append(partial(_follow, follow, plan.total))
+    with wire(routine, settings, plan, voice.timer(), speaker=speaker, events=request.events,
+              journal=request.journal, sinks=sinks,
+              without="leave out --journal to simulate without recording it") as wiring:
+        mic = listener = None
         if request.mic_file is not None:
             from assistant.audio import read_wav
 
             mic = read_wav(request.mic_file)
         if request.listen and (mic is not None or request.echo is not None):
-            listener = make_listener(settings)
+            listener = make_listener(settings, on_rejected)
             if speaker is not None:
                 listener.hear_own_words(speaker.said)
-            listener.on_rejected = on_rejected
         length = simulate(
-            session, sinks, commands=request.commands, mic=mic, listener=listener,
+            wiring.session, wiring.sinks, commands=request.commands, mic=mic, listener=listener,
             reference=speaker, echo=request.echo, started_at=now_iso(),
         )
         if speaker is not None and request.speaker_file is not None:
@@ -430,11 +449,18 @@ def run_simulation(request: SimulationRequest, echo_line: Callable[[Effect], Non
         for warning in playlist.warnings if playlist is not None else ():
             if tell:
                 tell(warning)  # a file that would not decode was skipped
-    return SimulationResult(length, bool(session.completed), heard)
+    if follow:
+        follow(plan.total, plan.total)
+    return SimulationResult(length, bool(wiring.session.completed))
+
+
+def _follow(follow: Callable[[float, float], None], total: float, effect: Effect) -> None:
+    if isinstance(effect, Say):
+        follow(effect.t, total)
 
 
 def open_music(settings: Settings, tell: Callable[[str], None] | None = None,
-               seed: int | None = None) -> tuple[Any, Any]:
+               seed: int | None = None) -> tuple[Playlist | None, Ducking]:
     """(the playlist of `settings.music`, or None, and the ducking its settings ask for).
     A path with no music is one line told, and the session goes on without it."""
     from assistant.voice.music import Ducking, Playlist, music_files
@@ -449,13 +475,17 @@ def open_music(settings: Settings, tell: Callable[[str], None] | None = None,
     return (Playlist(files, seed=seed) if files else None), ducking
 
 
-def make_listener(settings: Settings) -> Any:
+def make_listener(settings: Settings, on_rejected: Callable[[Rejected], None] | None = None
+                  ) -> Listener:
+    """The listener the settings ask for; what it rejects goes to `on_rejected`."""
     from assistant.ear import engines
     from assistant.ear.listener import Listener
 
     vocabulary = settings.vocabulary()
     engine = engines.create(settings.engine or engines.DEFAULT_ENGINE, vocabulary, settings.model)
-    return Listener(engine, vocabulary)
+    listener = Listener(engine, vocabulary)
+    listener.on_rejected = on_rejected
+    return listener
 
 
 def render_routine(routine: Routine, settings: Settings, out: Path,
@@ -463,29 +493,6 @@ def render_routine(routine: Routine, settings: Settings, out: Path,
                    tell: Callable[[str], None] | None = None) -> float:
     """The whole session as audio, as if nobody said anything; returns its length.
     `progress(done, total)` follows the voice's rendering, then the session's time."""
-    from assistant.voice.player import TimelineSpeaker
-
-    writable_or_fail(out)
-    voice = Voice(settings, routine, required=True)
-    if voice.note and tell:
-        tell(voice.note)
-    voice.prepare(routine, progress)
-    plan = plan_for(routine, voice.timer())
-    session = Session(plan, voice.timer())
-    playlist, ducking = open_music(settings, tell, seed=0)
-    speaker = TimelineSpeaker(voice.synth, music=playlist, ducking=ducking)
-    total = plan.total
-    sinks: list[EffectSink] = [speaker_sink(speaker)]
-    if progress:
-        def report(effect: Effect) -> None:
-            if isinstance(effect, Say):
-                progress(effect.t, total)
-        sinks.append(report)
-    length = simulate(session, sinks)
-    speaker.write_wav(str(out), length)
-    for warning in playlist.warnings if playlist is not None else ():
-        if tell:
-            tell(warning)
-    if progress:
-        progress(total, total)
-    return length
+    request = SimulationRequest(routine, settings, speaker_file=out, listen=False,
+                                journal=False)
+    return run_simulation(request, tell=tell, progress=progress, follow=progress).length

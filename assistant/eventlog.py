@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -11,6 +11,14 @@ from assistant.errors import AssistantError
 from assistant.events import CutSpeech, Effect, Record, Say, SetVolume
 
 EffectSink = Callable[[Effect], None]
+
+
+def emit(sinks: Sequence[EffectSink], effects: list[Effect]) -> list[Effect]:
+    """Each effect to every sink, in order; returns the effects (for the driver to look at)."""
+    for effect in effects:
+        for sink in sinks:
+            sink(effect)
+    return effects
 
 
 def effect_json(effect: Effect) -> dict[str, Any] | None:

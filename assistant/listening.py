@@ -156,7 +156,7 @@ def listen_microphone(settings: Settings, *, as_json: bool, verbose: bool,
                       expect: str | None = None) -> None:
     """Print each command heard from the microphone until Ctrl-C (with `expect`, only what
     the session expects at that moment)."""
-    from assistant.live import Microphone, NotListening, device
+    from assistant.devices import Microphone, NotListening, device
 
     inbox: queue.Queue[Any] = queue.Queue()
     try:

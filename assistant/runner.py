@@ -9,21 +9,19 @@ does the same against the audio clock and real devices.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
 from assistant.commands import Command, Intent
+from assistant.eventlog import EffectSink, emit
 from assistant.events import CutSpeech, Effect, Heard, Key, Record, Say, SetVolume, Start, Tick
 from assistant.session import Session
 
 SAMPLE_RATE = 16000
 BLOCK = 320  # 20 ms of microphone audio per listening step
-
-EffectSink = Callable[[Effect], None]
-
 
 class Speaker(Protocol):
     def schedule(self, say: Say) -> None: ...
@@ -102,14 +100,8 @@ def simulate(
     started_at: str = "",
 ) -> float:
     """Run the session to its end on a virtual clock; returns the session's length."""
-
-    def emit(effects: list[Effect]) -> None:
-        for effect in effects:
-            for sink in sinks:
-                sink(effect)
-
     pending = sorted(commands, key=lambda c: c.t)
-    emit(session.handle(Start(started_at), 0.0))
+    emit(sinks, session.handle(Start(started_at), 0.0))
     now = 0.0
 
     def run_until(t: float) -> None:
@@ -122,10 +114,10 @@ def simulate(
             if pending and pending[0].t <= min(due, t):
                 command = pending.pop(0)
                 now = max(now, command.t)
-                emit(session.handle(command.event(), now))
+                emit(sinks, session.handle(command.event(), now))
             elif due <= t:
                 now = max(now, due)
-                emit(session.handle(Tick(), now))
+                emit(sinks, session.handle(Tick(), now))
             else:
                 return
         raise SessionStuck(f"the session made no progress at t={now}")
@@ -141,7 +133,7 @@ def simulate(
         t_end = end / SAMPLE_RATE
         run_until(t_end)
         now = max(now, t_end)
-        emit(session.handle(Tick(), now))
+        emit(sinks, session.handle(Tick(), now))
         frame = np.zeros(BLOCK, dtype=np.float32)
         if mic is not None and start < mic_samples:
             chunk = mic[start:end]
@@ -154,7 +146,7 @@ def simulate(
                 frame = frame + echo.gain * delayed.astype(np.float32)
         listener.expect(session.expecting())
         for heard in listener.process(frame, played):
-            emit(session.handle(heard, now))
+            emit(sinks, session.handle(heard, now))
         block += 1
     run_until(float("inf"))
     return now

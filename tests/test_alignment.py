@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from assistant.live import AGREE, Alignment
+from assistant.devices import AGREE, Alignment
 
 BLOCK = 0.02
 

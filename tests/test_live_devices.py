@@ -123,7 +123,7 @@ def test_devices_that_go_away_and_return_neither_end_nor_freeze_the_session(
     assert len(reps) == 12
     # no freeze: from its first transcript line to its last, the session took its own
     # length (the times in the transcript) plus at most 10 s (the gap's stall detection, up
-    # to Loudspeaker.STALL, and reopening); start-up and exit, slow on a busy machine, are
+    # to devices.STALL, and reopening); start-up and exit, slow on a busy machine, are
     # not in it
     said = [(arrived[i], float(m[1])) for i, line in enumerate(lines)
             if (m := re.match(r" *(\d+\.\d)  ", line))]

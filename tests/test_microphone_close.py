@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from assistant import live
-from assistant.live import MIC_BLOCK, Microphone
+from assistant import devices
+from assistant.devices import MIC_BLOCK, Microphone
 
 
 class SlowListener:
@@ -41,7 +41,7 @@ def test_close_ends_the_listener_thread_with_a_backlog_of_frames(
     """With 20 s of audio (1000 frames) waiting for a listener that needs 50 s to hear it,
     close() returns with the listener thread ended, having heard at most two frames more
     than when it was called (the one it was on, and one taken meanwhile)."""
-    monkeypatch.setattr(live.Microphone, "_open", lambda self: None)
+    monkeypatch.setattr(devices.Microphone, "_open", lambda self: None)
     listener = SlowListener()
     mic = Microphone(lambda: listener, queue.Queue(), None, None)
     for _ in range(1000):

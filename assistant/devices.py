@@ -26,6 +26,7 @@ from assistant.runner import CommandListener
 from assistant.voice.player import COUNTERS_ONLY
 
 if TYPE_CHECKING:
+    from assistant.ear.listener import Rejected
     from assistant.voice.music import Ducking, Playlist
     from assistant.voice.player import LiveSpeaker
     from assistant.voice.tts import Speech
@@ -200,6 +201,10 @@ class HearingListener(CommandListener, Protocol):
 
     @property
     def echo_delay(self) -> float | None: ...
+
+    @property
+    def rejected(self) -> deque[Rejected]:
+        """Utterances heard but not taken, newest last (for --verbose)."""
 
 
 def device(name: str | None) -> int | str | None:

@@ -22,7 +22,8 @@ from assistant.events import Heard
 from assistant.settings import Settings
 
 if TYPE_CHECKING:
-    from assistant.ear.listener import Listener, Rejected
+    from assistant.devices import HearingListener
+    from assistant.ear.listener import Rejected
 
 SAMPLE_RATE = 16000
 BLOCK = 320  # 20 ms, as the microphone delivers it
@@ -47,7 +48,7 @@ def show(heard: Heard, as_json: bool) -> None:
               f"  ({heard.text!r}, confidence {heard.confidence:.2f})", flush=True)
 
 
-def show_rejected(listener: Listener, as_json: bool) -> None:
+def show_rejected(listener: HearingListener, as_json: bool) -> None:
     """Utterances the listener heard but did not take as commands (--verbose)."""
     for item in list(listener.rejected):
         if as_json:

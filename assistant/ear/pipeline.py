@@ -27,6 +27,7 @@ from __future__ import annotations
 import multiprocessing
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
+from typing import TypeGuard
 
 from assistant.commands import Vocabulary
 from assistant.ear.engines import Engine, Recognition, create
@@ -61,7 +62,7 @@ class WhisperPipeline:
         )
 
     @staticmethod
-    def fits(engine: Engine) -> bool:
+    def fits(engine: Engine) -> TypeGuard[WhisperEngine]:
         return isinstance(engine, WhisperEngine)
 
     def submit(self, *, over_speech: bool) -> Future[tuple[Recognition | None, str]]:

@@ -385,21 +385,21 @@ class Wiring:
 def wire(routine: Routine, settings: Settings, plan: Plan, timer: SpeechTimer, *,
          speaker: Speaker | None, events: Path | None, journal: bool, without: str,
          sinks: Sequence[EffectSink] = ()) -> Iterator[Wiring]:
-    """The session of `plan`, with its effects going to `sinks`, the speaker, the event log
-    and the journal (`without` says how to run without one that cannot be opened): the
-    wiring `run_simulation` and `live.run_live` share."""
+    """The session of `plan`, with its effects going to the journal, `sinks`, the speaker and
+    the event log (`without` says how to run without a journal that cannot be opened): the
+    wiring `run_simulation` and `live.run_live` share. The journal comes first: a process
+    killed between two sinks must never leave a set in the event log that the journal lacks."""
     with ExitStack() as stack:
         journal_sink = stack.enter_context(open_journal(journal, routine, without))
         session = Session(plan, timer, session_options(journal_sink, settings.pause_limit))
-        out = list(sinks)
+        out: list[EffectSink] = [journal_sink] if journal_sink else []
+        out += sinks
         if speaker is not None:
             out.append(speaker_sink(speaker))
         if events:
             log = EventLog(events)
             stack.callback(log.close)
             out.append(log)
-        if journal_sink:
-            out.append(journal_sink)
         yield Wiring(session, tuple(out))
 
 

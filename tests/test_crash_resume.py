@@ -86,3 +86,21 @@ def test_sigkill_at_random_moments_keeps_every_logged_set_and_start_offers_to_re
         assert offers == []
         return
     assert len(offers) == 1 and offers[0].endswith("Shall we carry on from there? Say yes or no.")
+
+
+def test_the_journal_hears_every_effect_before_the_event_log(home: Path) -> None:
+    """In the wiring both drivers share, the journal is the first sink, so a process killed
+    between two sinks never leaves a set in the event log that the journal lacks."""
+    from assistant import app
+    from assistant.eventlog import EventLog
+    from assistant.loader import load_routine_text
+    from assistant.settings import Settings
+    from assistant.testing import fixed_timer
+
+    routine = load_routine_text(ROUTINE, "crash.yaml")
+    plan = app.plan_for(routine, fixed_timer())
+    with app.wire(routine, Settings(), plan, fixed_timer(), speaker=None,
+                  events=home / "events.jsonl", journal=True, without="",
+                  sinks=[print]) as wiring:
+        assert isinstance(wiring.sinks[0], app.JournalSink)
+        assert isinstance(wiring.sinks[-1], EventLog)

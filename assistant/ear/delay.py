@@ -51,12 +51,17 @@ class DelayEstimator:
     def __init__(
         self, sample_rate: int = 16000, max_delay: float = 0.8, window: float = 1.0,
         hop: float = 0.25, min_clarity: float = 50.0, agree: int = 3, weight: float = 0.8,
-        active_db: float = -55.0,
+        active_db: float = -55.0, first_hop: float = 0.1, first_look: float = 0.3,
+        first_looks: int = 30,
     ) -> None:
         self.rate = sample_rate
         self.max_lag = round(max_delay * sample_rate)
         self.window = round(window * sample_rate)
         self.hop = round(hop * sample_rate)
+        self.first_hop = round(first_hop * sample_rate)
+        self.first_look = round(first_look * sample_rate)
+        self.first_looks = first_looks
+        self._looks = 0  # looks made while the reference played
         self.min_clarity = min_clarity
         self.agree = agree
         self.weight = weight
@@ -84,7 +89,9 @@ class DelayEstimator:
         self._mic.write(np.asarray(mic, np.float32))
         self._ref.write(np.asarray(ref, np.float32))
         self._since += len(mic)
-        if self._since >= self.hop and self._mic.count >= self.window:
+        quick = self.delay is None and self._looks < self.first_looks
+        hop = self.first_hop if quick else self.hop
+        if self._since >= hop and self._mic.count >= self.first_look:
             self._since = 0
             self._look()
 
@@ -98,6 +105,7 @@ class DelayEstimator:
             self.max_lag - self.delay : len(ref) - self.delay]
         if _db(heard_ref) < self.active_db or _db(mic) < self.active_db - 30.0:
             return
+        self._looks += 1
         cross = np.conj(np.fft.rfft(mic, self._n)) * np.fft.rfft(ref, self._n)
         cross /= np.abs(cross) ** self.weight + 1e-20
         self._cross = cross if self._cross is None else 0.5 * self._cross + 0.5 * cross

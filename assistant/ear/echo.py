@@ -105,14 +105,23 @@ class EchoGuard:
     NEAR_END_FRAMES = 30
     LEAD = 0.03  # the canceller's window starts this long before the echo's delay
     SPAN = 30  # frames of reference whose echo may still be in the microphone (300 ms)
+    HISTORY = 2.0  # s of microphone and reference a new filter learns from at once
+    PASSES = 3  # times a new filter goes over that history
+    YOUNG = 200  # frames after a new filter during which it goes over the history again
+    RELEARN = 25  # ... every this many frames, when nobody talks
+    RELEARN_PASSES = 3
 
     def __init__(self, coupling_db: float = 0.0) -> None:
         self.canceller = EchoCanceller(FRAME)
         self.coupling_db = coupling_db
         self.delay = DelayEstimator(SAMPLE_RATE)
         # the reference as played, to be read back `_lead` samples late for the canceller
-        self._ref = Ring(self.delay.max_lag + 2 * FRAME)
+        history = round(self.HISTORY * SAMPLE_RATE)
+        self._ref = Ring(self.delay.max_lag + history + 2 * FRAME)
+        # the microphone as heard, for a new filter to learn the room from (see `_align`)
+        self._mic = Ring(history)
         self._lead = 0
+        self._age = self.YOUNG  # frames since the filter was new
         lags = self.delay.max_lag // FRAME
         self._ref_recent: deque[float] = deque(maxlen=lags + self.SPAN)  # 1.1 s: every delay
         self._leaks: deque[float] = deque(maxlen=200)
@@ -128,6 +137,11 @@ class EchoGuard:
         self.delay.push(mic, ref)
         self._ref.write(ref)
         self._align()
+        self._age += 1
+        delay = self.delay.delay
+        if delay is not None and self._age < self.YOUNG and self._age % self.RELEARN == 0 \
+                and not talking:
+            self._learn(delay, self.RELEARN_PASSES)
         end = self._ref.count - self._lead
         ref = self._ref.read(end - FRAME, end)
         ref_env = self._ref_envelope()
@@ -137,6 +151,7 @@ class EchoGuard:
         mic_db = level_db(mic)
         double_talk = mic_db > ref_env + self.coupling_db
         out, estimate = self.canceller.process(mic, ref)
+        self._mic.write(mic)
         echo_db = max(level_db(estimate), ref_env + self.coupling_db)
         out_db = level_db(out)
         # the leak is the echo left over, not the room's noise: in a fan's noise the
@@ -199,6 +214,53 @@ class EchoGuard:
         self.canceller = EchoCanceller(FRAME)
         self._leaks.clear()  # a new filter has cancelled nothing yet
         self.leak_db = 0.0
+        self._age = 0
+        self._learn(delay, self.PASSES)
+
+    def _learn(self, delay: int, passes: int) -> None:
+        """A new filter learns the room from the last `HISTORY` of microphone and reference,
+        `passes` times over, and the leak it leaves is measured on its last pass: the delay is
+        found ~0.3 s into the assistant's first words, and a filter starting from nothing
+        there took out 2-8 dB of the echo by the end of its first second (measured), so a
+        word said over it stood no clearer than over no canceller at all. While the filter
+        is young it goes over the history again every `RELEARN` frames when nobody talks,
+        and the leak measured then replaces the one measured before."""
+        end = self._mic.count - self._mic.count % FRAME
+        start = max(0, end - round(self.HISTORY * SAMPLE_RATE))
+        start -= start % FRAME
+        if end - start < 10 * FRAME:
+            return
+        mics = self._mic.read(start, end).reshape(-1, FRAME)
+        refs = self._ref.read(start - self._lead, end - self._lead).reshape(-1, FRAME)
+        # what was played one delay before each frame (`played[i + SPAN]`), and the loudest
+        # frame whose echo may be in the microphone then (the `SPAN` frames up to it)
+        played = self._ref.read(start - delay - self.SPAN * FRAME, end - delay)
+        levels = [level_db(f) for f in played.reshape(-1, FRAME)]
+        envelopes = [max(levels[i + 1 : i + self.SPAN + 1]) + self.coupling_db
+                     for i in range(len(mics))]
+        noise = 10.0 ** (self._out_floor.level / 10.0)
+        for _ in range(passes - 1):
+            for m, r in zip(mics, refs, strict=True):
+                self.canceller.process(m, r)
+        leaks = []
+        for i, (m, r) in enumerate(zip(mics, refs, strict=True)):
+            out, estimate = self.canceller.process(m, r)
+            env = envelopes[i]
+            echo_db = max(level_db(estimate), env)
+            carries = levels[i + self.SPAN] + self.coupling_db > echo_db - 20.0
+            clear = echo_db > db(noise) + 10.0 and carries
+            if clear and env > -65.0 and level_db(m) <= env:
+                left_db = db(max(10.0 ** (level_db(out) / 10.0) - noise, 0.0))
+                leaks.append(min(left_db - echo_db, 0.0))
+        if len(leaks) < 20:
+            return
+        # a person who talked in those seconds is no measure of the leak either: frames far
+        # above the usual leak are left out, as `process` leaves out a voice's frames
+        usual = float(np.median(leaks))
+        self._leaks.clear()
+        self._leaks.extend(x for x in leaks if x <= usual + 10.0)
+        if len(self._leaks) >= 20:
+            self.leak_db = float(np.percentile(self._leaks, 95))
 
     def _ref_envelope(self) -> float:
         """The loudest frame the loudspeaker played whose echo may be in the microphone

@@ -67,12 +67,18 @@ class EchoCanceller:
         if state:
             self._lib.speex_echo_state_destroy(state)
 
-    def process(self, mic: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """One block: (mic with the echo estimate removed, the echo estimate)."""
+    def learn(self, mic: np.ndarray, reference: np.ndarray) -> np.ndarray:
+        """One block through the filter, for what it learns (a pass over past audio): the
+        microphone as the canceller took it, in 16-bit samples."""
         m = np.clip(np.round(np.asarray(mic) * 32768.0), -32768, 32767).astype(np.int16)
         r = np.clip(np.round(np.asarray(reference) * 32768.0), -32768, 32767).astype(np.int16)
         self._lib.speex_echo_cancellation(self._state, m.ctypes.data, r.ctypes.data,
                                           self._out.ctypes.data)
+        return m
+
+    def process(self, mic: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One block: (mic with the echo estimate removed, the echo estimate)."""
+        m = self.learn(mic, reference)
         out = (self._out / 32768.0).astype(np.float32)
         notched, self._notch = dc_notch(m / 32768.0, self._notch)
         return out, (notched - out).astype(np.float32)
@@ -241,7 +247,7 @@ class EchoGuard:
         noise = 10.0 ** (self._out_floor.level / 10.0)
         for _ in range(passes - 1):
             for m, r in zip(mics, refs, strict=True):
-                self.canceller.process(m, r)
+                self.canceller.learn(m, r)  # only the last pass is measured
         leaks = []
         for i, (m, r) in enumerate(zip(mics, refs, strict=True)):
             out, estimate = self.canceller.process(m, r)

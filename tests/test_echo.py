@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from assistant.ear.echo import EchoCanceller, EchoGuard, dc_notch
+from assistant.ear.echo import EchoCanceller, EchoGuard, band_levels, dc_notch, likeness
 from assistant.ear.levels import FRAME
-from assistant.testing import fan
+from assistant.testing import espeak_clip, fan
 from assistant.voice.tts import Synthesizer
 
 TEXTS = [
@@ -76,3 +76,39 @@ def test_the_guards_envelope_covers_an_echo_up_to_30_ms_earlier_than_the_delay_b
     for k in range(frames + 1):
         guard._ref_recent.append(-20.0 if k == 0 else -100.0)
     assert (guard._ref_envelope() == -20.0) is covered
+
+
+def played_and_heard(reference: np.ndarray, heard: np.ndarray, delay: int
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Band levels of 1.5 s heard from 4 s on, and of what was played up to 0.8 s before."""
+    start, end, most = 4 * 16000, round(5.5 * 16000), 80 * FRAME
+    return (band_levels(heard[start : end + FRAME]),
+            band_levels(reference[start - most : end + FRAME]))
+
+
+@pytest.mark.parametrize("delay_ms", [0, 250, 700])
+def test_its_own_echo_at_any_delay_within_0_8_s_sounds_like_what_was_played(
+    reference: np.ndarray, delay_ms: int
+) -> None:
+    """Its echo, a third as loud, `delay_ms` late, in a fan's noise at -45 dBFS: at least
+    0.95 alike (the louder bands and the gain do not count, the lag is searched)."""
+    delay = delay_ms * 16
+    heard = np.zeros_like(reference)
+    heard[delay:] = reference[: len(reference) - delay] / 3
+    heard += fan(len(heard) / 16000 + 1, -45.0, seed=4)[: len(heard)]
+    mic, played = played_and_heard(reference, heard, delay)
+    assert likeness(mic, played, range(81)) >= 0.95
+
+
+def test_another_voice_over_its_echo_does_not_sound_like_what_was_played(
+    reference: np.ndarray,
+) -> None:
+    """A person saying "stop, pause, wait" over its echo (half as loud, 250 ms late): under
+    0.9 alike."""
+    heard = np.zeros_like(reference)
+    heard[4000:] = 0.5 * reference[:-4000]
+    person = np.concatenate([espeak_clip(w, "en-gb") for w in ("stop", "pause", "wait")])
+    person = person[: round(1.5 * 16000)]
+    heard[4 * 16000 : 4 * 16000 + len(person)] += person
+    mic, played = played_and_heard(reference, heard, 4000)
+    assert likeness(mic, played, range(81)) < 0.9

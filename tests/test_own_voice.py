@@ -3,11 +3,14 @@ guard cancels it, and the listener drops a command made of words it was saying i
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
 from assistant.commands import Command, Intent, Vocabulary
 from assistant.ear.delay import DelayEstimator, Ring
+from assistant.ear.echo import FRAME, EchoGuard
 from assistant.ear.listener import Listener, words
 from assistant.testing import ScriptedEngine, espeak_clip, fan
 from assistant.voice.tts import Synthesizer
@@ -162,6 +165,48 @@ def test_its_own_word_is_dropped_when_its_echo_comes_later_than_the_delay_believ
     intents, reasons = listen(mic, reference, ["go"], [(9.0, 9.0 + len(go) / RATE, "Go!")])
     assert intents == [], reasons
     assert "its own voice (it was saying 'Go!')" in reasons
+
+
+def late_from(speech: np.ndarray, at: float, dry: float) -> np.ndarray:
+    """The echo of `speech`, half as loud: 250 ms late until `at` s, then nothing for `dry`
+    s (the loudspeaker ran dry on a busy machine), then everything 250 ms + `dry` late."""
+    mic = echoed(speech, 0.5, 250)
+    cut = round((at + 0.25) * RATE)
+    mic[cut:] = echoed(speech, 0.5, 250 + 1000 * dry)[cut:]
+    mic[cut : cut + round(dry * RATE)] = 0.0
+    return mic
+
+
+def test_a_word_made_up_from_its_late_echo_is_dropped_as_sounding_like_what_it_played(
+    speech: np.ndarray,
+) -> None:
+    """From 9 s on its echo comes 700 ms late, and the engine makes "wait" of every piece of
+    it, a word the assistant never said (live on a busy machine its "Go!" was once heard as
+    "resume", its welcome as "wait"): each dropped as its own voice, for it sounds like
+    what the loudspeaker played."""
+    intents, reasons = listen(late_from(speech, 9.0, 0.45), speech, ["wait"] * 9, [])
+    assert intents == [], reasons
+    assert reasons and all(re.fullmatch(
+        r"its own voice \(it sounds (9\d|100)% like what it played\)", r) for r in reasons), reasons
+
+
+def test_the_loudspeaker_running_dry_makes_no_phantom_of_its_voice(
+    speech: np.ndarray,
+) -> None:
+    """While the loudspeaker has run dry the microphone is silent, though the canceller
+    expects the echo: the guard's output there is silence too, not the echo estimate taken
+    out of silence (a phantom of the assistant's voice)."""
+    guard = EchoGuard()
+    mic = late_from(speech, 9.0, 0.45)
+    loudest_before = loudest_dry = 0.0
+    for k in range(0, round(9.7 * RATE), FRAME):
+        out = guard.process(mic[k : k + FRAME], speech[k : k + FRAME], talking=False)
+        if 8.0 * RATE <= k < 9.0 * RATE:
+            loudest_before = max(loudest_before, float(np.abs(mic[k : k + FRAME]).max()))
+        if k >= 9.25 * RATE:
+            loudest_dry = max(loudest_dry, float(np.abs(out).max()))
+    assert loudest_before > 0.1  # the echo was there before it ran dry
+    assert loudest_dry < 0.01 * loudest_before, (loudest_dry, loudest_before)
 
 
 @pytest.mark.parametrize("delay_ms", [30, 300, 600])

@@ -5,7 +5,7 @@
         -> endpointer (energy over an adaptive noise floor and over the residual echo)
         -> utterance length limits -> engine -> Vocabulary.parse -> what the session
            expects now (`expect`) -> not the assistant's own words (`hear_own_words`)
-           -> Heard
+           -> not sounding like what it played (`OWN_LIKENESS`) -> Heard
 
 Pure computation: no threads, no devices, no clock. The same object serves a WAV file and
 the live microphone (the runner feeds it blocks from a queue on a worker thread). Times in
@@ -306,6 +306,14 @@ class Listener:
     VOICE_FRAMES = 5
     OWN_WORDS_BEFORE = 0.3  # s: preroll, and a word said a little before its echo is heard
     LONGEST_ECHO = 0.8  # s: the longest echo delay looked for (see `DelayEstimator`)
+    #: An utterance said over its voice that sounds this much like what the loudspeaker
+    #: played is its own echo, however the delay and the canceller have gone wrong (see
+    #: `EchoGuard.sounds_played`). Measured: 52 echoes of its own voice that got through the
+    #: endpointer in live sessions through a 250 ms loopback with both cores busy, 0.92-1.00;
+    #: 111 real "stop"s of 20 tuning speakers (real_tune) said over its echo (0.5 and 1.0
+    #: loud, 300 and 600 ms late, 1 s and 5 s into a session), at most 0.86.
+    OWN_LIKENESS = 0.9
+    LIKENESS_SPAN = 100  # frames: the word itself, not the whole of a long utterance
 
     @property
     def echo_delay(self) -> float | None:
@@ -519,6 +527,8 @@ class Listener:
             reason = "not expected now"
         elif (own := self._own_words(text, start, end)) is not None:
             reason = f"its own voice (it was saying {own!r})"
+        elif (like := self._sounds_played(start, end)) >= self.OWN_LIKENESS:
+            reason = f"its own voice (it sounds {like:.0%} like what it played)"
         else:
             return Heard(intent=intent, text=text, confidence=recognition.confidence,
                          start=_seconds(start), end=_seconds(end))
@@ -538,6 +548,17 @@ class Listener:
         a, b = start * FRAME_S - longest - self.OWN_WORDS_BEFORE, end * FRAME_S
         heard = words(text)
         return next((t for t in self._said(a, b) if share_a_word(heard, words(t))), None)
+
+    def _sounds_played(self, start: int, end: int) -> float:
+        """How much an utterance said over the assistant's voice sounds like what the
+        loudspeaker played then (`EchoGuard.sounds_played`: its last second at most), 0
+        when it was not, or when it clearly held another voice."""
+        guard = self.meter.echo
+        if not self._under_echo or guard is None or self._voice_frames >= self.VOICE_FRAMES:
+            return 0.0
+        before = self._frames * FRAME - guard.samples  # samples before the guard's first
+        start = max(start, end - self.LIKENESS_SPAN)
+        return guard.sounds_played(start * FRAME - before, end * FRAME - before)
 
     def _reject(self, start: int, end: int, reason: str) -> None:
         """Segmentation's rejection: after the outcomes of utterances still pending."""

@@ -11,6 +11,7 @@ daemon and removes the folder; the daemon also ends if the process that started 
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import shutil
@@ -18,6 +19,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 PR_SET_PDEATHSIG = 1
@@ -94,3 +96,23 @@ class PrivateDaemon:
                 self.process.wait()
         self._log.close()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def null_sink_environment() -> Iterator[PrivateDaemon]:
+    """A private daemon whose null sink `spk` is the ALSA `pulse` device's speaker and its
+    monitor the microphone, this process's environment saying so while inside (for a
+    benchmark's live rows); after it, the environment as it was and the daemon gone."""
+    daemon = PrivateDaemon("module-null-sink sink_name=spk rate=16000 channels=1")
+    env = daemon.env() | {"PULSE_SINK": "spk", "PULSE_SOURCE": "spk.monitor"}
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    try:
+        yield daemon
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        daemon.stop()

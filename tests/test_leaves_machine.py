@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from private_pulse import PrivateDaemon, available
+from private_pulse import PrivateDaemon, available, null_sink_environment
 from test_audio_pulse import RATE, Recorder, pulse  # noqa: F401  (pulse is a fixture)
 
 pytestmark = pytest.mark.audio
@@ -82,3 +82,24 @@ def test_the_runs_speaker_is_heard_by_its_microphone(pulse: str) -> None:  # noq
     finally:
         recorder.close()
     assert np.abs(recorder.audio()).max() > 0.25
+
+
+def test_a_benchmarks_null_sink_is_gone_after_it_with_the_environment_as_before() -> None:
+    """Inside `null_sink_environment` (the benchmarks' live rows) the environment sends the
+    ALSA `pulse` device to a daemon of its own whose sink is `spk`; after it, every variable
+    is as it was, that daemon has ended and its folder is gone (a benchmark once left the
+    user's PulseAudio running with its null sink)."""
+    if (missing := available()) is not None:
+        pytest.skip(missing)
+    names = ["PULSE_SERVER", "PULSE_CLIENTCONFIG", "PULSE_RUNTIME_PATH", "PULSE_SINK",
+             "PULSE_SOURCE"]
+    before = {name: os.environ.get(name) for name in names}
+    with null_sink_environment() as daemon:
+        inside = {name: os.environ.get(name) for name in names}
+        sinks = [line.split("\t")[1]
+                 for line in daemon.pactl("list", "short", "sinks").splitlines()]
+    assert inside == daemon.env() | {"PULSE_SINK": "spk", "PULSE_SOURCE": "spk.monitor"}
+    assert sinks == ["spk"]
+    assert {name: os.environ.get(name) for name in names} == before
+    assert daemon.process.poll() is not None
+    assert not daemon.folder.exists()

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,9 +16,6 @@ import numpy as np
 from assistant.events import Say
 from assistant.voice.player import LiveSpeaker, TimelineSpeaker
 from assistant.voice.tts import SAMPLE_RATE, Synthesizer
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from private_pulse import available, null_sink_environment
 
 RATE = SAMPLE_RATE
 THRESHOLD = 0.05
@@ -271,17 +267,16 @@ def naive_say_loop() -> list[tuple[str, str]]:
 
 def run() -> str:
     rows = first_audio() + render_speed() + timeline_onsets()
-    if (missing := available()) is not None:
-        rows.append(("live rows", f"skipped: {missing}"))
+    device = _pulse_device()
+    if device is None:
+        rows.append(("live rows", "skipped: no PulseAudio null sink (see `bench: ...` above)"))
     else:
-        # a PulseAudio daemon of the bench's own, gone after it: the user's is left alone
-        with null_sink_environment():
-            device = _pulse_device()
-            if device is None:
-                rows.append(("live rows", "skipped: no ALSA device 'pulse' (libasound2-plugins)"))
-            else:
-                rows += live_rows(device)
+        rows += live_rows(device)
     rows += naive_say_loop()
+    return table(rows)
+
+
+def table(rows: list[tuple[str, str]]) -> str:
     lines = ["## Speech output", "", "| measure | result |", "|---|---|"]
     lines += [f"| {name} | {value} |" for name, value in rows]
     return "\n".join(lines) + "\n"

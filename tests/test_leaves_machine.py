@@ -103,3 +103,46 @@ def test_a_benchmarks_null_sink_is_gone_after_it_with_the_environment_as_before(
     assert {name: os.environ.get(name) for name in names} == before
     assert daemon.process.poll() is not None
     assert not daemon.folder.exists()
+
+
+BENCH_RUN = """
+import os, sys
+import bench.__main__ as bench
+
+def run(names):
+    import sounddevice as sd  # PortAudio asks the ALSA `pulse` device's server for devices
+    sd.query_devices()
+    print(os.environ["PULSE_SERVER"])
+    return 0
+
+bench.run = run
+sys.exit(bench.main(["speech_out"]))
+"""
+
+
+def test_a_benchmark_run_sounds_through_a_daemon_of_its_own_and_leaves_the_machine(
+    tmp_path: Path,
+) -> None:
+    """`python -m bench` (its modules replaced by a sound client) beside a user's PulseAudio:
+    the client reaches a daemon under TMPDIR, and afterwards the user's sinks and defaults
+    are as they were, no PulseAudio of its own runs and TMPDIR and HOME are empty."""
+    if (missing := available()) is not None:
+        pytest.skip(missing)
+    desk = PrivateDaemon("module-null-sink sink_name=desk")
+    try:
+        before = defaults(desk)
+        scratch, home = tmp_path / "tmp", tmp_path / "home"
+        scratch.mkdir()
+        home.mkdir()
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PULSE_", "XDG_"))}
+        env |= {**desk.env(), "TMPDIR": str(scratch), "HOME": str(home)}
+        done = subprocess.run([sys.executable, "-c", BENCH_RUN], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert done.stdout.strip().startswith(f"unix:{scratch}/ea-pa-"), done.stdout
+        assert defaults(desk) == before
+        assert pulseaudio_started_in(scratch) == []
+        assert list(scratch.iterdir()) == []
+        assert list(home.rglob("*")) == []
+    finally:
+        desk.stop()

@@ -311,7 +311,7 @@ class Listener:
     #: `EchoGuard.sounds_played`). Measured: 52 echoes of its own voice that got through the
     #: endpointer in live sessions through a 250 ms loopback with both cores busy, 0.927-1.00;
     #: 164 real "stop"s of 20 tuning speakers (real_tune) said over its echo (0.5 and 1.0
-    #: loud, 300 and 600 ms late, 1 s and 5 s into a session), at most 0.886.
+    #: loud, 300 and 600 ms late, 1 s and 5 s into a session), at most 0.876.
     OWN_LIKENESS = 0.9
     LIKENESS_SPAN = 100  # frames: the word itself, not the whole of a long utterance
 

@@ -38,7 +38,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,7 +52,7 @@ from assistant.settings import Settings
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from private_pulse import PrivateDaemon, available  # noqa: E402
+from private_pulse import PrivateDaemon, available, scoped_env  # noqa: E402
 
 ROUTINES = ("desk-break", "morning-mobility", "strength-circuit", "upper-back")
 TIMED_ROUTINE = "desk-break"  # simulated from the command line, started live, counts checked
@@ -168,21 +167,6 @@ def word_edits(said: Sequence[str], heard: Sequence[str]) -> int:
 def xdg(folder: Path) -> dict[str, str]:
     """Cache, data and config folders of their own under `folder`."""
     return {f"XDG_{name.upper()}_HOME": str(folder / name) for name in ("cache", "data", "config")}
-
-
-@contextmanager
-def scoped_env(values: dict[str, str]) -> Iterator[None]:
-    """os.environ with `values`, restored afterwards (paths reads it on every call)."""
-    before = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in before.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def command(case: VoiceCase, *args: str) -> list[str]:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import os
+import contextlib
 import signal
 import tempfile
 import threading
 from pathlib import Path
 
 import pytest
-from private_pulse import PrivateDaemon, available
+from private_pulse import NULL_SINK, PrivateDaemon, available, scoped_env
 
 from assistant.cli import main
 from assistant.errors import DeviceError
@@ -20,10 +20,9 @@ from assistant.voice.tts import Synthesizer
 # lists the ALSA device `pulse` only when a server answers) and ended with the run. Every
 # PulseAudio client of the run, in this process and in the processes it starts, is sent
 # there: the user's own server, its sinks and its default devices are never touched.
-SPEAKER = "module-null-sink sink_name=spk rate=16000 channels=1"
 _daemon: PrivateDaemon | None = None
 _why_not = ""
-_saved_env: dict[str, str | None] = {}
+_env = contextlib.ExitStack()  # the run's environment, restored at its end
 _cache: tempfile.TemporaryDirectory[str] | None = None
 
 
@@ -40,7 +39,7 @@ def pytest_configure(config: pytest.Config) -> None:
     why = available()
     if why is None:
         try:
-            _daemon = PrivateDaemon(SPEAKER)
+            _daemon = PrivateDaemon(NULL_SINK)
         except (OSError, RuntimeError) as exc:
             why = str(exc)
     _why_not = why or ""
@@ -52,9 +51,7 @@ def pytest_configure(config: pytest.Config) -> None:
     global _cache
     _cache = tempfile.TemporaryDirectory(prefix="ea-test-cache-")
     env["XDG_CACHE_HOME"] = _cache.name
-    for key, value in env.items():
-        _saved_env[key] = os.environ.get(key)
-        os.environ[key] = value
+    _env.enter_context(scoped_env(env))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -66,12 +63,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if _cache is not None:
         _cache.cleanup()
         _cache = None
-    for key, value in _saved_env.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-    _saved_env.clear()
+    _env.close()
 
 
 @pytest.fixture(scope="session")

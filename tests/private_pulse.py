@@ -23,6 +23,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 PR_SET_PDEATHSIG = 1
+#: The speaker of the tests and benchmarks: a null sink `spk`, 16 kHz mono (its monitor the
+#: microphone)
+NULL_SINK = "module-null-sink sink_name=spk rate=16000 channels=1"
 
 
 def _die_with_parent() -> None:
@@ -99,20 +102,28 @@ class PrivateDaemon:
 
 
 @contextlib.contextmanager
-def null_sink_environment() -> Iterator[PrivateDaemon]:
-    """A private daemon whose null sink `spk` is the ALSA `pulse` device's speaker and its
-    monitor the microphone, this process's environment saying so while inside (for a
-    benchmark's live rows); after it, the environment as it was and the daemon gone."""
-    daemon = PrivateDaemon("module-null-sink sink_name=spk rate=16000 channels=1")
-    env = daemon.env() | {"PULSE_SINK": "spk", "PULSE_SOURCE": "spk.monitor"}
-    saved = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
+def scoped_env(values: dict[str, str]) -> Iterator[None]:
+    """os.environ with `values`, restored afterwards."""
+    before = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
     try:
-        yield daemon
+        yield
     finally:
-        for key, value in saved.items():
+        for key, value in before.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+@contextlib.contextmanager
+def null_sink_environment() -> Iterator[PrivateDaemon]:
+    """A private daemon whose null sink `spk` is the ALSA `pulse` device's speaker and its
+    monitor the microphone, this process's environment saying so while inside (for a
+    benchmark's live rows); after it, the environment as it was and the daemon gone."""
+    daemon = PrivateDaemon(NULL_SINK)
+    try:
+        with scoped_env(daemon.env() | {"PULSE_SINK": "spk", "PULSE_SOURCE": "spk.monitor"}):
+            yield daemon
+    finally:
         daemon.stop()

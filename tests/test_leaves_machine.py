@@ -8,6 +8,8 @@ import getpass
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -41,10 +43,12 @@ def pulseaudio_started_in(folder: Path) -> list[int]:
     return found
 
 
-def test_a_run_of_the_audio_tests_leaves_the_machine_as_it_found_it(tmp_path: Path) -> None:
-    """A pytest run of a real-audio test, beside a user's PulseAudio with its own speaker,
-    passes and leaves that server's sinks and default devices as they were, no PulseAudio
-    of its own running, nothing in TMPDIR but pytest's own folder and nothing in HOME."""
+@contextmanager
+def beside_a_users_pulseaudio(tmp_path: Path) -> Iterator[tuple[dict[str, str], Path, Path]]:
+    """A user's PulseAudio with its own speaker, and (environment, TMPDIR, HOME) for a process
+    run beside it with an empty TMPDIR and HOME of its own; on leaving, checks that the
+    user's sinks and default devices are as they were and that no PulseAudio started under
+    that TMPDIR runs."""
     if (missing := available()) is not None:
         pytest.skip(missing)
     desk = PrivateDaemon("module-null-sink sink_name=desk")  # the user's desktop
@@ -55,18 +59,26 @@ def test_a_run_of_the_audio_tests_leaves_the_machine_as_it_found_it(tmp_path: Pa
         home.mkdir()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PULSE_", "XDG_"))}
         env |= {**desk.env(), "TMPDIR": str(scratch), "HOME": str(home)}
+        yield env, scratch, home
+        assert defaults(desk) == before
+        assert pulseaudio_started_in(scratch) == []
+    finally:
+        desk.stop()
+
+
+def test_a_run_of_the_audio_tests_leaves_the_machine_as_it_found_it(tmp_path: Path) -> None:
+    """A pytest run of a real-audio test, beside a user's PulseAudio with its own speaker,
+    passes and leaves that server's sinks and default devices as they were, no PulseAudio
+    of its own running, nothing in TMPDIR but pytest's own folder and nothing in HOME."""
+    with beside_a_users_pulseaudio(tmp_path) as (env, scratch, home):
         done = subprocess.run(
             [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-o", "addopts=",
              "tests/test_leaves_machine.py::test_the_runs_speaker_is_heard_by_its_microphone"],
             cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
         assert " 1 passed" in done.stdout, done.stdout[-2000:] + done.stderr[-2000:]
-        assert defaults(desk) == before
-        assert pulseaudio_started_in(scratch) == []
-        pytests = f"pytest-of-{getpass.getuser()}"
-        assert [p.name for p in scratch.iterdir() if p.name != pytests] == []
-        assert sorted(str(p.relative_to(home)) for p in home.rglob("*")) == []
-    finally:
-        desk.stop()
+    pytests = f"pytest-of-{getpass.getuser()}"
+    assert [p.name for p in scratch.iterdir() if p.name != pytests] == []
+    assert sorted(str(p.relative_to(home)) for p in home.rglob("*")) == []
 
 
 def test_the_runs_speaker_is_heard_by_its_microphone(pulse: str) -> None:  # noqa: F811
@@ -126,23 +138,10 @@ def test_a_benchmark_run_sounds_through_a_daemon_of_its_own_and_leaves_the_machi
     """`python -m bench` (its modules replaced by a sound client) beside a user's PulseAudio:
     the client reaches a daemon under TMPDIR, and afterwards the user's sinks and defaults
     are as they were, no PulseAudio of its own runs and TMPDIR and HOME are empty."""
-    if (missing := available()) is not None:
-        pytest.skip(missing)
-    desk = PrivateDaemon("module-null-sink sink_name=desk")
-    try:
-        before = defaults(desk)
-        scratch, home = tmp_path / "tmp", tmp_path / "home"
-        scratch.mkdir()
-        home.mkdir()
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("PULSE_", "XDG_"))}
-        env |= {**desk.env(), "TMPDIR": str(scratch), "HOME": str(home)}
+    with beside_a_users_pulseaudio(tmp_path) as (env, scratch, home):
         done = subprocess.run([sys.executable, "-c", BENCH_RUN], cwd=ROOT, env=env,
                               capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr[-2000:]
         assert done.stdout.strip().startswith(f"unix:{scratch}/ea-pa-"), done.stdout
-        assert defaults(desk) == before
-        assert pulseaudio_started_in(scratch) == []
-        assert list(scratch.iterdir()) == []
-        assert list(home.rglob("*")) == []
-    finally:
-        desk.stop()
+    assert list(scratch.iterdir()) == []
+    assert list(home.rglob("*")) == []

@@ -29,6 +29,11 @@ class Ring:
         self._data = np.zeros(size, np.float32)
         self.count = 0  # samples written so far
 
+    @property
+    def size(self) -> int:
+        """How many of the last samples it holds."""
+        return len(self._data)
+
     def write(self, block: np.ndarray) -> None:
         n, size = len(block), len(self._data)
         i = self.count % size

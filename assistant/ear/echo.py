@@ -171,7 +171,6 @@ class EchoGuard:
         self._ref = Ring(self.delay.max_lag + history + 2 * FRAME)
         # the microphone as heard, for a new filter to learn the room from (see `_align`)
         self._mic = Ring(history)
-        self._mic_size = history
         self._lead = 0
         self._age = self.YOUNG  # frames since the filter was new
         lags = self.delay.max_lag // FRAME
@@ -273,7 +272,7 @@ class EchoGuard:
         the echo may have (see `likeness`), not only at the one believed: unlike the
         canceller and the estimate of the echo left, this holds when the echo path has just
         moved (a busy machine's loudspeaker ran dry, a young filter, a loopback resampling)."""
-        start = max(start, self._mic.count - self._mic_size + FRAME, 0)
+        start = max(start, self._mic.count - self._mic.size + FRAME, 0)
         if end - start < 4 * FRAME:
             return 0.0
         lags = range(0, self.delay.max_lag // FRAME + 1)

@@ -143,6 +143,28 @@ def likeness(mic: np.ndarray, played: np.ndarray, lags: range, floor: float = 3.
     return best
 
 
+#: The offsets within a frame (samples) at which `sounds_like` lines up what was played.
+SUB_FRAME_LAGS = (0, 40, 80, 120)
+
+
+def sounds_like(mic: np.ndarray, played: np.ndarray, most: int) -> float:
+    """How much the sound `mic` (samples, one frame more than the frames compared) follows
+    `played`, which holds `most` + one frame of samples more before it: the best `likeness`
+    at any lag up to `most`, searched in whole frames and, within a frame, at
+    `SUB_FRAME_LAGS`. Band levels of 10 ms frames change fast in speech, and an echo half a
+    frame off the nearest whole-frame lag was measured 0.91 alike (median; 0.5 at worst)
+    over 120 ms of its own voice, where lined up it is 0.99: a loopback that resamples, or
+    any room, puts the echo anywhere within a frame (live echo fragments that passed the
+    endpointer, 0.76-0.86 alike at whole-frame lags, were 0.90-1.00 alike here)."""
+    heard = band_levels(mic)
+    lags = range(0, most // FRAME + 1)
+    best = 0.0
+    for sub in SUB_FRAME_LAGS:
+        shifted = played[FRAME - sub : len(played) - sub]
+        best = max(best, likeness(heard, band_levels(shifted), lags))
+    return best
+
+
 class EchoGuard:
     """Cancels the loudspeaker's echo and tells how loud the echo left in the mic may be.
 
@@ -275,10 +297,9 @@ class EchoGuard:
         start = max(start, self._mic.count - self._mic.size + FRAME, 0)
         if end - start < 4 * FRAME:
             return 0.0
-        lags = range(0, self.delay.max_lag // FRAME + 1)
-        mic = band_levels(self._mic.read(start, end + FRAME))
-        played = band_levels(self._ref.read(start - (lags.stop - 1) * FRAME, end + FRAME))
-        return likeness(mic, played, lags)
+        most = self.delay.max_lag - self.delay.max_lag % FRAME
+        return sounds_like(self._mic.read(start, end + FRAME),
+                           self._ref.read(start - most - FRAME, end + FRAME), most)
 
     def _align(self) -> None:
         """Start the canceller's window just before the echo's delay, once it is known: its

@@ -308,12 +308,22 @@ class Listener:
     LONGEST_ECHO = 0.8  # s: the longest echo delay looked for (see `DelayEstimator`)
     #: An utterance said over its voice that sounds this much like what the loudspeaker
     #: played is its own echo, however the delay and the canceller have gone wrong (see
-    #: `EchoGuard.sounds_played`). Measured: 52 echoes of its own voice that got through the
-    #: endpointer in live sessions through a 250 ms loopback with both cores busy, 0.927-1.00;
-    #: 164 real "stop"s of 20 tuning speakers (real_tune) said over its echo (0.5 and 1.0
-    #: loud, 300 and 600 ms late, 1 s and 5 s into a session), at most 0.876.
+    #: `EchoGuard.sounds_played`). Measured on 7 December 2026 (with `LIKENESS_AROUND`):
+    #: 114 echoes of its own voice that got through the endpointer in live sessions through
+    #: a 250 ms loopback with both cores busy (one of them from a whole test run), 0.937-1.00;
+    #: 240 real "stop"s of 20 tuning speakers (real_tune) said over its echo (0.5 and 1.0
+    #: loud, 300 and 600 ms late, 1, 2 and 5 s into a session), at most 0.866 but for the
+    #: two below. Lined up to whole frames only, the echoes of the whole test run were
+    #: 0.76-0.93 alike (in CI such a fragment, 5.9 s into the session, was taken as "stop").
     OWN_LIKENESS = 0.9
     LIKENESS_SPAN = 100  # frames: the word itself, not the whole of a long utterance
+    #: frames on either side of the utterance compared too: the endpointer keeps only the
+    #: loudest frames of an echo that gets through, and a few around them show it going on
+    #: as it was played. Measured (live echo fragments from busy sessions, 114; real "stop"s
+    #: of 20 tuning speakers over its echo 1, 2 and 5 s into a session, 240): with 3 frames
+    #: the echoes were 0.937-1.00 alike and the "stop"s at most 0.866, except two said just
+    #: as its own "Stop any exercise..." came back (0.90, 0.95); with none, echoes 0.889-1.00.
+    LIKENESS_AROUND = 3
 
     @property
     def echo_delay(self) -> float | None:
@@ -557,7 +567,8 @@ class Listener:
         if not self._under_echo or guard is None or self._voice_frames >= self.VOICE_FRAMES:
             return 0.0
         before = self._frames * FRAME - guard.samples  # samples before the guard's first
-        start = max(start, end - self.LIKENESS_SPAN)
+        start = max(start, end - self.LIKENESS_SPAN) - self.LIKENESS_AROUND
+        end = min(end + self.LIKENESS_AROUND, self._frames - 1)  # a frame more is read
         return guard.sounds_played(start * FRAME - before, end * FRAME - before)
 
     def _reject(self, start: int, end: int, reason: str) -> None:

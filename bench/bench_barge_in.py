@@ -50,8 +50,8 @@ def simulate_in_process(routine_file: str, mic: str | None, events: str, naive: 
     if naive:
         make = app.make_listener
 
-        def deaf_to_reference(settings: Settings) -> Any:
-            listener = make(settings)
+        def deaf_to_reference(settings: Settings, on_rejected: Any = None) -> Any:
+            listener = make(settings, on_rejected)
             process = listener.process
             listener.process = lambda frame, reference=None: process(frame, None)
             listener.hear_own_words = lambda said: None

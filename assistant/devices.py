@@ -199,6 +199,9 @@ class HearingListener(CommandListener, Protocol):
 
     def hear_own_words(self, said: Callable[[float, float], Sequence[str]] | None) -> None: ...
 
+    def missing_reference(self, samples: int) -> None:
+        """The reference given with the next `samples` is not all known."""
+
     @property
     def echo_delay(self) -> float | None: ...
 
@@ -339,6 +342,8 @@ class Microphone:
                 end = t + len(frame) / SAMPLE_RATE
                 self._await_written(end)
                 played = self._speaker.played(t, end)
+                if self._speaker.written() < end:  # not yet handed to the loudspeaker
+                    listener.missing_reference(len(frame))
             listener.expect(self._expected)
             for heard in listener.process(frame, played):
                 self._events.put(heard)

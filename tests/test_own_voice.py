@@ -151,17 +151,14 @@ def test_the_user_saying_the_assistants_word_over_it_is_still_heard(
 def test_its_own_word_is_dropped_when_its_echo_comes_later_than_the_delay_believed(
     speech: np.ndarray, synth: Synthesizer
 ) -> None:
-    """The echo comes back 250 ms late until "Go!", whose echo comes 700 ms late (a busy
-    machine's loudspeaker ran dry for 450 ms); the engine hears "go" in it: dropped as its
-    own voice, though the delay believed is still 250 ms."""
+    """The echo comes back 250 ms late until "Go!", from which on it comes 700 ms late (a
+    busy machine's loudspeaker ran dry for 450 ms); the engine hears "go" in it: dropped as
+    its own voice, though the delay believed is still 250 ms."""
     go = synth.render("Go!")
     at = round(9.0 * RATE)
     reference = speech.copy()
     reference[at : at + len(go)] = go
-    mic = echoed(reference, 0.5, 250)
-    mic[at + round(0.25 * RATE) : at + round(0.25 * RATE) + len(go)] = 0.0
-    late = at + round(0.7 * RATE)
-    mic[late : late + len(go)] += 0.5 * go
+    mic = late_from(reference, 9.0, 0.45)
     intents, reasons = listen(mic, reference, ["go"], [(9.0, 9.0 + len(go) / RATE, "Go!")])
     assert intents == [], reasons
     assert "its own voice (it was saying 'Go!')" in reasons
@@ -257,3 +254,68 @@ def test_a_word_said_a_second_into_the_assistants_speech_is_heard(
     said_at, ended = at / RATE, (at + len(word)) / RATE
     assert [h.intent for h in heard] == [Intent(Command.PAUSE)], listener.rejected
     assert said_at - 0.1 <= heard[0].start and abs(heard[0].end - ended) <= 0.3
+
+
+SAFETY = "Stop any exercise that hurts, and check with your physician if you are unsure."
+
+
+def safety_note(synth: Synthesizer, person: np.ndarray | None, at: float
+                ) -> tuple[np.ndarray, np.ndarray, list[tuple[float, float, str]]]:
+    """(microphone, reference, what was said): the assistant's safety note from 0.2 s, its
+    echo as loud as played and 300 ms late, and `person` said into the room at `at` s."""
+    note = synth.render(SAFETY)
+    reference = np.zeros(round(0.2 * RATE) + len(note) + 2 * RATE, np.float32)
+    reference[round(0.2 * RATE) : round(0.2 * RATE) + len(note)] = note
+    mic = echoed(reference, 1.0, 300, -60.0)
+    if person is not None:
+        i = round(at * RATE)
+        mic[i : i + len(person)] += person
+    return mic, reference, [(0.2, 0.2 + len(note) / RATE, SAFETY)]
+
+
+def test_stop_said_over_its_own_stop_any_exercise_is_heard_in_the_first_seconds(
+    synth: Synthesizer,
+) -> None:
+    """A person says "stop" 1.2 s into the session, half as loud as the safety note's echo
+    "Stop any exercise that hurts..." (so no frame of it stands out as a voice): it shares
+    a word with what was said but sounds unlike what was played, so it is heard, once
+    (every other utterance is taken for "stop" too, and dropped)."""
+    person = espeak_clip("stop", "en-gb")
+    person *= 0.05 / float(np.sqrt(np.mean(person**2)))
+    mic, reference, said = safety_note(synth, person, 1.2)
+    intents, reasons = listen(mic, reference, ["stop"] * 20, said)
+    assert intents == [Intent(Command.PAUSE)], reasons
+
+
+def test_its_own_stop_any_exercise_heard_as_stop_is_dropped(synth: Synthesizer) -> None:
+    """Only the safety note's echo in the microphone, the loudspeaker running dry for 0.45 s
+    at 1 s so that its echo gets past the canceller, every utterance taken for "stop": all
+    dropped as its own voice."""
+    _, reference, said = safety_note(synth, None, 0.0)
+    mic = late_from(reference, 1.0, 0.45)
+    intents, reasons = listen(mic, reference, ["stop"] * 20, said)
+    assert intents == [] and reasons, reasons
+    assert all(r.startswith("its own voice") or r in ("too short", "not a command")
+               for r in reasons), reasons
+
+
+def test_where_the_reference_was_not_known_its_words_are_dropped_as_before(
+    synth: Synthesizer,
+) -> None:
+    """The same "stop" over the safety note, but the reference given with the microphone
+    from 0.9 to 1.8 s was not all known (the loudspeaker had not been handed it when read):
+    how it sounds cannot be told there, and the shared word drops it (and any other
+    utterance) as its own voice."""
+    person = espeak_clip("stop", "en-gb")
+    person *= 0.05 / float(np.sqrt(np.mean(person**2)))
+    mic, reference, said = safety_note(synth, person, 1.2)
+    listener = Listener(ScriptedEngine(["stop"] * 20), Vocabulary())
+    listener.hear_own_words(lambda a, b: [t for s, e, t in said if s < b and e > a])
+    heard = []
+    for k in range(0, len(mic), 320):
+        if 0.9 * RATE <= k < 1.8 * RATE:
+            listener.missing_reference(320)
+        heard += listener.process(mic[k : k + 320], reference[k : k + 320])
+    heard += listener.flush()
+    assert heard == [] and listener.rejected
+    assert {r.reason for r in listener.rejected} == {f"its own voice (it was saying {SAFETY!r})"}

@@ -143,6 +143,8 @@ def likeness(mic: np.ndarray, played: np.ndarray, lags: range, floor: float = 3.
     return best
 
 
+#: What was played is silence under this level (dBFS): nothing to compare with.
+SILENT_PLAYED_DB = -65.0
 #: The offsets within a frame (samples) at which `sounds_like` lines up what was played.
 SUB_FRAME_LAGS = (0, 40, 80, 120)
 
@@ -183,6 +185,10 @@ class EchoGuard:
     RELEARN = 25  # ... every this many frames, when nobody talks
     RELEARN_PASSES = 3
     LOUDER_DB = 6.0  # the canceller's output this much louder than the microphone: diverged
+    #: s: the latest an echo is looked for by `sounds_played`: the longest delay the
+    #: estimator looks for and 0.3 s more (a busy machine's loudspeaker ran dry and its
+    #: echo came later than any delay found)
+    LIKENESS_LAG = 1.1
 
     def __init__(self, coupling_db: float = 0.0) -> None:
         self.canceller = EchoCanceller(FRAME)
@@ -190,7 +196,8 @@ class EchoGuard:
         self.delay = DelayEstimator(SAMPLE_RATE)
         # the reference as played, to be read back `_lead` samples late for the canceller
         history = round(self.HISTORY * SAMPLE_RATE)
-        self._ref = Ring(self.delay.max_lag + history + 2 * FRAME)
+        self._likeness_lag = round(self.LIKENESS_LAG * SAMPLE_RATE) // FRAME * FRAME
+        self._ref = Ring(max(self.delay.max_lag, self._likeness_lag) + history + 2 * FRAME)
         # the microphone as heard, for a new filter to learn the room from (see `_align`)
         self._mic = Ring(history)
         self._lead = 0
@@ -288,18 +295,21 @@ class EchoGuard:
         """Microphone samples processed so far."""
         return self._mic.count
 
-    def sounds_played(self, start: int, end: int) -> float:
+    def sounds_played(self, start: int, end: int) -> float | None:
         """How much microphone samples [start, end) (counted as `samples` counts; at most the
         last `HISTORY` of them are held) sound like what the loudspeaker played, at any delay
-        the echo may have (see `likeness`), not only at the one believed: unlike the
+        up to `LIKENESS_LAG` (see `sounds_like`), not only at the one believed: unlike the
         canceller and the estimate of the echo left, this holds when the echo path has just
-        moved (a busy machine's loudspeaker ran dry, a young filter, a loopback resampling)."""
+        moved (a busy machine's loudspeaker ran dry, a young filter, a loopback resampling).
+        None where it cannot tell: less than 40 ms of them held, or nothing played then."""
         start = max(start, self._mic.count - self._mic.size + FRAME, 0)
         if end - start < 4 * FRAME:
-            return 0.0
-        most = self.delay.max_lag - self.delay.max_lag % FRAME
-        return sounds_like(self._mic.read(start, end + FRAME),
-                           self._ref.read(start - most - FRAME, end + FRAME), most)
+            return None
+        most = self._likeness_lag
+        played = self._ref.read(start - most - FRAME, end + FRAME)
+        if level_db(played) <= SILENT_PLAYED_DB:
+            return None
+        return sounds_like(self._mic.read(start, end + FRAME), played, most)
 
     def _align(self) -> None:
         """Start the canceller's window just before the echo's delay, once it is known: its

@@ -36,7 +36,7 @@ import numpy as np
 from assistant.commands import Command, Vocabulary
 from assistant.ear.denoise import WebRTCSuppressor, load_rnnoise
 from assistant.ear.echo import EchoGuard
-from assistant.ear.engines import Engine, Recognition
+from assistant.ear.engines import SAMPLE_RATE, Engine, Recognition
 from assistant.ear.levels import FRAME, FRAME_S, SILENT_DB, NoiseFloor, SteadyNoise, level_db
 from assistant.events import Heard
 
@@ -277,6 +277,9 @@ class Listener:
         self._voice: deque[bool] = deque(maxlen=(self._preroll.maxlen or 1)
                                          + tuning.onset_frames)
         self._voice_frames = 0  # frames of the utterance that clearly held another voice
+        self._fed = 0  # samples given to `process`
+        # samples [a, b) whose reference was not all known (`missing_reference`), recent ones
+        self._gaps: deque[tuple[int, int]] = deque(maxlen=64)
         #: with a pipeline (a file: nothing plays), utterances are decided elsewhere while
         #: segmentation goes on; outcomes and rejections still come out in order
         self.pipeline: Pipeline | None = None
@@ -300,8 +303,15 @@ class Listener:
         words the assistant was saying just before it was heard (one echo delay, give or
         take) is its own echo and is dropped ("its own voice"), unless at least
         `VOICE_FRAMES` of the utterance stood far above the echo left after cancellation
-        (a person talking over the assistant: barge-in)."""
+        (a person talking over the assistant: barge-in), or the utterance sounds unlike
+        what the loudspeaker played (`OTHER_VOICE`)."""
         self._said = said
+
+    def missing_reference(self, samples: int) -> None:
+        """The reference given with the next `samples` of microphone is not all known (the
+        loudspeaker had not been handed it yet when it was read): how much an utterance
+        sounds like what was played cannot be told near it (see `OTHER_VOICE`)."""
+        self._gaps.append((self._fed, self._fed + samples))
 
     VOICE_FRAMES = 5
     OWN_WORDS_BEFORE = 0.3  # s: preroll, and a word said a little before its echo is heard
@@ -324,6 +334,13 @@ class Listener:
     #: the echoes were 0.937-1.00 alike and the "stop"s at most 0.866, except two said just
     #: as its own "Stop any exercise..." came back (0.90, 0.95); with none, echoes 0.889-1.00.
     LIKENESS_AROUND = 3
+    #: A command that shares a word with what the assistant was saying is a person's all
+    #: the same when it sounds less than this like what the loudspeaker played: its own
+    #: "Stop any exercise that hurts" otherwise hid every "stop" said over it, in the first
+    #: seconds of a session, before the echo's delay and leak are known and no frame can
+    #: stand out as a voice. Measured as for `OWN_LIKENESS`: echoes 0.937 alike or more;
+    #: real "stop"s 0.17-0.87 (95 % of them under 0.80).
+    OTHER_VOICE = 0.85
 
     @property
     def echo_delay(self) -> float | None:
@@ -338,6 +355,7 @@ class Listener:
             if len(reference) != len(mic):
                 raise ValueError("the reference block must be as long as the mic block")
         self._mic_buf = np.concatenate([self._mic_buf, mic])
+        self._fed += len(mic)
         if reference is not None or len(self._ref_buf):
             ref = reference if reference is not None else np.zeros(len(mic), np.float32)
             self._ref_buf = np.concatenate([self._ref_buf, ref])
@@ -535,10 +553,11 @@ class Listener:
             reason = "not a command"
         elif self._expected is not None and intent.command not in self._expected:
             reason = "not expected now"
-        elif (own := self._own_words(text, start, end)) is not None:
+        elif (own := self._own_words(text, start, end)) is not None \
+                and not self._unlike_played(start, end):
             reason = f"its own voice (it was saying {own!r})"
-        elif (like := self._sounds_played(start, end)) >= self.OWN_LIKENESS:
-            reason = f"its own voice (it sounds {like:.0%} like what it played)"
+        elif (alike := self._sounds_played(start, end)) >= self.OWN_LIKENESS:
+            reason = f"its own voice (it sounds {alike:.0%} like what it played)"
         else:
             return Heard(intent=intent, text=text, confidence=recognition.confidence,
                          start=_seconds(start), end=_seconds(end))
@@ -559,16 +578,34 @@ class Listener:
         heard = words(text)
         return next((t for t in self._said(a, b) if share_a_word(heard, words(t))), None)
 
+    def _unlike_played(self, start: int, end: int) -> bool:
+        """Whether the utterance surely sounds unlike what the loudspeaker played
+        (`OTHER_VOICE`)."""
+        like = self._likeness(start, end)
+        return like is not None and like < self.OTHER_VOICE
+
     def _sounds_played(self, start: int, end: int) -> float:
         """How much an utterance said over the assistant's voice sounds like what the
-        loudspeaker played then (`EchoGuard.sounds_played`: its last second at most), 0
-        when it was not, or when it clearly held another voice."""
-        guard = self.meter.echo
-        if not self._under_echo or guard is None or self._voice_frames >= self.VOICE_FRAMES:
+        loudspeaker played (`_likeness`), 0 when it was not said over it, when it clearly
+        held another voice, or when that cannot be told."""
+        if not self._under_echo or self._voice_frames >= self.VOICE_FRAMES:
             return 0.0
-        before = self._frames * FRAME - guard.samples  # samples before the guard's first
+        return self._likeness(start, end) or 0.0
+
+    def _likeness(self, start: int, end: int) -> float | None:
+        """How much the utterance from frame `start` to `end` sounds like what the
+        loudspeaker played before it (`EchoGuard.sounds_played`), its last `LIKENESS_SPAN`
+        and `LIKENESS_AROUND` on either side; None where that cannot be told (nothing
+        played yet, too little of it held, or the reference was not all known then)."""
+        guard = self.meter.echo
+        if guard is None:
+            return None
         start = max(start, end - self.LIKENESS_SPAN) - self.LIKENESS_AROUND
         end = min(end + self.LIKENESS_AROUND, self._frames - 1)  # a frame more is read
+        reach = round(guard.LIKENESS_LAG * SAMPLE_RATE) + FRAME
+        if any(a < (end + 1) * FRAME and b > start * FRAME - reach for a, b in self._gaps):
+            return None
+        before = self._frames * FRAME - guard.samples  # samples before the guard's first
         return guard.sounds_played(start * FRAME - before, end * FRAME - before)
 
     def _reject(self, start: int, end: int, reason: str) -> None:

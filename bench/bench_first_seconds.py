@@ -1,8 +1,8 @@
 """Barge-in in a session's first seconds, by real people's voices.
 
 "stop", by the 10 speakers of the Speech Commands sample (real voices no engine here was
-trained or tuned on), said 1, 2 and 5 s into the barge-in routine: over its welcome, over
-its safety note "Stop any exercise that hurts..." and over its first exercise. The room is
+trained or tuned on), said 1, 2 and 5 s into the barge-in routine: over its welcome, and
+twice over its safety note "Stop any exercise that hurts...". The room is
 simulated as `start --simulate --echo GAIN:DELAY_MS` does it, quiet. Counted: the session
 paused between the word's start and 0.5 s after its end. In the first second the echo's
 delay is not yet known; over the safety note the word is one the assistant is saying

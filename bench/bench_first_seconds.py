@@ -14,9 +14,8 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
-import soxr
 
+from assistant.audio import read_wav
 from assistant.runner import Echo
 from assistant.testing import BARGE_IN_ROUTINE
 from bench import corpus
@@ -35,9 +34,7 @@ def stops() -> list[np.ndarray]:
     `LEVEL`; none when the sample is absent."""
     clips = []
     for path in sorted(FOLDER.glob("*.wav")):
-        audio, rate = sf.read(path, dtype="float32")
-        if rate != RATE:
-            audio = soxr.resample(audio, rate, RATE)
+        audio = read_wav(path, RATE)
         loud = np.flatnonzero(np.abs(audio) > 0.02)
         if len(loud):
             audio = audio[max(0, loud[0] - 800) : loud[-1] + 800]

@@ -196,8 +196,9 @@ class EchoGuard:
         self.delay = DelayEstimator(SAMPLE_RATE)
         # the reference as played, to be read back `_lead` samples late for the canceller
         history = round(self.HISTORY * SAMPLE_RATE)
-        self._likeness_lag = round(self.LIKENESS_LAG * SAMPLE_RATE) // FRAME * FRAME
-        self._ref = Ring(max(self.delay.max_lag, self._likeness_lag) + history + 2 * FRAME)
+        #: `LIKENESS_LAG` in samples, whole frames
+        self.likeness_lag = round(self.LIKENESS_LAG * SAMPLE_RATE) // FRAME * FRAME
+        self._ref = Ring(max(self.delay.max_lag, self.likeness_lag) + history + 2 * FRAME)
         # the microphone as heard, for a new filter to learn the room from (see `_align`)
         self._mic = Ring(history)
         self._lead = 0
@@ -305,7 +306,7 @@ class EchoGuard:
         start = max(start, self._mic.count - self._mic.size + FRAME, 0)
         if end - start < 4 * FRAME:
             return None
-        most = self._likeness_lag
+        most = self.likeness_lag
         played = self._ref.read(start - most - FRAME, end + FRAME)
         if level_db(played) <= SILENT_PLAYED_DB:
             return None

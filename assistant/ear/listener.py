@@ -36,7 +36,7 @@ import numpy as np
 from assistant.commands import Command, Vocabulary
 from assistant.ear.denoise import WebRTCSuppressor, load_rnnoise
 from assistant.ear.echo import EchoGuard
-from assistant.ear.engines import SAMPLE_RATE, Engine, Recognition
+from assistant.ear.engines import Engine, Recognition
 from assistant.ear.levels import FRAME, FRAME_S, SILENT_DB, NoiseFloor, SteadyNoise, level_db
 from assistant.events import Heard
 
@@ -277,7 +277,6 @@ class Listener:
         self._voice: deque[bool] = deque(maxlen=(self._preroll.maxlen or 1)
                                          + tuning.onset_frames)
         self._voice_frames = 0  # frames of the utterance that clearly held another voice
-        self._fed = 0  # samples given to `process`
         # samples [a, b) whose reference was not all known (`missing_reference`), recent ones
         self._gaps: deque[tuple[int, int]] = deque(maxlen=64)
         #: with a pipeline (a file: nothing plays), utterances are decided elsewhere while
@@ -311,7 +310,8 @@ class Listener:
         """The reference given with the next `samples` of microphone is not all known (the
         loudspeaker had not been handed it yet when it was read): how much an utterance
         sounds like what was played cannot be told near it (see `OTHER_VOICE`)."""
-        self._gaps.append((self._fed, self._fed + samples))
+        fed = self._frames * FRAME + len(self._mic_buf)  # samples given so far
+        self._gaps.append((fed, fed + samples))
 
     VOICE_FRAMES = 5
     OWN_WORDS_BEFORE = 0.3  # s: preroll, and a word said a little before its echo is heard
@@ -355,7 +355,6 @@ class Listener:
             if len(reference) != len(mic):
                 raise ValueError("the reference block must be as long as the mic block")
         self._mic_buf = np.concatenate([self._mic_buf, mic])
-        self._fed += len(mic)
         if reference is not None or len(self._ref_buf):
             ref = reference if reference is not None else np.zeros(len(mic), np.float32)
             self._ref_buf = np.concatenate([self._ref_buf, ref])
@@ -553,14 +552,19 @@ class Listener:
             reason = "not a command"
         elif self._expected is not None and intent.command not in self._expected:
             reason = "not expected now"
-        elif (own := self._own_words(text, start, end)) is not None \
-                and not self._unlike_played(start, end):
-            reason = f"its own voice (it was saying {own!r})"
-        elif (alike := self._sounds_played(start, end)) >= self.OWN_LIKENESS:
-            reason = f"its own voice (it sounds {alike:.0%} like what it played)"
         else:
-            return Heard(intent=intent, text=text, confidence=recognition.confidence,
-                         start=_seconds(start), end=_seconds(end))
+            own = self._own_words(text, start, end)
+            # measured once, for both checks, and only where one of them needs it
+            like = self._likeness(start, end) \
+                if own is not None or self._over_its_voice() else None
+            alike = like or 0.0
+            if own is not None and (like is None or like >= self.OTHER_VOICE):
+                reason = f"its own voice (it was saying {own!r})"
+            elif self._over_its_voice() and alike >= self.OWN_LIKENESS:
+                reason = f"its own voice (it sounds {alike:.0%} like what it played)"
+            else:
+                return Heard(intent=intent, text=text, confidence=recognition.confidence,
+                             start=_seconds(start), end=_seconds(end))
         self._tell(Rejected(_seconds(start), _seconds(end), reason, text))
         return None
 
@@ -578,19 +582,10 @@ class Listener:
         heard = words(text)
         return next((t for t in self._said(a, b) if share_a_word(heard, words(t))), None)
 
-    def _unlike_played(self, start: int, end: int) -> bool:
-        """Whether the utterance surely sounds unlike what the loudspeaker played
-        (`OTHER_VOICE`)."""
-        like = self._likeness(start, end)
-        return like is not None and like < self.OTHER_VOICE
-
-    def _sounds_played(self, start: int, end: int) -> float:
-        """How much an utterance said over the assistant's voice sounds like what the
-        loudspeaker played (`_likeness`), 0 when it was not said over it, when it clearly
-        held another voice, or when that cannot be told."""
-        if not self._under_echo or self._voice_frames >= self.VOICE_FRAMES:
-            return 0.0
-        return self._likeness(start, end) or 0.0
+    def _over_its_voice(self) -> bool:
+        """Whether the utterance was said while the loudspeaker played, and nothing in it
+        clearly held another voice: only then can sounding like what it played drop it."""
+        return self._under_echo and self._voice_frames < self.VOICE_FRAMES
 
     def _likeness(self, start: int, end: int) -> float | None:
         """How much the utterance from frame `start` to `end` sounds like what the
@@ -602,7 +597,7 @@ class Listener:
             return None
         start = max(start, end - self.LIKENESS_SPAN) - self.LIKENESS_AROUND
         end = min(end + self.LIKENESS_AROUND, self._frames - 1)  # a frame more is read
-        reach = round(guard.LIKENESS_LAG * SAMPLE_RATE) + FRAME
+        reach = guard.likeness_lag + FRAME
         if any(a < (end + 1) * FRAME and b > start * FRAME - reach for a, b in self._gaps):
             return None
         before = self._frames * FRAME - guard.samples  # samples before the guard's first

@@ -38,6 +38,10 @@ class Reference(Protocol):
 
     def audio(self, start_t: float, end_t: float) -> np.ndarray: ...
 
+    def play(self, start_t: float, end_t: float) -> np.ndarray:
+        """`audio`, which from now on no cut changes (what the loudspeaker has played)."""
+        ...
+
 
 class CommandListener(Protocol):
     def process(self, mic: np.ndarray, reference: np.ndarray | None = None) -> list[Heard]: ...
@@ -140,7 +144,7 @@ def simulate(
             frame[: len(chunk)] = chunk
         played = None
         if reference is not None:
-            played = reference.audio(start / SAMPLE_RATE, t_end).astype(np.float32)
+            played = reference.play(start / SAMPLE_RATE, t_end).astype(np.float32)
             if echo is not None:
                 delayed = reference.audio(start / SAMPLE_RATE - echo.delay, t_end - echo.delay)
                 frame = frame + echo.gain * delayed.astype(np.float32)

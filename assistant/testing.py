@@ -117,6 +117,9 @@ class RecordingSpeaker:
     def audio(self, start_t: float, end_t: float) -> np.ndarray:
         return np.zeros(max(0, round((end_t - start_t) * 16000)), dtype=np.float32)
 
+    def play(self, start_t: float, end_t: float) -> np.ndarray:
+        return self.audio(start_t, end_t)
+
 
 class ScriptedListener:
     """A listener that 'hears' given phrases when the microphone stream reaches their end

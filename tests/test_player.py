@@ -197,6 +197,32 @@ def test_cut_drops_unstarted_and_truncates_sounding() -> None:
     assert a.end == RATE and b.dropped
 
 
+def test_what_was_played_is_never_taken_back() -> None:
+    """With the first second played, a cut at its end and a prompt then (which would
+    silence the instruction GAP before itself) leave that second as it was: the
+    instruction fades out over the FADE after it."""
+    s = Schedule()
+    ins = s.add(0, tone(3), "instruction", "Start slowly ...")
+    s.played = RATE
+    s.cut(RATE)
+    prompt = s.add(RATE, tone(1), "prompt", "Paused.")
+    assert ins is not None and prompt is not None and prompt.start == RATE
+    assert ins.end == RATE + FADE_N
+    assert np.all(ins.pcm[:RATE] == np.float32(0.1)) and ins.pcm[-1] == 0.0
+
+
+def test_a_timeline_keeps_what_it_played_through_a_barge_in(synth: Synthesizer) -> None:
+    """On the timeline, what `play` gave (the echo reference) is what the timeline holds
+    after the session cuts its speech and answers "Paused." at that moment."""
+    sp = TimelineSpeaker(synth)
+    sp.schedule(Say(0.5, "Sit tall and breathe slowly, in and out.", "instruction"))
+    played = np.concatenate([sp.play(i * 0.02, (i + 1) * 0.02) for i in range(60)])
+    sp.cut(1.2)
+    sp.schedule(Say(1.2, "Paused.", "prompt"))
+    assert np.abs(played[-1600:]).max() > 0.01  # the instruction was sounding
+    np.testing.assert_array_equal(sp.audio(0, 1.2), played)
+
+
 def test_timeline_onsets_report_the_delayed_start(synth: Synthesizer) -> None:
     """onsets lists a waiting cue at the time its audio really started."""
     sp = TimelineSpeaker(synth)

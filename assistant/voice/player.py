@@ -99,6 +99,9 @@ class Schedule:
     rate: int = SAMPLE_RATE
     max_wait: float = MAX_WAIT
     voices: list[Voice] = field(default_factory=list)
+    #: samples before this one have been played: no cut or newer utterance changes them
+    #: (a loudspeaker cannot take back what it played; see `TimelineSpeaker.play`)
+    played: int = 0
 
     def add(self, start: int, pcm: np.ndarray, kind: SayKind, text: str) -> Voice | None:
         """Place an utterance at sample `start` under the priority rules; None if dropped."""
@@ -129,10 +132,17 @@ class Schedule:
                 self._stop(v, at)  # a voice starting at or after `at` is dropped
 
     def _stop(self, voice: Voice, at: int) -> None:
-        """Stop `voice` at sample `at`, fading out over FADE just before it."""
-        voice.stop = max(voice.start, at)
+        """Stop `voice` at sample `at`, fading out over FADE just before it; when that fade
+        would reach into what was `played`, it is the FADE after it."""
+        fade_n = round(FADE * self.rate)
+        if at - fade_n < self.played:
+            at = self.played + fade_n
+        at = max(voice.start, at)
+        if at >= voice.end:
+            return  # silent from there on already
+        voice.stop = at
         played = voice.stop - voice.start
-        fade = min(round(FADE * self.rate), played)
+        fade = min(fade_n, played)
         if fade > 0 and played <= len(voice.pcm):
             pcm = np.array(voice.pcm[:played], dtype=np.float32)
             pcm[played - fade:] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)
@@ -251,6 +261,16 @@ class TimelineSpeaker:
         """What was played from `start_t` to `end_t` (float32, round(t * rate) samples)."""
         a, b = round(start_t * self.rate), round(end_t * self.rate)
         return self._mix(a, b)
+
+    def play(self, start_t: float, end_t: float) -> np.ndarray:
+        """`audio(start_t, end_t)`, now played: a later cut, or a newer utterance that
+        preempts one sounding then (GAP before itself), leaves everything up to `end_t` as
+        it was, as on a real loudspeaker. Without this, the session's "Paused." after a
+        barge-in took back the last 80 ms of the instruction it cut, which the listener had
+        already been given as played: its echo then matched no reference, and was once
+        taken for "pause" (simulation only: a live loudspeaker plays what it played)."""
+        self._schedule.played = max(self._schedule.played, round(end_t * self.rate))
+        return self.audio(start_t, end_t)
 
     def write_wav(self, path: str, end_t: float) -> None:
         """The whole timeline, from 0 to `end_t` (exactly round(end_t * rate) samples)."""

@@ -494,9 +494,29 @@ class Listener:
         # suppression costs recall (measured: 26/30 -> 19/30 clean with PocketSphinx)
         self._noisy = m.noisy
         self.engine.start_utterance()
-        for raw, suppressed in self._preroll:
+        for raw, suppressed in self._recancelled(index, self._preroll):
             self._feed(raw, suppressed)
         self._preroll.clear()
+
+    def _recancelled(self, last: int, frames: Sequence[tuple[np.ndarray, np.ndarray]]
+                     ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """`frames`, the last of them frame `last`, with those heard before the echo's
+        filter was set up (its delay was not yet known) cancelled again now that it is
+        (`EchoGuard.recancel`): a word said in the first second of a session has the
+        assistant's own uncancelled voice in its preroll, and Whisper heard "welcome to
+        stop" where the person said "stop"."""
+        guard = self.meter.echo
+        out = list(frames)
+        if guard is None:
+            return out
+        before = self._frames * FRAME - guard.samples  # samples before the guard's first
+        first = last - len(out) + 1
+        for i in range(len(out)):
+            a = (first + i) * FRAME - before
+            if a >= 0 and a + FRAME <= guard.aligned_at:
+                again = guard.recancel(a, a + FRAME)
+                out[i] = (again, again)
+        return out
 
     def _feed(self, raw: np.ndarray, suppressed: np.ndarray) -> None:
         """One frame of the utterance to the engine (`Engine.feed_frame`): echo cancelled,

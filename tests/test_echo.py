@@ -162,3 +162,36 @@ def test_the_guard_takes_out_most_of_the_echo_as_soon_as_it_knows_its_delay(
             left += float(np.sum(out.astype(np.float64) ** 2))
     assert found is not None and abs(guard.delay.delay - delay) <= 32
     assert 10 * np.log10(heard / left) > 25.0
+
+
+def guard_likeness(reference: np.ndarray, heard: np.ndarray, start: float, end: float
+                   ) -> float | None:
+    """`EchoGuard.sounds_played` of seconds [start, end) of `heard`, the guard fed `heard`
+    and `reference` up to 0.5 s past `end`."""
+    guard = EchoGuard()
+    for k in range(0, round((end + 0.5) * 16000), FRAME):
+        guard.process(heard[k : k + FRAME].astype(np.float32),
+                      reference[k : k + FRAME].astype(np.float32), talking=False)
+    return guard.sounds_played(round(start * 16000), round(end * 16000))
+
+
+def test_a_word_over_a_louder_echo_does_not_sound_like_what_was_played(
+    reference: np.ndarray,
+) -> None:
+    """A person's "stop", half as loud as its echo (at full loudness, 600 ms late), does
+    not sound like what was played (under 0.85, `Listener.OTHER_VOICE`) once the echo of
+    the direct path is taken out (0.38; 0.89 with it in); its own echo there, alone,
+    does (0.9 or more: what is left of it is measured as heard)."""
+    echo = np.zeros_like(reference)
+    echo[9600:] = reference[:-9600]
+    person = espeak_clip("stop", "en-gb")
+    at = round(4.0 * 16000)
+    span = echo[at : at + len(person)]
+    person *= 0.5 * float(np.sqrt(np.mean(span**2)) / np.sqrt(np.mean(person**2)))
+    heard = echo.copy()
+    heard[at : at + len(person)] += person
+    end = 4.0 + len(person) / 16000
+    said = guard_likeness(reference, heard, 4.0, end)
+    alone = guard_likeness(reference, echo, 4.0, end)
+    assert said is not None and said < 0.85, said
+    assert alone is not None and alone >= 0.9, alone

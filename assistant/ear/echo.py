@@ -407,9 +407,18 @@ class EchoGuard:
         envelopes = [max(levels[i + 1 : i + self.SPAN + 1]) + self.coupling_db
                      for i in range(len(mics))]
         noise = 10.0 ** (self._out_floor.level / 10.0)
+        # each pass starts from silence: the filter's memory of the reference then holds
+        # no end of the last pass, which it took for the start of this one (the output,
+        # far louder than its input there, made Speex reset its filter once in 480
+        # simulated sessions, and print so)
+        silence = np.zeros(FRAME, np.float32)
         for _ in range(passes - 1):
+            for _ in range(self.SPAN):
+                self.canceller.learn(silence, silence)
             for m, r in zip(mics, refs, strict=True):
                 self.canceller.learn(m, r)  # only the last pass is measured
+        for _ in range(self.SPAN):
+            self.canceller.learn(silence, silence)
         leaks = []
         for i, (m, r) in enumerate(zip(mics, refs, strict=True)):
             out, estimate = self.canceller.process(m, r)

@@ -197,8 +197,9 @@ class EchoGuard:
     #: mixed with its own words ("welcome to stop"). With it, 39 dB (30 dB at 30 ms), and
     #: in a simulated room (a tail 6 dB under the direct sound, RT60 0.3 s) 14 dB where
     #: Speex alone took 10 (45 against 38 dB 5 s in). Real "stop"s of 40 tuning clips said
-    #: 1 s into a session over its voice: paused in time 38 (35 before) of 40 at 0.5:600
-    #: and 36 (19) of 40 at 1.0:600; 38 (38) at 0.5:300.
+    #: 1 s into a session over its voice: paused in time 39 (35 before) of 40 at 0.5:600,
+    #: 38 (19) at 1.0:600, 39 (38) at 0.5:300 and 38 at 1.0:300 (with the two changes below
+    #: and in `sounds_played`).
     DIRECT_TAPS = 32
     #: dB: the echo left is never taken to lie further under the echo than this. Measured
     #: on the history it learned from, the direct path left the echo 54 dB down; on what

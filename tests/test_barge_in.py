@@ -36,9 +36,11 @@ def spoken(text: str, tmp: Path, name: str) -> np.ndarray:
 
 
 def simulate(tmp: Path, mic: Path | None, name: str = "events") -> list[dict]:
-    """The session's event log from `start --simulate --echo 0.5:30`, run in a new process:
-    eSpeak NG's output depends on what it said before in the same process, so each
-    simulation starts from a fresh synthesizer and gives the same log for the same inputs."""
+    """The session's event log from `start --simulate --echo 0.5:30`, run in a new process
+    (a fresh synthesizer: eSpeak NG's output depends on what it said before in the same
+    process). The default voice, Piper's, is random: each sentence is rendered once per
+    test run (the run's own cache), so these tests hold for whatever render a run draws
+    (one in 15 renders of "Paused." once made its echo a second "pause")."""
     routine = tmp / "barge.yaml"
     routine.write_text(BARGE_IN_ROUTINE)
     events = tmp / f"{name}.jsonl"

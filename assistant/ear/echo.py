@@ -227,9 +227,9 @@ class EchoGuard:
         self._direct: np.ndarray | None = None
         self._direct_at = 0
         self._worse = 0  # frames in a row that the direct path made louder
-        #: the microphone sample at which the current filter was set up (`recancel`); 0
+        #: the microphone sample at which the current filter was set up (`recancel`); None
         #: before the delay is first known
-        self.aligned_at = 0
+        self.aligned_at: int | None = None
         self._age = self.YOUNG  # frames since the filter was new
         lags = self.delay.max_lag // FRAME
         self._ref_recent: deque[float] = deque(maxlen=lags + self.SPAN)  # 1.1 s: every delay
@@ -260,15 +260,13 @@ class EchoGuard:
         mic_db = level_db(mic)
         double_talk = mic_db > ref_env + self.coupling_db
         direct = self._direct_echo(self._ref.count - FRAME, self._ref.count)
-        if level_db(mic - direct) > level_db(mic) + self.DIRECT_WORSE_DB:
-            # it added what was not there: the echo no longer comes by that path (a busy
-            # machine's loudspeaker ran dry), and taking it out made a phantom of the voice
+        if self._holds(mic, mic - direct):
+            self._worse = 0
+        else:
             direct = np.zeros_like(direct)
             self._worse += 1
             if self._worse >= self.DIRECT_WORSE_FRAMES:
                 self._direct = None  # until the filter learns the room again
-        else:
-            self._worse = 0
         out, estimate = self.canceller.process(mic - direct, ref)
         estimate = estimate + direct
         # the canceller never makes the microphone much louder (as WebRTC AEC3's output
@@ -323,7 +321,7 @@ class EchoGuard:
         if not talking and not double_talk and not hold and clear:
             self._leaks.append(min(left_db - echo_db, 0.0))
             if len(self._leaks) >= 20:
-                self.leak_db = max(float(np.percentile(self._leaks, 95)), self.LEAK_FLOOR_DB)
+                self.leak_db = self._measured_leak()
         # what the microphone holds without anyone talking: the echo left plus the room;
         # while a look says the delay has moved, the echo may not be cancelled at all
         leak = self.leak_db
@@ -357,7 +355,7 @@ class EchoGuard:
         if level_db(played) <= SILENT_PLAYED_DB:
             return None
         heard = self._mic.read(start, end + FRAME)
-        left = self.recancel(start, end + FRAME)
+        left = self._less_direct(heard, start)
         if level_db(left) < level_db(heard) - self.MOSTLY_ECHO_DB:
             left = heard  # the sound was its own echo: what is left of it is no voice
         return sounds_like(left, played, most)
@@ -373,11 +371,12 @@ class EchoGuard:
         if delay is None:
             return
         lead = max(0, delay - round(self.LEAD * SAMPLE_RATE))
-        if self.aligned_at and self._lead <= delay <= self._lead + round(0.1 * SAMPLE_RATE):
+        if self.aligned_at is not None and \
+                self._lead <= delay <= self._lead + round(0.1 * SAMPLE_RATE):
             return
         self._lead = lead
         self.canceller = EchoCanceller(FRAME)
-        self.aligned_at = max(self._mic.count, 1)
+        self.aligned_at = self._mic.count
         self._leaks.clear()  # a new filter has cancelled nothing yet
         self.leak_db = 0.0
         self._age = 0
@@ -412,14 +411,11 @@ class EchoGuard:
         # no end of the last pass, which it took for the start of this one (the output,
         # far louder than its input there, made Speex reset its filter once in 480
         # simulated sessions, and print so)
-        silence = np.zeros(FRAME, np.float32)
         for _ in range(passes - 1):
-            for _ in range(self.SPAN):
-                self.canceller.learn(silence, silence)
+            self._forget_reference()
             for m, r in zip(mics, refs, strict=True):
                 self.canceller.learn(m, r)  # only the last pass is measured
-        for _ in range(self.SPAN):
-            self.canceller.learn(silence, silence)
+        self._forget_reference()
         leaks = []
         for i, (m, r) in enumerate(zip(mics, refs, strict=True)):
             out, estimate = self.canceller.process(m, r)
@@ -438,7 +434,19 @@ class EchoGuard:
         self._leaks.clear()
         self._leaks.extend(x for x in leaks if x <= usual + 10.0)
         if len(self._leaks) >= 20:
-            self.leak_db = max(float(np.percentile(self._leaks, 95)), self.LEAK_FLOOR_DB)
+            self.leak_db = self._measured_leak()
+
+    def _measured_leak(self) -> float:
+        """The echo left, from the measures held: their 95th percentile, never under
+        `LEAK_FLOOR_DB`."""
+        return max(float(np.percentile(self._leaks, 95)), self.LEAK_FLOOR_DB)
+
+    def _forget_reference(self) -> None:
+        """A filter's worth of silence through the canceller, so that its memory of the
+        reference holds nothing of a pass just made over the history."""
+        silence = np.zeros(FRAME, np.float32)
+        for _ in range(self.SPAN):
+            self.canceller.learn(silence, silence)
 
     def _fit_direct(self, start: int, end: int, delay: int) -> None:
         """The direct path (`DIRECT_TAPS` around `delay`), fitted by least squares to the
@@ -468,13 +476,24 @@ class EchoGuard:
         as now known, taken out of each frame it does not make louder (as `process` does):
         for audio heard before the current filter was set up (`aligned_at`), which was not
         cancelled then, and for how much a word sounds like what was played."""
-        heard = self._mic.read(start, end)
-        left = heard - self._direct_echo(start, end)
-        for a in range(0, end - start, FRAME):
+        return self._less_direct(self._mic.read(start, end), start)
+
+    def _less_direct(self, heard: np.ndarray, start: int) -> np.ndarray:
+        """`heard`, microphone samples from `start` on (whole frames), with the echo of the
+        direct path taken out of each frame where that path `_holds`."""
+        left = heard - self._direct_echo(start, start + len(heard))
+        for a in range(0, len(heard), FRAME):
             frame = slice(a, a + FRAME)
-            if level_db(left[frame]) > level_db(heard[frame]) + self.DIRECT_WORSE_DB:
+            if not self._holds(heard[frame], left[frame]):
                 left[frame] = heard[frame]
         return left.astype(np.float32)
+
+    def _holds(self, heard: np.ndarray, left: np.ndarray) -> bool:
+        """Whether taking the direct path's echo out of the frame `heard` (leaving `left`)
+        did not make it louder: where it did, it added what was not there (the echo no
+        longer comes by that path: a busy machine's loudspeaker ran dry), a phantom of the
+        assistant's voice."""
+        return level_db(left) <= level_db(heard) + self.DIRECT_WORSE_DB
 
     def _ref_envelope(self) -> float:
         """The loudest frame the loudspeaker played whose echo may be in the microphone

@@ -507,16 +507,21 @@ class Listener:
         stop" where the person said "stop"."""
         guard = self.meter.echo
         out = list(frames)
-        if guard is None:
+        if guard is None or guard.aligned_at is None:
             return out
-        before = self._frames * FRAME - guard.samples  # samples before the guard's first
-        first = last - len(out) + 1
-        for i in range(len(out)):
-            a = (first + i) * FRAME - before
-            if a >= 0 and a + FRAME <= guard.aligned_at:
-                again = guard.recancel(a, a + FRAME)
-                out[i] = (again, again)
+        first = self._guard_sample(last - len(out) + 1)  # negative: before the guard's first
+        skip = max(0, -first) // FRAME  # frames heard before the guard began
+        stale = min(len(out), max(0, guard.aligned_at - first) // FRAME)
+        if stale > skip:
+            again = guard.recancel(first + skip * FRAME, first + stale * FRAME)
+            for i, frame in enumerate(again.reshape(-1, FRAME), start=skip):
+                out[i] = (frame, frame)
         return out
+
+    def _guard_sample(self, frame: int) -> int:
+        """The echo guard's sample count (`EchoGuard.samples`) at the start of `frame`."""
+        assert self.meter.echo is not None
+        return frame * FRAME - (self._frames * FRAME - self.meter.echo.samples)
 
     def _feed(self, raw: np.ndarray, suppressed: np.ndarray) -> None:
         """One frame of the utterance to the engine (`Engine.feed_frame`): echo cancelled,
@@ -620,8 +625,7 @@ class Listener:
         reach = guard.likeness_lag + FRAME
         if any(a < (end + 1) * FRAME and b > start * FRAME - reach for a, b in self._gaps):
             return None
-        before = self._frames * FRAME - guard.samples  # samples before the guard's first
-        return guard.sounds_played(start * FRAME - before, end * FRAME - before)
+        return guard.sounds_played(self._guard_sample(start), self._guard_sample(end))
 
     def _reject(self, start: int, end: int, reason: str) -> None:
         """Segmentation's rejection: after the outcomes of utterances still pending."""

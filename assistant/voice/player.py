@@ -141,11 +141,11 @@ class Schedule:
         if at >= voice.end:
             return  # silent from there on already
         voice.stop = at
-        played = voice.stop - voice.start
-        fade = min(fade_n, played)
-        if fade > 0 and played <= len(voice.pcm):
-            pcm = np.array(voice.pcm[:played], dtype=np.float32)
-            pcm[played - fade:] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)
+        kept = voice.stop - voice.start
+        fade = min(fade_n, kept)
+        if fade > 0 and kept <= len(voice.pcm):
+            pcm = np.array(voice.pcm[:kept], dtype=np.float32)
+            pcm[kept - fade:] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)
             voice.pcm = pcm
 
     def forget_before(self, sample: int) -> None:

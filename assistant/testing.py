@@ -13,6 +13,7 @@ import numpy as np
 
 from assistant.commands import DEFAULT_VOCABULARY, Command, Intent, parse_command_name
 from assistant.ear.engines import Engine, Recognition
+from assistant.ear.engines.whisper import BargeInEar
 from assistant.eventlog import Transcript
 from assistant.events import Heard, Say
 from assistant.plan import Plan, SpeechTimer, build_plan
@@ -169,6 +170,24 @@ class ScriptedEngine(Engine):
 
     def probabilities(self) -> np.ndarray:
         return self.scores
+
+
+class AnsweringBargeInEar(BargeInEar):
+    """A barge-in ear (`whisper.BargeInEar`) that loads nothing, answers `answer` (a pause
+    word, or None) for every utterance, and keeps the audio of each it was asked about."""
+
+    def __init__(self, answer: str | None) -> None:
+        super().__init__(DEFAULT_VOCABULARY)
+        self.answer = answer
+        self.asked: list[np.ndarray] = []
+        self.prepared = False
+
+    def prepare(self) -> None:
+        self.prepared = True
+
+    def hear(self, audio: np.ndarray) -> Recognition | None:
+        self.asked.append(np.array(audio, copy=True))
+        return None if self.answer is None else Recognition(self.answer, 0.5)
 
 
 def script(commands: Iterable[tuple[float, str]]) -> list[Scripted]:

@@ -16,6 +16,7 @@ from assistant.ear.engines.decision import LearnedRule
 from assistant.ear.engines.whisper import (
     BASE_PACKAGES,
     BASE_SHA256,
+    BargeInEar,
     Hearing,
     Quick,
     WhisperEngine,
@@ -205,3 +206,24 @@ def test_the_default_engine_carries_the_rule_fitted_for_its_models() -> None:
     assert (engine.partner is not None) == ("base" in whisper.DEFAULT_MODELS)
     custom = whisper.create(Vocabulary(), whisper.bundled_model())
     assert custom.rule is None and custom.partner is None
+
+
+@needs_base
+@needs_espeak
+def test_the_barge_in_ear_hears_a_pause_word_and_nothing_else(tmp_path: Path) -> None:
+    """Whisper base as the barge-in ear (loaded in the background once prepared) hears a
+    spoken "stop" as "stop", and takes no pause word from "hello"."""
+    folder = base_model(cache=tmp_path)
+    ear = BargeInEar(Vocabulary(), load=lambda: WhisperEngine(Vocabulary(), folder))
+    ear.prepare()
+    stop = ear.hear(espeak_clip("stop", rate=220)[4000:-4000])
+    assert stop is not None and stop.text == "stop"
+    assert ear.hear(espeak_clip("hello", rate=220)[4000:-4000]) is None
+
+
+def test_without_base_the_barge_in_ear_hears_nothing() -> None:
+    """A barge-in ear whose model cannot load (base's wheels missing) answers None."""
+    def missing() -> WhisperEngine:
+        raise DeviceError("Whisper base needs its model wheels")
+
+    assert BargeInEar(Vocabulary(), load=missing).hear(np.zeros(8000, np.float32)) is None

@@ -195,3 +195,24 @@ def test_a_word_over_a_louder_echo_does_not_sound_like_what_was_played(
     alone = guard_likeness(reference, echo, 4.0, end)
     assert said is not None and said < 0.85, said
     assert alone is not None and alone >= 0.9, alone
+
+
+def test_a_filter_that_adds_an_echo_no_longer_coming_is_reset_silently(
+    reference: np.ndarray, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """When the echo stops coming (a loudspeaker gone quiet) and the filter's estimate is
+    all that comes out, the filter is reset within 30 frames of adding it back, and
+    nothing is printed (Speex waits 50 frames, then says it "got slapped" on stderr)."""
+    echo = np.zeros_like(reference)
+    echo[480:] = 0.5 * reference[:-480]
+    cut = 4 * 16000
+    echo[cut:] = 0.0
+    canceller = EchoCanceller(160)
+    runs, run = [], 0  # frames in a row above -60 dBFS, from the cut on
+    for k in range(0, cut + 2 * 16000, 160):
+        out, _ = canceller.process(echo[k : k + 160], reference[k : k + 160])
+        if k >= cut:
+            run = run + 1 if float(np.mean(out.astype(np.float64) ** 2)) > 1e-6 else 0
+            runs.append(run)
+    assert 20 <= max(runs) < 30, max(runs)
+    assert capfd.readouterr().err == ""

@@ -17,6 +17,7 @@ from assistant.ear.engines import Engine, Recognition
 from assistant.ear.listener import Listener, Rejected
 from assistant.errors import DeviceError
 from assistant.events import Heard
+from assistant.testing import ScriptedEngine
 
 RATE = 16000
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="no espeak-ng")
@@ -380,3 +381,23 @@ def test_the_floors_percentiles_are_numpys_to_the_last_bit() -> None:
         history = deque(values.tolist())
         qs = (50.0, 15.0, 10.0, 30.0, float(rng.uniform(0, 100)), 0.0, 100.0)
         assert percentiles(history, qs) == [float(v) for v in np.percentile(history, qs)]
+
+
+def test_the_engine_is_told_once_when_the_assistant_first_plays() -> None:
+    """The engine's `prepare_for_echo` is called once, with the first block that comes with
+    what the loudspeaker played, and not before (a file: nothing plays)."""
+
+    class Counting(ScriptedEngine):
+        told = 0
+
+        def prepare_for_echo(self) -> None:
+            self.told += 1
+
+    engine = Counting([])
+    listener = Listener(engine, Vocabulary())
+    quiet = np.zeros(1600, np.float32)
+    listener.process(quiet)
+    assert engine.told == 0
+    listener.process(quiet, quiet)
+    listener.process(quiet, quiet)
+    assert engine.told == 1

@@ -11,6 +11,7 @@ import pytest
 from assistant.commands import Command, Vocabulary
 from assistant.ear.engines import DEFAULT_ENGINE, check, create, recognize
 from assistant.ear.engines.whisper import (
+    BARGE_IN_SECONDS,
     MODEL_SHA256,
     WhisperEngine,
     bundled_model,
@@ -20,7 +21,7 @@ from assistant.ear.engines.whisper import (
 )
 from assistant.ear.listener import Listener
 from assistant.errors import DeviceError
-from assistant.testing import espeak_clip
+from assistant.testing import AnsweringBargeInEar, espeak_clip
 
 RATE = 16000
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="no espeak-ng")
@@ -141,3 +142,49 @@ def test_a_number_during_a_set_is_not_heard(engine: WhisperEngine) -> None:
     heard = listener.process(audio) + listener.flush()
     assert [(h.intent.command, h.intent.value) for h in heard] == [(Command.NUMBER, 3)]
     listener.expect(None)
+
+
+def briskly(text: str) -> np.ndarray:
+    """`text` by eSpeak NG at 220 words per minute with an eighth of a second around it:
+    as short as a word said over the assistant's voice."""
+    return espeak_clip(text, rate=220)[RATE // 8 : -RATE // 8]
+
+
+@needs_espeak
+def test_over_its_voice_what_whisper_misses_the_barge_in_ear_hears_again(
+        engine: WhisperEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Said over the assistant's voice, a short utterance Whisper takes no command from is
+    heard again by the barge-in ear, once, and the pause word it hears stands."""
+    ear = AnsweringBargeInEar("stop")
+    monkeypatch.setattr(engine, "barge_in", ear)
+    clip = briskly("hello")
+    engine.start_utterance()
+    engine.feed(clip)
+    heard = engine.end_utterance(over_speech=True)
+    assert heard is not None and heard.text == "stop"
+    assert len(ear.asked) == 1 and np.array_equal(ear.asked[0], clip)
+
+
+@needs_espeak
+@pytest.mark.parametrize("case", ["not over its voice", "too long", "no pause expected",
+                                  "whisper heard a command"])
+def test_the_barge_in_ear_is_asked_only_about_a_short_miss_over_its_voice(
+        engine: WhisperEngine, monkeypatch: pytest.MonkeyPatch, case: str) -> None:
+    """The barge-in ear is not asked about an utterance not said over the assistant's
+    voice, one longer than `BARGE_IN_SECONDS`, one where no pause word is expected, or one
+    Whisper took a command from."""
+    ear = AnsweringBargeInEar("stop")
+    monkeypatch.setattr(engine, "barge_in", ear)
+    clip = briskly("stop" if case == "whisper heard a command" else "hello")
+    if case == "too long":
+        clip = np.concatenate([clip, np.zeros(round(BARGE_IN_SECONDS * RATE), np.float32)])
+    if case == "no pause expected":
+        engine.expect(["yes", "no"])
+    try:
+        engine.start_utterance()
+        engine.feed(clip)
+        heard = engine.end_utterance(over_speech=case != "not over its voice")
+    finally:
+        engine.expect(None)
+    assert ear.asked == []
+    assert (heard and heard.text) == ("stop" if case == "whisper heard a command" else None)

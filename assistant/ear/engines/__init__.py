@@ -51,6 +51,10 @@ class Engine(ABC):
         """Listen only for these phrases from now on (None: all of them); by default the
         engine hears its whole vocabulary and the listener rejects the rest."""
 
+    def prepare_for_echo(self) -> None:  # noqa: B027 (a default)
+        """The assistant plays while the engine listens: utterances may come over its
+        voice from now on. By default nothing changes."""
+
     @abstractmethod
     def start_utterance(self) -> None: ...
 

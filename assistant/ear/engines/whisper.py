@@ -556,7 +556,9 @@ class BargeInEar:
     160, writing "so", "this stuff", "you", "duh"; base heard 4 of them as "stop", and of the
     24 other utterances it was asked about (its own voice's fragments), it took none. It
     took 1.2-1.3 s each on the two busy cores: a "stop" it hears pauses that much later,
-    where without it the session went on."""
+    where without it the session went on. With it (and `EchoGuard._cancel_tail`), 319 of
+    320 of those "stop"s paused the session in time at 300 and 600 ms, where 309 did
+    before; its own voice alone, in 12 sessions of the barge-in routine, gave no command."""
 
     def __init__(self, vocabulary: Vocabulary,
                  load: Callable[[], WhisperEngine] | None = None) -> None:

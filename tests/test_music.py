@@ -147,7 +147,7 @@ def test_a_simulation_with_music_keeps_its_timeline_and_ducks_under_the_voice(
                      str(out), "--events", str(events), *extra]) == 0
         lines = [json.loads(line) for line in events.read_text().splitlines()]
         runs[name] = (sf.read(out, dtype="float32")[0],
-                      [{k: v for k, v in r.items() if k != "started"} for r in lines])
+                      [{k: v for k, v in r.items() if k != "started_at"} for r in lines])
     capsys.readouterr()
     (plain, plain_events), (mixed, music_events) = runs["plain"], runs["music"]
     assert music_events == plain_events

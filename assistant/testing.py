@@ -180,10 +180,9 @@ class AnsweringBargeInEar(BargeInEar):
         super().__init__(DEFAULT_VOCABULARY)
         self.answer = answer
         self.asked: list[np.ndarray] = []
-        self.prepared = False
 
     def prepare(self) -> None:
-        self.prepared = True
+        """Nothing to load."""
 
     def hear(self, audio: np.ndarray) -> Recognition | None:
         self.asked.append(np.array(audio, copy=True))

@@ -279,7 +279,6 @@ class Listener:
         self._voice_frames = 0  # frames of the utterance that clearly held another voice
         # samples [a, b) whose reference was not all known (`missing_reference`), recent ones
         self._gaps: deque[tuple[int, int]] = deque(maxlen=64)
-        self._echo_told = False  # the engine knows the assistant plays (`prepare_for_echo`)
         #: with a pipeline (a file: nothing plays), utterances are decided elsewhere while
         #: segmentation goes on; outcomes and rejections still come out in order
         self.pipeline: Pipeline | None = None
@@ -355,8 +354,7 @@ class Listener:
             reference = np.asarray(reference, np.float32).reshape(-1)
             if len(reference) != len(mic):
                 raise ValueError("the reference block must be as long as the mic block")
-            if not self._echo_told:
-                self._echo_told = True
+            if self.meter.echo is None:  # the first of what the loudspeaker played
                 self.engine.prepare_for_echo()
         self._mic_buf = np.concatenate([self._mic_buf, mic])
         if reference is not None or len(self._ref_buf):

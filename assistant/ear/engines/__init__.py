@@ -53,7 +53,8 @@ class Engine(ABC):
 
     def prepare_for_echo(self) -> None:  # noqa: B027 (a default)
         """The assistant plays while the engine listens: utterances may come over its
-        voice from now on. By default nothing changes."""
+        voice from now on (told with the first blocks that come with what it played). By
+        default nothing changes."""
 
     @abstractmethod
     def start_utterance(self) -> None: ...

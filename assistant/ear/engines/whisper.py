@@ -562,7 +562,6 @@ class BargeInEar:
 
     def __init__(self, vocabulary: Vocabulary,
                  load: Callable[[], WhisperEngine] | None = None) -> None:
-        self._pause_words = sorted(vocabulary.phrases_for(Command.PAUSE))
         self._load = load if load is not None else (
             lambda: WhisperEngine(vocabulary, base_model(), threads=2))
         self._engine: Future[WhisperEngine | None] | None = None
@@ -579,7 +578,7 @@ class BargeInEar:
             engine = self._load()
         except DeviceError:
             return None
-        engine.expect(self._pause_words)
+        engine.expect(sorted(engine._pause_words))
         engine.over_speech = True
         return engine
 

@@ -164,6 +164,27 @@ def test_the_guard_takes_out_most_of_the_echo_as_soon_as_it_knows_its_delay(
     assert 10 * np.log10(heard / left) > 25.0
 
 
+@pytest.mark.parametrize("delay_ms", [300, 600])
+def test_the_guard_counts_its_echo_as_cancelled_from_the_frame_it_finds_the_delay(
+    reference: np.ndarray, delay_ms: int
+) -> None:
+    """From the frame the echo's delay is found on, for 30 frames, the echo the guard
+    counts as left (its leak) is at least 30 dB under the echo (it stayed at 0 dB for
+    the first 7 frames, where a word said then had to be as loud as the echo to start)."""
+    delay = round(delay_ms * 16)
+    mic = np.zeros_like(reference)
+    mic[delay:] = 0.5 * reference[:-delay]
+    guard = EchoGuard()
+    leaks: list[float] = []
+    for k in range(0, len(reference) - FRAME, FRAME):
+        guard.process(mic[k : k + FRAME].astype(np.float32),
+                      reference[k : k + FRAME].astype(np.float32), talking=False)
+        if guard.delay.delay is not None and len(leaks) < 30:
+            leaks.append(guard.leak_db)
+    assert len(leaks) == 30
+    assert max(leaks) <= -30.0, leaks
+
+
 def guard_likeness(reference: np.ndarray, heard: np.ndarray, start: float, end: float
                    ) -> float | None:
     """`EchoGuard.sounds_played` of seconds [start, end) of `heard`, the guard fed `heard`

@@ -235,6 +235,14 @@ class EchoGuard:
     DIRECT_WORSE_DB = 1.0  # a frame the direct path makes this much louder: not its echo
     DIRECT_WORSE_FRAMES = 5  # ... and this many in a row: the path has moved
     MOSTLY_ECHO_DB = 15.0  # see `sounds_played`
+    #: Frames of clear echo in its history from which a new filter's leak is taken as
+    #: known (`_learn`; `process` measures 20). Found 0.3 s into the assistant's first
+    #: words, the delay leaves a history of 19-29 such frames: with 20 needed, the leak
+    #: stayed at 0 dB (no echo taken out) for up to 0.2 s more, and a "stop" begun then,
+    #: under a residual as loud as the echo, never started an utterance. Real "stop"s of
+    #: 40 tuning clips, 0.5 loud, begun 60 and 160 ms after the delay was found 600 ms
+    #: late and 60 ms after it 300 ms late: paused in time 119 (109 before) of 120.
+    LEARNT_LEAK_FRAMES = 10
 
     def __init__(self, coupling_db: float = 0.0) -> None:
         self.canceller = EchoCanceller(FRAME)
@@ -415,7 +423,8 @@ class EchoGuard:
         there took out 2-8 dB of the echo by the end of its first second (measured), so a
         word said over it stood no clearer than over no canceller at all. While the filter
         is young it goes over the history again every `RELEARN` frames when nobody talks,
-        and the leak measured then replaces the one measured before."""
+        and the leak measured then replaces the one measured before (`process` adds to
+        those measures; from `LEARNT_LEAK_FRAMES` of them the leak is known)."""
         end = self._mic.count - self._mic.count % FRAME
         start = max(0, end - round(self.HISTORY * SAMPLE_RATE))
         start -= start % FRAME
@@ -452,14 +461,14 @@ class EchoGuard:
             if clear and env > -65.0 and level_db(raws[i]) <= env:
                 left_db = db(max(10.0 ** (level_db(out) / 10.0) - noise, 0.0))
                 leaks.append(min(left_db - echo_db, 0.0))
-        if len(leaks) < 20:
+        if not leaks:
             return
         # a person who talked in those seconds is no measure of the leak either: frames far
         # above the usual leak are left out, as `process` leaves out a voice's frames
         usual = float(np.median(leaks))
         self._leaks.clear()
         self._leaks.extend(x for x in leaks if x <= usual + 10.0)
-        if len(self._leaks) >= 20:
+        if len(self._leaks) >= self.LEARNT_LEAK_FRAMES:
             self.leak_db = self._measured_leak()
 
     def _cancel_tail(self, mic: np.ndarray, ref: np.ndarray, tail_only: bool
